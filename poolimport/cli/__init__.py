@@ -1,0 +1,48 @@
+"""The `poolimport` command: parses arguments, runs one command, turns expected failures into `error:` lines."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sqlalchemy.exc import OperationalError
+
+from poolimport.cli import import_cmds, job_cmds, setup_cmds
+from poolimport.cli.context import CliError, Context
+from poolimport.core.config import ConfigError
+from poolimport.core.db import DatabaseError, describe_connect_error
+from poolimport.core.routers import InvalidInput
+from poolimport.core.schema import SchemaNotReady
+from poolimport.core.secrets import SecretError
+from poolimport.core.tenancy import AccessDenied, NotFound
+
+EXPECTED = (CliError, ConfigError, DatabaseError, SchemaNotReady, SecretError, AccessDenied, NotFound, InvalidInput)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON on stdout")
+    parser = argparse.ArgumentParser(prog="poolimport", description="Import MikroTik IP pools into a database.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    setup_cmds.register(sub, common)
+    import_cmds.register(sub, common)
+    job_cmds.register(sub, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(Context(), args) or 0)
+    except EXPECTED as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except OperationalError as exc:
+        print(f"error: database unavailable: {describe_connect_error(exc)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from poolimport.cli import main
+
+sys.exit(main())

@@ -1,0 +1,43 @@
+"""What every command needs: settings, the engine (schema checked), a session and the operator's scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from poolimport.core.config import Settings, load_settings
+from poolimport.core.db import get_engine, session_scope
+from poolimport.core.schema import ensure_current
+from poolimport.core.tenancy import Scope, resolve_scope
+
+
+class CliError(Exception):
+    """An expected failure: printed as one `error:` line, exit status 1."""
+
+
+class Context:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._engine: Engine | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    def engine(self, check_schema: bool = True) -> Engine:
+        if self._engine is None:
+            engine = get_engine(self.settings)
+            if check_schema:
+                ensure_current(engine)
+            self._engine = engine
+        return self._engine
+
+    @contextmanager
+    def session(self) -> Iterator[tuple[Session, Scope]]:
+        with session_scope(self.engine()) as session:
+            yield session, resolve_scope(session, self.settings.operator)

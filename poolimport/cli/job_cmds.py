@@ -1,0 +1,269 @@
+"""`import` (queued), `jobs`, `job show`, `logs`, `failed`, `retry`, `cancel`, `flush --stuck`, `worker`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from poolimport.cli.context import CliError, Context
+from poolimport.cli.import_cmds import run_sync
+from poolimport.cli.output import emit_json, print_fields, print_table
+from poolimport.core import jobs
+from poolimport.core.job_queries import event_rows, job_row, list_jobs
+from poolimport.core.models import FINISHED_JOB_STATUSES, ImportJob, Router
+from poolimport.core.tenancy import find_router, find_tenant
+from poolimport.core.text import one_line
+
+JOB_COLUMNS = ["id", "router", "status", "attempt", "pools", "addresses", "queued_at", "elapsed", "error"]
+FOLLOW_POLL = 0.25
+EXIT_BY_STATUS = {"succeeded": 0, "partial": 3, "failed": 1, "cancelled": 4}
+
+
+def _queue() -> tuple[Callable[[int], str], Callable[[str], None]]:
+    try:
+        from poolimport.queue.app import revoke_task, send_import
+    except Exception as exc:  # a bad queue URL or a missing Redis driver
+        raise CliError(f"queue unavailable: {exc}") from None
+    import poolimport.queue.tasks  # noqa: F401  (registers the task)
+
+    return send_import, revoke_task
+
+
+def _progress_cells(row: dict) -> dict:
+    return {
+        **row,
+        "pools": f"{row['pools_done']}/{row['pools_total']}",
+        "addresses": f"{row['addresses_done']:,}/{row['addresses_total']:,}",
+    }
+
+
+def _enqueue(ctx: Context, router_refs: list[tuple[int, str]], dry_run: bool) -> tuple[list[int], list[str]]:
+    send, _ = _queue()
+    settings = ctx.settings
+    created, refused = [], []
+    for router_id, name in router_refs:
+        try:
+            with ctx.session() as (session, scope):
+                router = find_router(session, scope, str(router_id))
+                job = jobs.create_job(session, scope, router, time_limit=settings.job_time_limit,
+                                      heartbeat_interval=settings.heartbeat_interval, dry_run=dry_run)
+                job_id = job.id
+            jobs.dispatch(ctx.engine(), job_id, send)
+            created.append(job_id)
+        except jobs.JobRefused as exc:
+            refused.append(str(exc))
+    return created, refused
+
+
+def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
+    if args.sync:
+        if args.all or args.router is None:
+            raise CliError("--sync imports one router: name it")
+        return run_sync(ctx, args)
+    if bool(args.all) == bool(args.router):
+        raise CliError("name a router, or pass --all")
+    with ctx.session() as (session, scope):
+        if args.all:
+            stmt = scope.routers()
+            if args.tenant:
+                stmt = stmt.where(Router.tenant_id == find_tenant(session, scope, args.tenant).id)
+            targets = [(r.id, r.name) for r in session.scalars(stmt.order_by("name"))]
+        else:
+            router = find_router(session, scope, args.router, args.tenant)
+            targets = [(router.id, router.name)]
+    created, refused = _enqueue(ctx, targets, args.dry_run)
+    if args.json and not args.wait:
+        emit_json({"job_id": created[0]} if not args.all and created else {"job_ids": created, "refused": refused})
+    elif not args.json:
+        for job_id in created:
+            print(f"job #{job_id} queued")
+    for message in refused:
+        print(f"error: {message}", file=sys.stderr)
+    if not created:
+        return 1
+    if args.wait:
+        return max(_follow(ctx, job_id, show_events=not args.json) for job_id in created)
+    return 1 if refused else 0
+
+
+def _status_now(ctx: Context, job_id: int) -> dict:
+    with ctx.session() as (session, scope):
+        return job_row(jobs.get_job(session, scope, job_id), ctx.settings.heartbeat_interval)
+
+
+def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
+    """Print events as they come until the job ends (or is seen stalled); exit status from the job's."""
+    last_event = 0
+    while True:
+        row = _status_now(ctx, job_id)
+        with ctx.session() as (session, _scope):
+            events = event_rows(session, job_id, last_event)
+        for event in events:
+            last_event = event["id"]
+            if show_events:
+                print(f"{event['time']} {event['level'].upper():7} {one_line(event['message'])}", flush=True)
+        if row["status"] in FINISHED_JOB_STATUSES or row["status"] == "stalled":
+            if show_events:
+                print(f"job #{job_id} {row['status']}", flush=True)
+            else:
+                emit_json(row)
+            return EXIT_BY_STATUS.get(row["status"], 5)
+        time.sleep(FOLLOW_POLL)
+
+
+def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.session() as (session, scope):
+        router_id = find_router(session, scope, args.router).id if args.router else None
+        rows = list_jobs(session, scope, ctx.settings.heartbeat_interval, status=args.status, router_id=router_id,
+                         limit=args.limit)
+    emit_json(rows) if args.json else print_table([_progress_cells(r) for r in rows], JOB_COLUMNS, "(no jobs)")
+    return 0
+
+
+def cmd_failed(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.session() as (session, scope):
+        rows = list_jobs(session, scope, ctx.settings.heartbeat_interval, status="failed+stalled", limit=args.limit)
+    emit_json(rows) if args.json else print_table([_progress_cells(r) for r in rows], JOB_COLUMNS, "(no failed jobs)")
+    return 0
+
+
+def cmd_job_show(ctx: Context, args: argparse.Namespace) -> int:
+    row = _status_now(ctx, args.id)
+    if args.json:
+        emit_json(row)
+    else:
+        result = row.pop("result")
+        print_fields(row)
+        if result:
+            print_fields({"pools": result["pools"], "addresses": result["addresses"]})
+            for error in result["errors"]:
+                print(f"  error: {one_line(error['pool'] or '')} {one_line(error['message'])}")
+            for warning in result["warnings"]:
+                print(f"  warning: {one_line(warning)}")
+    return 0
+
+
+def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
+    if args.follow:
+        return _follow(ctx, args.id)
+    with ctx.session() as (session, scope):
+        jobs.get_job(session, scope, args.id)
+        events = event_rows(session, args.id)
+    if args.json:
+        emit_json(events)
+    for event in [] if args.json else events:
+        print(f"{event['time']} {event['level'].upper():7} {one_line(event['message'])}")
+    return 0
+
+
+def cmd_retry(ctx: Context, args: argparse.Namespace) -> int:
+    if bool(args.id) == bool(args.all_failed):
+        raise CliError("give a job id, or --all-failed")
+    send, _ = _queue()
+    settings = ctx.settings
+    with ctx.session() as (session, scope):
+        if args.all_failed:
+            old_ids = [r["id"] for r in list_jobs(session, scope, settings.heartbeat_interval,
+                                                  status="failed+stalled", limit=None)]
+            # A router retries once: its newest failed job.
+            newest: dict[int, int] = {}
+            for job in session.scalars(select(ImportJob).where(ImportJob.id.in_(old_ids)).order_by(ImportJob.id)):
+                newest[job.router_id] = job.id
+            old_ids = sorted(newest.values())
+        else:
+            old_ids = [args.id]
+    created, refused = [], []
+    for old_id in old_ids:
+        try:
+            with ctx.session() as (session, scope):
+                job = jobs.retry(session, scope, jobs.get_job(session, scope, old_id),
+                                 time_limit=settings.job_time_limit, heartbeat_interval=settings.heartbeat_interval)
+                new_id = job.id
+            jobs.dispatch(ctx.engine(), new_id, send)
+            created.append(new_id)
+        except jobs.JobRefused as exc:
+            refused.append(str(exc))
+    if args.json:
+        emit_json({"job_id": created[0]} if args.id and created else {"job_ids": created, "refused": refused})
+    else:
+        for new_id in created:
+            print(f"job #{new_id} queued")
+    for message in refused:
+        print(f"error: {message}", file=sys.stderr)
+    return 1 if refused or (args.id and not created) else 0
+
+
+def cmd_cancel(ctx: Context, args: argparse.Namespace) -> int:
+    _, revoke = _queue()
+    with ctx.session() as (session, scope):
+        outcome = jobs.cancel(session, scope, jobs.get_job(session, scope, args.id), revoke)
+    print(f"job #{args.id} {outcome}")
+    return 0
+
+
+def cmd_flush(ctx: Context, args: argparse.Namespace) -> int:
+    if not args.stuck:
+        raise CliError("say what to flush: --stuck")
+    with ctx.session() as (session, scope):
+        flushed = jobs.flush_stuck(session, scope, ctx.settings.heartbeat_interval)
+    print(f"{len(flushed)} stalled jobs marked failed" + (f": {', '.join(f'#{i}' for i in flushed)}" if flushed else ""))
+    return 0
+
+
+def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.queue.worker import run_worker
+
+    ctx.engine()  # fail early, with a clear message, if the schema is missing
+    return run_worker(ctx.settings, workers=args.workers)
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("import", help="import a router's pools (queued; --sync runs it here)", parents=[common])
+    p.add_argument("router", nargs="?", help="router name or id")
+    p.add_argument("--all", action="store_true", help="queue one job per router")
+    p.add_argument("--tenant", help="the router's tenant (with --all: only this tenant's routers)")
+    p.add_argument("--sync", action="store_true", help="run the import in this process and print the result")
+    p.add_argument("--wait", action="store_true", help="follow the queued job to its end; exit with its status")
+    p.add_argument("--dry-run", action="store_true", help="compute and show the changes, write nothing")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("jobs", help="list jobs, newest first", parents=[common])
+    p.add_argument("--status", choices=["queued", "running", "stalled", *FINISHED_JOB_STATUSES])
+    p.add_argument("--router", help="router name or id")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_jobs)
+
+    job = sub.add_parser("job", help="one job").add_subparsers(dest="action", required=True)
+    p = job.add_parser("show", help="everything about one job", parents=[common])
+    p.add_argument("id", type=int)
+    p.set_defaults(func=cmd_job_show)
+
+    p = sub.add_parser("logs", help="a job's events", parents=[common])
+    p.add_argument("id", type=int)
+    p.add_argument("--follow", "-f", action="store_true", help="follow until the job ends; exit with its status")
+    p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser("failed", help="failed and stalled jobs", parents=[common])
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_failed)
+
+    p = sub.add_parser("retry", help="a new attempt of a failed, partial, stalled or cancelled job", parents=[common])
+    p.add_argument("id", type=int, nargs="?")
+    p.add_argument("--all-failed", action="store_true", help="retry the newest failed or stalled job of each router")
+    p.set_defaults(func=cmd_retry)
+
+    p = sub.add_parser("cancel", help="cancel a queued or running job")
+    p.add_argument("id", type=int)
+    p.set_defaults(func=cmd_cancel)
+
+    p = sub.add_parser("flush", help="clean up: --stuck marks stalled jobs failed, freeing their routers")
+    p.add_argument("--stuck", action="store_true")
+    p.set_defaults(func=cmd_flush)
+
+    p = sub.add_parser("worker", help="run a queue consumer (huey_consumer with tuned defaults)")
+    p.add_argument("-w", "--workers", type=int, default=2)
+    p.set_defaults(func=cmd_worker)

@@ -1,0 +1,94 @@
+"""Settings from environment variables and an optional `$POOLIMPORT_HOME/config.toml`.
+
+Environment wins over the file so that one shared config file can be overridden per process
+(a consumer on another host, a test).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "POOLIMPORT_"
+
+
+class ConfigError(Exception):
+    """A setting has a value that cannot be used."""
+
+
+def default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "poolimport"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    queue_url: str
+    key_file: Path
+    log_dir: Path
+    max_addresses_per_pool: int = 1_048_576
+    batch_size: int = 20_000
+    job_time_limit: float = 600.0
+    heartbeat_interval: float = 5.0
+    operator: str = ""
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_TYPED_KEYS: dict[str, type] = {
+    "max_addresses_per_pool": int,
+    "batch_size": int,
+    "job_time_limit": float,
+    "heartbeat_interval": float,
+}
+
+
+def _coerce(key: str, raw: Any) -> Any:
+    wanted = _TYPED_KEYS.get(key)
+    if wanted is None:
+        return str(raw)
+    try:
+        value = wanted(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{key} must be greater than 0, got {raw!r}")
+    return value
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get(ENV_PREFIX + "HOME") or default_home()).expanduser()
+    file_values = _read_file(home / "config.toml")
+    names = {f.name for f in fields(Settings)} - {"home"}
+    unknown = set(file_values) - names
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {home / 'config.toml'}: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name in names:
+        raw = env.get(ENV_PREFIX + name.upper(), file_values.get(name))
+        if raw not in (None, ""):
+            values[name] = _coerce(name, raw)
+    values.setdefault("database_url", f"sqlite:///{home / 'poolimport.db'}")
+    values.setdefault("queue_url", f"sqlite:///{home / 'queue.db'}")
+    values["key_file"] = Path(values.get("key_file") or home / "secret.key")
+    values["log_dir"] = Path(values.get("log_dir") or home / "logs")
+    values.setdefault("operator", env.get("USER") or "operator")
+    return Settings(home=home, **values)

@@ -1,0 +1,102 @@
+"""Read side of jobs: lists, one job in full, events after an id. Shared by the CLI and the TUI."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from poolimport.core.jobs import effective_status, stall_cutoff
+from poolimport.core.models import ImportJob, JobEvent, utcnow
+from poolimport.core.tenancy import Scope
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    end = job.finished_at or now
+    elapsed = (end - job.started_at).total_seconds() if job.started_at else None
+    return {
+        "id": job.id,
+        "router": job.router.name,
+        "router_id": job.router_id,
+        "tenant_id": job.tenant_id,
+        "status": effective_status(job, heartbeat_interval, now),
+        "attempt": job.attempt,
+        "retry_of": job.retry_of_id,
+        "requested_by": job.requested_by,
+        "dry_run": job.dry_run,
+        "queued_at": _iso(job.queued_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "heartbeat_at": _iso(job.heartbeat_at),
+        "worker": job.worker,
+        "time_limit": job.time_limit,
+        "cancel_requested": job.cancel_requested,
+        "pools_done": job.pools_done,
+        "pools_total": job.pools_total,
+        "addresses_done": job.addresses_done,
+        "addresses_total": job.addresses_total,
+        "elapsed": round(elapsed, 1) if elapsed is not None else None,
+        "error": job.error,
+        "result": json.loads(job.result_json) if job.result_json else None,
+    }
+
+
+def list_jobs(
+    session: Session,
+    scope: Scope,
+    heartbeat_interval: float,
+    *,
+    status: str | None = None,
+    router_id: int | None = None,
+    limit: int | None = 200,
+    before_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Newest first; `before_id` pages back through older jobs."""
+    stmt = scope.jobs().order_by(ImportJob.id.desc()).limit(limit)
+    cutoff = stall_cutoff(utcnow(), heartbeat_interval)
+    if status == "stalled":
+        stmt = stmt.where(ImportJob.status == "running", ImportJob.heartbeat_at < cutoff)
+    elif status == "running":
+        stmt = stmt.where(ImportJob.status == "running", ImportJob.heartbeat_at >= cutoff)
+    elif status == "failed+stalled":
+        stmt = stmt.where(
+            or_(ImportJob.status == "failed", (ImportJob.status == "running") & (ImportJob.heartbeat_at < cutoff))
+        )
+    elif status:
+        stmt = stmt.where(ImportJob.status == status)
+    if router_id is not None:
+        stmt = stmt.where(ImportJob.router_id == router_id)
+    if before_id is not None:
+        stmt = stmt.where(ImportJob.id < before_id)
+    now = utcnow()
+    return [job_row(job, heartbeat_interval, now) for job in session.scalars(stmt)]
+
+
+def event_rows(session: Session, job_id: int, after_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    stmt = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after_id).order_by(JobEvent.id).limit(limit)
+    return [
+        {
+            "id": event.id,
+            "time": _iso(event.created_at),
+            "level": event.level,
+            "message": event.message,
+            "data": json.loads(event.data_json) if event.data_json else {},
+        }
+        for event in session.scalars(stmt)
+    ]
+
+
+def last_jobs_by_router(session: Session, router_ids: list[int]) -> dict[int, ImportJob]:
+    if not router_ids:
+        return {}
+    newest = select(func.max(ImportJob.id)).where(ImportJob.router_id.in_(router_ids)).group_by(ImportJob.router_id)
+    jobs = session.scalars(select(ImportJob).where(ImportJob.id.in_(newest.scalar_subquery())))
+    return {job.router_id: job for job in jobs}

@@ -1,0 +1,187 @@
+"""ORM models. Alembic migrations (core/migrations) are the only way the schema changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+LIVE_JOB_STATUSES = ("queued", "running")
+FINISHED_JOB_STATUSES = ("succeeded", "partial", "failed", "cancelled")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way out on every backend (SQLite would hand back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Operator(Base):
+    """Someone who uses the CLI or TUI. tenant_id NULL means every tenant (an administrator)."""
+
+    __tablename__ = "operators"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20), default="operator")  # admin | operator | viewer
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Router(Base):
+    __tablename__ = "routers"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_routers_tenant_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    tls: Mapped[bool] = mapped_column(Boolean, default=False)
+    tls_verify: Mapped[bool] = mapped_column(Boolean, default=True)
+    ca_file: Mapped[str | None] = mapped_column(String(1000))
+    username: Mapped[str] = mapped_column(String(200))
+    password_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    encoding: Mapped[str] = mapped_column(String(40), default="utf-8")
+    timeout: Mapped[float] = mapped_column(Float, default=10.0)
+    last_status: Mapped[str | None] = mapped_column(String(20))  # ok | error
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_checked_at: Mapped[datetime | None]
+    identity: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tenant: Mapped[Tenant] = relationship(lazy="joined")
+
+
+class IpPool(Base):
+    __tablename__ = "ip_pools"
+    __table_args__ = (UniqueConstraint("router_id", "name", name="uq_ip_pools_router_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    router_id: Mapped[int] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    family: Mapped[int] = mapped_column(Integer)  # 4 | 6
+    ranges: Mapped[str] = mapped_column(Text)  # IPv4: the router's ranges; IPv6: the prefix
+    prefix_length: Mapped[int | None] = mapped_column(Integer)
+    next_pool: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    expanded: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Hash of everything the router said about this pool; an unchanged pool is skipped on re-import.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), default="active")  # active | stale
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PoolAddress(Base):
+    """One address (IPv4) or one delegable prefix (IPv6) of a pool."""
+
+    __tablename__ = "pool_addresses"
+    __table_args__ = (UniqueConstraint("pool_id", "sort_key", name="uq_pool_addresses_pool_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("ip_pools.id", ondelete="CASCADE"))
+    # Zero-padded hex of the address number: sorts numerically as text, fits IPv6 (128 bits).
+    sort_key: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))  # free | used | stale
+    owner: Mapped[str | None] = mapped_column(Text)
+    info: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportJob(Base):
+    __tablename__ = "import_jobs"
+    __table_args__ = (
+        # The database, not Huey, guarantees one live job per router (Huey has no lock on SQLite).
+        Index(
+            "uq_import_jobs_live_router",
+            "router_id",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+        Index("ix_import_jobs_status", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    router_id: Mapped[int] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    retry_of_id: Mapped[int | None] = mapped_column(ForeignKey("import_jobs.id", ondelete="SET NULL"))
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(200))
+    time_limit: Mapped[float] = mapped_column(Float, default=600.0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    pools_done: Mapped[int] = mapped_column(Integer, default=0)
+    pools_total: Mapped[int] = mapped_column(Integer, default=0)
+    addresses_done: Mapped[int] = mapped_column(Integer, default=0)
+    addresses_total: Mapped[int] = mapped_column(Integer, default=0)
+    result_json: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+
+    router: Mapped[Router] = relationship(lazy="joined")
+
+
+class JobEvent(Base):
+    __tablename__ = "job_events"
+    __table_args__ = (Index("ix_job_events_job_id_id", "job_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("import_jobs.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    level: Mapped[str] = mapped_column(String(10))  # debug | info | warning | error
+    message: Mapped[str] = mapped_column(Text)
+    data_json: Mapped[str | None] = mapped_column(Text)

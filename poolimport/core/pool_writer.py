@@ -1,0 +1,204 @@
+"""Write one pool's addresses: a sorted merge of the router's expansion against stored rows, in batches.
+
+The expansion and the stored rows are both ordered by sort key, so each batch reads only the stored
+rows in its own key span: memory stays bounded by the batch size, whatever the pool's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from poolimport.core.models import IpPool, PoolAddress
+from poolimport.core.ranges import ipv4_to_str, ipv6_prefix_to_str
+from poolimport.core.snapshot import PoolSpec
+
+ADDRESSES = PoolAddress.__table__
+POOLS = IpPool.__table__
+STALE_CHUNK = 500
+
+
+@dataclass
+class PoolChange:
+    added: int = 0
+    updated: int = 0
+    stale: int = 0
+    total: int = 0
+    expanded: bool = True
+    unchanged: bool = False
+    new_pool: bool = False
+
+
+def _formatters(spec: PoolSpec) -> tuple[Callable[[int], str], Callable[[int], str]]:
+    if spec.family == 4:
+        return ipv4_to_str, "{:08x}".format
+    length = spec.prefix_length or 128
+    return (lambda value: ipv6_prefix_to_str(value, length)), "{:032x}".format
+
+
+def _upsert_pool(conn: Connection, router_id: int, spec: PoolSpec, existing_id: int | None, values: dict[str, Any]) -> int:
+    if existing_id is None:
+        return int(conn.execute(insert(POOLS).values(router_id=router_id, name=spec.name, **values)).inserted_primary_key[0])
+    conn.execute(update(POOLS).where(POOLS.c.id == existing_id).values(**values))
+    return existing_id
+
+
+def _stored_rows(conn: Connection, pool_id: int, after: str | None, upto: str | None) -> dict[str, Any]:
+    stmt = select(ADDRESSES.c.id, ADDRESSES.c.sort_key, ADDRESSES.c.status, ADDRESSES.c.owner, ADDRESSES.c.info).where(
+        ADDRESSES.c.pool_id == pool_id
+    )
+    if after is not None:
+        stmt = stmt.where(ADDRESSES.c.sort_key > after)
+    if upto is not None:
+        stmt = stmt.where(ADDRESSES.c.sort_key <= upto)
+    return {row.sort_key: row for row in conn.execute(stmt)}
+
+
+def _mark_stale(conn: Connection, ids: list[int]) -> None:
+    for start in range(0, len(ids), STALE_CHUNK):
+        chunk = ids[start : start + STALE_CHUNK]
+        conn.execute(update(ADDRESSES).where(ADDRESSES.c.id.in_(chunk)).values(status="stale"))
+
+
+_UPDATE_ADDRESS = (
+    update(ADDRESSES)
+    .where(ADDRESSES.c.id == bindparam("row_id"))
+    .values(status=bindparam("new_status"), owner=bindparam("new_owner"), info=bindparam("new_info"))
+)
+
+
+class PoolWriter:
+    """Diffs and (unless dry_run) writes one pool inside the caller's transaction."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        router_id: int,
+        *,
+        batch_size: int,
+        max_addresses: int,
+        now: datetime,
+        dry_run: bool,
+        on_batch: Callable[[int], None],
+    ) -> None:
+        self.conn = conn
+        self.router_id = router_id
+        self.batch_size = batch_size
+        self.max_addresses = max_addresses
+        self.now = now
+        self.dry_run = dry_run
+        self.on_batch = on_batch
+
+    def write(self, spec: PoolSpec) -> PoolChange:
+        assert spec.space is not None
+        stored = self.conn.execute(
+            select(POOLS.c.id, POOLS.c.fingerprint, POOLS.c.status).where(
+                POOLS.c.router_id == self.router_id, POOLS.c.name == spec.name
+            )
+        ).first()
+        fingerprint = spec.fingerprint(self.max_addresses)
+        total = spec.total
+        expanded = total <= self.max_addresses
+        change = PoolChange(total=total, expanded=expanded, new_pool=stored is None)
+        if stored is not None and stored.fingerprint == fingerprint and stored.status == "active":
+            change.unchanged = True
+            if not self.dry_run:
+                self.conn.execute(update(POOLS).where(POOLS.c.id == stored.id).values(last_seen=self.now))
+            self.on_batch(total if expanded else 0)
+            return change
+        pool_id = stored.id if stored is not None else None
+        if not self.dry_run:
+            values = {
+                "family": spec.family,
+                "ranges": spec.ranges,
+                "prefix_length": spec.prefix_length,
+                "next_pool": spec.next_pool,
+                "comment": spec.comment,
+                "total": total,
+                "expanded": expanded,
+                "fingerprint": fingerprint,
+                "status": "active",
+                "last_seen": self.now,
+            }
+            pool_id = _upsert_pool(self.conn, self.router_id, spec, pool_id, values)
+        has_rows = pool_id is not None and bool(
+            self.conn.scalar(select(func.count()).select_from(ADDRESSES).where(ADDRESSES.c.pool_id == pool_id))
+        )
+        if not expanded:
+            if has_rows:
+                assert pool_id is not None
+                change.stale = self._stale_after(pool_id, None)
+            return change
+        self._merge(spec, pool_id if has_rows else None, pool_id, change)
+        return change
+
+    def _batches(self, spec: PoolSpec) -> Iterator[list[int]]:
+        assert spec.space is not None
+        return spec.space.iter_batches(self.batch_size)
+
+    def _merge(self, spec: PoolSpec, compare_id: int | None, pool_id: int | None, change: PoolChange) -> None:
+        to_text, to_key = _formatters(spec)
+        used = spec.used
+        previous_key: str | None = None
+        for batch in self._batches(spec):
+            last_key = to_key(batch[-1])
+            stored = _stored_rows(self.conn, compare_id, previous_key, last_key) if compare_id else {}
+            inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            for value in batch:
+                key = to_key(value)
+                holder = used.get(value)
+                status, owner, info = ("used", *holder) if holder else ("free", None, None)
+                row = stored.pop(key, None) if stored else None
+                if row is None:
+                    inserts.append(
+                        {"pool_id": pool_id, "sort_key": key, "address": to_text(value), "status": status,
+                         "owner": owner, "info": info}
+                    )
+                elif (row.status, row.owner, row.info) != (status, owner, info):
+                    updates.append({"row_id": row.id, "new_status": status, "new_owner": owner, "new_info": info})
+            stale_ids = [row.id for row in stored.values() if row.status != "stale"]
+            change.added += len(inserts)
+            change.updated += len(updates)
+            change.stale += len(stale_ids)
+            if not self.dry_run:
+                if inserts:
+                    self.conn.execute(insert(ADDRESSES), inserts)
+                if updates:
+                    self.conn.execute(_UPDATE_ADDRESS, updates)
+                _mark_stale(self.conn, stale_ids)
+            previous_key = last_key
+            self.on_batch(len(batch))
+        if compare_id is not None:
+            change.stale += self._stale_after(compare_id, previous_key)
+
+    def _stale_after(self, pool_id: int, after: str | None) -> int:
+        stored = _stored_rows(self.conn, pool_id, after, None)
+        ids = [row.id for row in stored.values() if row.status != "stale"]
+        if not self.dry_run:
+            _mark_stale(self.conn, ids)
+        return len(ids)
+
+
+def mark_missing_pools_stale(
+    conn: Connection, router_id: int, families: set[int], present: set[str], dry_run: bool
+) -> tuple[int, int]:
+    """Pools the router no longer has become stale with their addresses; returns (pools, addresses)."""
+    rows = conn.execute(
+        select(POOLS.c.id, POOLS.c.name).where(
+            POOLS.c.router_id == router_id, POOLS.c.family.in_(families), POOLS.c.status == "active"
+        )
+    ).all()
+    gone = [row.id for row in rows if row.name not in present]
+    if not gone:
+        return 0, 0
+    live = ADDRESSES.c.pool_id.in_(gone) & (ADDRESSES.c.status != "stale")
+    addresses = int(conn.scalar(select(func.count()).select_from(ADDRESSES).where(live)) or 0)
+    if not dry_run:
+        conn.execute(update(ADDRESSES).where(live).values(status="stale"))
+        conn.execute(update(POOLS).where(POOLS.c.id.in_(gone)).values(status="stale", fingerprint=None))
+    return len(gone), addresses

@@ -1,0 +1,122 @@
+"""Read models for lists: routers with totals, pools with used/free counts, addresses. Always scoped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from poolimport.core.models import IpPool, PoolAddress, Router, Tenant
+from poolimport.core.tenancy import Scope
+
+ADDRESS_STATUSES = ("free", "used", "stale")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def _status_counts(session: Session, pool_ids: list[int]) -> dict[int, dict[str, int]]:
+    if not pool_ids:
+        return {}
+    counts: dict[int, dict[str, int]] = {pid: dict.fromkeys(ADDRESS_STATUSES, 0) for pid in pool_ids}
+    stmt = (
+        select(PoolAddress.pool_id, PoolAddress.status, func.count())
+        .where(PoolAddress.pool_id.in_(pool_ids))
+        .group_by(PoolAddress.pool_id, PoolAddress.status)
+    )
+    for pool_id, status, count in session.execute(stmt):
+        counts[pool_id][status] = count
+    return counts
+
+
+def router_rows(session: Session, scope: Scope, limit: int | None = None) -> list[dict[str, Any]]:
+    pool_totals = (
+        select(
+            IpPool.router_id,
+            func.count(IpPool.id).label("pools"),
+            func.coalesce(func.sum(case((IpPool.status == "active", IpPool.total), else_=0)), 0).label("addresses"),
+        )
+        .group_by(IpPool.router_id)
+        .subquery()
+    )
+    used = (
+        select(IpPool.router_id, func.count(PoolAddress.id).label("used"))
+        .join(PoolAddress, PoolAddress.pool_id == IpPool.id)
+        .where(PoolAddress.status == "used")
+        .group_by(IpPool.router_id)
+        .subquery()
+    )
+    stmt = (
+        scope.restrict(
+            select(Router, Tenant.name, pool_totals.c.pools, pool_totals.c.addresses, used.c.used),
+            Router.tenant_id,
+        )
+        .join(Tenant, Tenant.id == Router.tenant_id)
+        .outerjoin(pool_totals, pool_totals.c.router_id == Router.id)
+        .outerjoin(used, used.c.router_id == Router.id)
+        .order_by(Tenant.name, Router.name)
+        .limit(limit)
+    )
+    rows = []
+    for router, tenant, pools, addresses, used_count in session.execute(stmt):
+        rows.append(
+            {
+                "id": router.id,
+                "name": router.name,
+                "tenant": tenant,
+                "host": router.host,
+                "port": router.port,
+                "tls": router.tls,
+                "username": router.username,
+                "identity": router.identity,
+                "version": router.version,
+                "last_status": router.last_status,
+                "last_error": router.last_error,
+                "last_checked_at": _iso(router.last_checked_at),
+                "pools": pools or 0,
+                "addresses": addresses or 0,
+                "used": used_count or 0,
+            }
+        )
+    return rows
+
+
+def pool_rows(session: Session, router_id: int) -> list[dict[str, Any]]:
+    pools = list(session.scalars(select(IpPool).where(IpPool.router_id == router_id).order_by(IpPool.family, IpPool.name)))
+    counts = _status_counts(session, [p.id for p in pools])
+    return [
+        {
+            "id": pool.id,
+            "name": pool.name,
+            "family": pool.family,
+            "ranges": pool.ranges,
+            "prefix_length": pool.prefix_length,
+            "next_pool": pool.next_pool,
+            "comment": pool.comment,
+            "total": pool.total,
+            "expanded": pool.expanded,
+            **counts[pool.id],
+            "status": pool.status,
+            "last_seen": _iso(pool.last_seen),
+        }
+        for pool in pools
+    ]
+
+
+def find_pool(session: Session, router_id: int, name: str) -> IpPool | None:
+    return session.scalar(select(IpPool).where(IpPool.router_id == router_id, IpPool.name == name))
+
+
+def address_rows(
+    session: Session, pool_id: int, status: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
+    stmt = select(PoolAddress.address, PoolAddress.status, PoolAddress.owner, PoolAddress.info).where(
+        PoolAddress.pool_id == pool_id
+    )
+    if status:
+        stmt = stmt.where(PoolAddress.status == status)
+    stmt = stmt.order_by(PoolAddress.sort_key).offset(offset).limit(limit)
+    return [dict(row._mapping) for row in session.execute(stmt)]

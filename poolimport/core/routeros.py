@@ -1,0 +1,234 @@
+"""RouterClient: one fresh librouteros connection per use, raw text values, one clear error per failure."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from librouteros import create_transport
+from librouteros.api import Api
+from librouteros.exceptions import (
+    ConnectionClosed,
+    FatalError,
+    LibRouterosError,
+    MultiTrapError,
+    ProtocolError,
+    TrapError,
+)
+from librouteros.login import encode_password
+from librouteros.protocol import ApiProtocol, decode_length, determine_length
+
+REPLY_WORDS = frozenset({"!re", "!done", "!trap", "!fatal", "!empty"})
+# A field name RouterOS never uses (its own dot-names are .id, .tag, .nextid): lists the
+# attributes whose bytes did not decode in the router's encoding.
+UNDECODABLE = ".undecodable"
+MAX_WORD_BYTES = 16 * 1024 * 1024
+Row = dict[str, str]
+
+
+class RouterError(Exception):
+    """A router operation failed; str() is the one line an operator reads. kind is for code."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class UnknownMenu(RouterError):
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__("unknown_menu", f"router has no {path} menu ({detail})")
+        self.path = path
+
+
+class NotRouterOS(ProtocolError):
+    pass
+
+
+@dataclass(frozen=True)
+class RouterTarget:
+    host: str
+    port: int
+    username: str
+    password: str = field(repr=False)
+    tls: bool = False
+    tls_verify: bool = True
+    ca_file: str | None = None
+    encoding: str = "utf-8"
+    timeout: float = 10.0
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class TextProtocol(ApiProtocol):
+    """Decodes in the router's encoding and reports undecodable bytes instead of dropping them."""
+
+    def __init__(self, transport: object, encoding: str) -> None:
+        super().__init__(transport=transport, encoding=encoding)  # type: ignore[arg-type]
+        self.sentences_read = 0
+        self.bad_fields: list[str] = []
+
+    def readWord(self) -> str:  # noqa: N802 - librouteros' name
+        first = self.transport.read(1)
+        if first == b"\x00":
+            return ""
+        head = first + self.transport.read(determine_length(first))
+        length = decode_length(head)
+        if length > MAX_WORD_BYTES:
+            raise NotRouterOS(f"a word of {length} bytes")
+        raw = self.transport.read(length)
+        try:
+            return raw.decode(self.encoding)
+        except UnicodeDecodeError:
+            text = raw.decode(self.encoding, errors="replace")
+            self.bad_fields.append(text.lstrip("=").split("=", 1)[0])
+            return text
+
+    def readSentence(self) -> tuple[str, tuple[str, ...]]:  # noqa: N802
+        self.bad_fields = []
+        reply, words = super().readSentence()
+        if reply not in REPLY_WORDS:
+            raise NotRouterOS(f"unexpected reply {reply[:40]!r}")
+        self.sentences_read += 1
+        return reply, words
+
+
+class TextApi(Api):
+    """Keeps every value as the router's text: librouteros would turn "100" into 100 and "yes" into True."""
+
+    protocol: TextProtocol
+
+    def readSentence(self) -> tuple[str, dict[str, str]]:  # type: ignore[override]  # noqa: N802
+        reply, words = self.protocol.readSentence()
+        row: Row = {}
+        for word in words:
+            key, _, value = word.lstrip("=").partition("=")
+            row[key] = value
+        if self.protocol.bad_fields:
+            row[UNDECODABLE] = ",".join(self.protocol.bad_fields)
+        return reply, row
+
+
+def _ssl_wrapper(target: RouterTarget) -> Callable[[socket.socket], socket.socket]:
+    context = ssl.create_default_context(cafile=target.ca_file) if target.tls_verify else ssl.SSLContext(
+        ssl.PROTOCOL_TLS_CLIENT
+    )
+    if not target.tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    # RouterOS API-SSL without a certificate offers only anonymous DH suites.
+    context.set_ciphers("DEFAULT:ADH-AES256-SHA256:ADH-AES128-SHA256:@SECLEVEL=0")
+    return lambda sock: context.wrap_socket(sock, server_hostname=target.host)
+
+
+class RouterClient:
+    """Use as a context manager; the connection is closed on every path and never reused after an error."""
+
+    def __init__(self, target: RouterTarget) -> None:
+        self.target = target
+        self._api: TextApi | None = None
+        self._phase = "connecting to"
+
+    def __enter__(self) -> RouterClient:
+        self.connect()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        target = self.target
+        with self._errors_mapped():
+            wrapper = _ssl_wrapper(target) if target.tls else None
+            transport = create_transport(
+                target.host, port=target.port, saddr=None, timeout=target.timeout, ssl_wrapper=wrapper
+            )
+            self._api = TextApi(protocol=TextProtocol(transport, target.encoding))
+            self._phase = "logging in to"
+            self._login()
+            self._phase = "reading from"
+
+    def _login(self) -> None:
+        assert self._api is not None
+        try:
+            rows = list(self._api.rawCmd("/login", f"=name={self.target.username}", f"=password={self.target.password}"))
+            if rows and "ret" in rows[0]:
+                # Pre-6.43 RouterOS answers the plain login with an MD5 challenge.
+                response = encode_password(rows[0]["ret"], self.target.password)
+                list(self._api.rawCmd("/login", f"=name={self.target.username}", f"=response={response}"))
+        except (TrapError, MultiTrapError) as exc:
+            raise RouterError("auth", f"login to {self.target.address} as {self.target.username!r} failed: {exc}")
+        except UnicodeEncodeError:
+            raise RouterError("auth", "the legacy login accepts only ASCII passwords") from None
+
+    def close(self) -> None:
+        if self._api is not None:
+            api, self._api = self._api, None
+            try:
+                api.close()
+            except OSError:
+                pass
+
+    def print(self, path: str) -> list[Row]:
+        """All rows of `path/print`; UnknownMenu when the router has no such menu."""
+        if self._api is None:
+            raise RouterError("closed", "not connected")
+        with self._errors_mapped(path):
+            try:
+                return list(self._api.rawCmd(path.rstrip("/") + "/print"))
+            except (TrapError, MultiTrapError) as exc:
+                if "no such command" in str(exc):
+                    raise UnknownMenu(path, str(exc)) from None
+                raise RouterError("trap", f"{path}: the router answered: {exc}") from None
+
+    def identity(self) -> tuple[str, str, float]:
+        """(identity, RouterOS version, round-trip seconds of one request)."""
+        started = time.perf_counter()
+        identity_rows = self.print("/system/identity")
+        rtt = time.perf_counter() - started
+        resource_rows = self.print("/system/resource")
+        identity = identity_rows[0].get("name", "") if identity_rows else ""
+        version = resource_rows[0].get("version", "") if resource_rows else ""
+        return identity, version, rtt
+
+    @contextmanager
+    def _errors_mapped(self, path: str = "") -> Iterator[None]:
+        try:
+            yield
+        except RouterError:
+            self.close()
+            raise
+        except (OSError, LibRouterosError, UnicodeDecodeError, ValueError, IndexError) as exc:
+            error = self._describe(exc, f" ({path})" if path else "")
+            self.close()
+            raise error from None
+
+    def _describe(self, exc: Exception, what: str) -> RouterError:
+        where = self.target.address
+        if isinstance(exc, socket.gaierror):
+            return RouterError("dns", f"cannot resolve host name {self.target.host!r}")
+        if isinstance(exc, ConnectionRefusedError):
+            return RouterError("refused", f"connection refused by {where}")
+        if isinstance(exc, TimeoutError):
+            return RouterError("timeout", f"timed out after {self.target.timeout:g} s {self._phase} {where}{what}")
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return RouterError("tls", f"TLS certificate of {where} not trusted: {exc.verify_message}")
+        if isinstance(exc, ssl.SSLError):
+            return RouterError("tls", f"TLS handshake with {where} failed: {exc.reason or exc}")
+        if isinstance(exc, FatalError):
+            return RouterError("fatal", f"{where} ended the session{what}: {exc}")
+        if isinstance(exc, ConnectionClosed | ConnectionResetError | BrokenPipeError):
+            protocol = self._api.protocol if self._api is not None else None
+            if self._phase != "reading from" and (protocol is None or protocol.sentences_read == 0):
+                return RouterError("protocol", f"{where} closed the connection without a RouterOS API reply")
+            return RouterError("dropped", f"connection to {where} dropped in the middle of a reply{what}")
+        if isinstance(exc, OSError):
+            return RouterError("network", f"cannot talk to {where}: {exc.strerror or exc}")
+        if isinstance(exc, NotRouterOS | ProtocolError | UnicodeDecodeError | ValueError | IndexError):
+            return RouterError("protocol", f"{where} is not a RouterOS API ({exc})")
+        return RouterError("protocol", f"RouterOS API error from {where}{what}: {exc}")

@@ -1,0 +1,14 @@
+"""The one task: run the job whose id it carries. Thin on purpose: core does the work and keeps the state."""
+
+from __future__ import annotations
+
+from poolimport.core.config import load_settings
+from poolimport.core.db import get_engine
+from poolimport.core.job_runner import run_job
+from poolimport.queue.app import huey
+
+
+@huey.task(name="poolimport.import_pools")
+def import_pools(job_id: int) -> None:
+    settings = load_settings()
+    run_job(get_engine(settings), settings, job_id)

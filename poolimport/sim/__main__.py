@@ -1,0 +1,3 @@
+from poolimport.sim.cli import run
+
+raise SystemExit(run())

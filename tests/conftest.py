@@ -1,0 +1,126 @@
+"""Shared fixtures: a throw-away POOLIMPORT_HOME with a migrated SQLite database, simulated routers, the CLI."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from poolimport.core import schema
+from poolimport.core.config import Settings, load_settings
+from poolimport.core.db import dispose_engines, get_engine, session_scope
+from poolimport.core.routers import RouterFields, add_tenant, save_router
+from poolimport.core.secrets import ensure_key_file
+from poolimport.core.tenancy import Scope
+from poolimport.sim import SimServer
+
+ADMIN = Scope(operator="tester", tenant_ids=None, role="admin")
+PASSWORD = "s3cret-pw"
+
+ROUTER_CONFIG: dict[str, Any] = {
+    "identity": "test-router",
+    "version": "7.16.2 (stable)",
+    "users": [{"name": "admin", "password": PASSWORD}],
+    "menus": {
+        "/ip/pool": [
+            {"name": "pppoe", "ranges": "100.64.0.2-100.64.0.101", "next-pool": "none", "comment": "subscribers"},
+            {"name": "static", "ranges": "10.10.0.0/30,10.10.1.10-10.10.1.11", "next-pool": "pppoe"},
+        ],
+        "/ip/pool/used": [
+            {"pool": "pppoe", "address": "100.64.0.2", "owner": "alice", "info": "pppoe-out1"},
+            {"pool": "pppoe", "address": "100.64.0.3", "owner": "bob", "info": "pppoe-out2"},
+        ],
+        "/ipv6/pool": [{"name": "v6", "prefix": "2001:db8::/120", "prefix-length": "126"}],
+        "/ipv6/pool/used": [{"pool": "v6", "prefix": "2001:db8::4/126", "owner": "carol", "info": "dhcpv6"}],
+    },
+}
+
+
+def router_config(**overrides: Any) -> dict[str, Any]:
+    config = copy.deepcopy(ROUTER_CONFIG)
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "home"
+    monkeypatch.setenv("POOLIMPORT_HOME", str(path))
+    for name in ("POOLIMPORT_DATABASE_URL", "POOLIMPORT_QUEUE_URL", "POOLIMPORT_OPERATOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("POOLIMPORT_HEARTBEAT_INTERVAL", "0.5")
+    return path
+
+
+@pytest.fixture
+def settings(home: Path) -> Iterator[Settings]:
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_key_file(settings.key_file)
+    yield settings
+    dispose_engines()
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Engine:
+    engine = get_engine(settings)
+    schema.upgrade(engine)
+    return engine
+
+
+@pytest.fixture
+def sim_factory() -> Iterator[Callable[..., SimServer]]:
+    started: list[SimServer] = []
+
+    def start(config: dict[str, Any] | None = None) -> SimServer:
+        sim = SimServer(config if config is not None else router_config(), port=0).start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def sim(sim_factory: Callable[..., SimServer]) -> SimServer:
+    return sim_factory()
+
+
+@pytest.fixture
+def add_router(engine: Engine, settings: Settings) -> Callable[..., int]:
+    """Registers a router (its tenant too, if new) and returns its id."""
+
+    def add(sim: SimServer | None = None, name: str = "r1", tenant: str = "acme", password: str = PASSWORD,
+            **fields: Any) -> int:
+        with session_scope(engine) as session:
+            from poolimport.core.models import Tenant
+            from sqlalchemy import select
+
+            if session.scalar(select(Tenant).where(Tenant.name == tenant)) is None:
+                add_tenant(session, ADMIN, tenant)
+            values: dict[str, Any] = {"host": "127.0.0.1", "username": "admin", "timeout": 3.0}
+            if sim is not None:
+                values["port"] = sim.port
+            values.update(fields)
+            router = save_router(session, ADMIN, settings, tenant, RouterFields(name=name, **values), password)
+            return router.id
+
+    return add
+
+
+def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The real `poolimport` command in a subprocess, with this process's POOLIMPORT_* environment."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "poolimport.cli", *args],
+        input=stdin, text=True, capture_output=True, env=full_env, timeout=timeout,
+    )
