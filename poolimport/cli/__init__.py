@@ -11,12 +11,15 @@ from poolimport.cli import import_cmds, job_cmds, setup_cmds
 from poolimport.cli.context import CliError, Context
 from poolimport.core.config import ConfigError
 from poolimport.core.db import DatabaseError, describe_connect_error
+from poolimport.core.jobs import JobRefused
 from poolimport.core.routers import InvalidInput
 from poolimport.core.schema import SchemaNotReady
 from poolimport.core.secrets import SecretError
 from poolimport.core.tenancy import AccessDenied, NotFound
 
-EXPECTED = (CliError, ConfigError, DatabaseError, SchemaNotReady, SecretError, AccessDenied, NotFound, InvalidInput)
+EXPECTED = (
+    CliError, ConfigError, DatabaseError, SchemaNotReady, SecretError, AccessDenied, NotFound, InvalidInput, JobRefused,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

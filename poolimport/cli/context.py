@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from poolimport.core.config import Settings, load_settings
-from poolimport.core.db import get_engine, session_scope
+from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.schema import ensure_current
 from poolimport.core.tenancy import Scope, resolve_scope
 
@@ -40,4 +40,11 @@ class Context:
     @contextmanager
     def session(self) -> Iterator[tuple[Session, Scope]]:
         with session_scope(self.engine()) as session:
+            yield session, resolve_scope(session, self.settings.operator)
+
+    @contextmanager
+    def reading(self) -> Iterator[tuple[Session, Scope]]:
+        """A session that never waits for the write lock (SQLite): for lists and follow loops."""
+        self.engine()
+        with session_scope(get_read_engine(self.settings)) as session:
             yield session, resolve_scope(session, self.settings.operator)

@@ -47,7 +47,7 @@ POOL_COLUMNS = ["name", "family", "ranges", "prefix_length", "total", "used", "f
 
 
 def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:
-    with ctx.session() as (session, scope):
+    with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
         rows = pool_rows(session, router.id)
     if args.json:
@@ -58,7 +58,7 @@ def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_addresses(ctx: Context, args: argparse.Namespace) -> int:
-    with ctx.session() as (session, scope):
+    with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
         pool = find_pool(session, router.id, args.pool)
         if pool is None:

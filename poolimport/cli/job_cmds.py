@@ -91,7 +91,7 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _status_now(ctx: Context, job_id: int) -> dict:
-    with ctx.session() as (session, scope):
+    with ctx.reading() as (session, scope):
         return job_row(jobs.get_job(session, scope, job_id), ctx.settings.heartbeat_interval)
 
 
@@ -100,7 +100,7 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
     last_event = 0
     while True:
         row = _status_now(ctx, job_id)
-        with ctx.session() as (session, _scope):
+        with ctx.reading() as (session, _scope):
             events = event_rows(session, job_id, last_event)
         for event in events:
             last_event = event["id"]
@@ -116,7 +116,7 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
 
 
 def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
-    with ctx.session() as (session, scope):
+    with ctx.reading() as (session, scope):
         router_id = find_router(session, scope, args.router).id if args.router else None
         rows = list_jobs(session, scope, ctx.settings.heartbeat_interval, status=args.status, router_id=router_id,
                          limit=args.limit)
@@ -125,7 +125,7 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_failed(ctx: Context, args: argparse.Namespace) -> int:
-    with ctx.session() as (session, scope):
+    with ctx.reading() as (session, scope):
         rows = list_jobs(session, scope, ctx.settings.heartbeat_interval, status="failed+stalled", limit=args.limit)
     emit_json(rows) if args.json else print_table([_progress_cells(r) for r in rows], JOB_COLUMNS, "(no failed jobs)")
     return 0
@@ -150,7 +150,7 @@ def cmd_job_show(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
     if args.follow:
         return _follow(ctx, args.id)
-    with ctx.session() as (session, scope):
+    with ctx.reading() as (session, scope):
         jobs.get_job(session, scope, args.id)
         events = event_rows(session, args.id)
     if args.json:

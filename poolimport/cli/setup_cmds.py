@@ -38,7 +38,7 @@ def cmd_tenant_add(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_tenant_list(ctx: Context, args: argparse.Namespace) -> int:
-    with ctx.session() as (session, scope):
+    with ctx.reading() as (session, scope):
         rows = [{"id": t.id, "name": t.name} for t in session.scalars(scope.tenants().order_by("name"))]
     emit_json(rows) if args.json else print_table(rows, ["id", "name"])
     return 0
@@ -79,7 +79,7 @@ ROUTER_COLUMNS = ["id", "name", "tenant", "host", "port", "pools", "addresses", 
 
 
 def cmd_router_list(ctx: Context, args: argparse.Namespace) -> int:
-    with ctx.session() as (session, scope):
+    with ctx.reading() as (session, scope):
         rows = router_rows(session, scope)
     emit_json(rows) if args.json else print_table(rows, ROUTER_COLUMNS, "(no routers: add one with `poolimport router add`)")
     return 0

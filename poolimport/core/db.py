@@ -10,27 +10,32 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from poolimport.core.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Heartbeats give up fast rather than queue behind a long pool write (SQLite has one writer).
+HEARTBEAT_BUSY_TIMEOUT_MS = 200
 
 
 class DatabaseError(Exception):
     """The database cannot be reached or is not ready; the message says what to do."""
 
 
-def _tune_sqlite(dbapi_conn: Any, _record: Any) -> None:
-    # isolation_level=None hands transaction control to us (BEGIN below), which pysqlite
-    # otherwise gets wrong for DDL and SAVEPOINTs.
-    dbapi_conn.isolation_level = None
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _sqlite_tuner(busy_timeout_ms: int) -> Any:
+    def tune(dbapi_conn: Any, _record: Any) -> None:
+        # isolation_level=None hands transaction control to us (BEGIN below), which pysqlite
+        # otherwise gets wrong for DDL and SAVEPOINTs.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return tune
 
 
 def _begin_immediate(conn: Any) -> None:
@@ -39,7 +44,13 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def _begin_deferred(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, purpose: str = "write") -> Engine:
+    """purpose: "write" (default), "read" (SQLite: never takes the write lock, so polling never waits on an
+    import) or "heartbeat" (SQLite: a write that gives up after a moment)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -47,9 +58,10 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _tune_sqlite)
-        event.listen(engine, "begin", _begin_immediate)
+        busy = HEARTBEAT_BUSY_TIMEOUT_MS if purpose == "heartbeat" else SQLITE_BUSY_TIMEOUT_MS
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": busy / 1000})
+        event.listen(engine, "connect", _sqlite_tuner(busy))
+        event.listen(engine, "begin", _begin_deferred if purpose == "read" else _begin_immediate)
         return engine
     try:
         return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
@@ -57,24 +69,27 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(f"no driver for {parsed.drivername}: install the matching extra") from None
 
 
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, str], Engine] = {}
 
 
-def get_engine(settings: Settings) -> Engine:
-    engine = _engines.get(settings.database_url)
+def get_engine(settings: Settings, purpose: str = "write") -> Engine:
+    if purpose != "write" and not settings.is_sqlite:
+        purpose = "write"  # only SQLite needs separate engines; elsewhere share one pool
+    key = (settings.database_url, purpose)
+    engine = _engines.get(key)
     if engine is None:
-        engine = _engines[settings.database_url] = make_engine(settings.database_url)
+        engine = _engines[key] = make_engine(settings.database_url, purpose)
     return engine
+
+
+def get_read_engine(settings: Settings) -> Engine:
+    return get_engine(settings, "read")
 
 
 def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager

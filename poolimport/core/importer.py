@@ -167,6 +167,9 @@ class Importer:
         self.on_progress(0, len(pools), 0, addresses_total)
         try:
             for spec in pools:
+                reason = self.should_stop()
+                if reason:
+                    raise ImportStopped(reason)
                 self._write_one(router_id, spec, result, on_batch)
                 progress["pools"] += 1
                 self.on_progress(progress["pools"], len(pools), progress["addresses"], addresses_total)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
@@ -10,8 +9,10 @@ import time
 from typing import Any
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from poolimport.core.config import Settings
+from poolimport.core.db import get_engine, get_read_engine
 from poolimport.core.importer import ImportResult, Importer
 from poolimport.core.jobs import add_event, claim, finish
 from poolimport.core.joblog import job_logger, log_event
@@ -19,6 +20,7 @@ from poolimport.core.models import ImportJob, Router, utcnow
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 PROGRESS_INTERVAL = 0.4
+CANCELLED = "cancelled by operator"
 PROGRESS_FIELDS = ("pools_done", "pools_total", "addresses_done", "addresses_total")
 
 
@@ -27,35 +29,47 @@ def _progress_values(progress: tuple[int, int, int, int] | None) -> dict[str, in
 
 
 class _Heartbeat(threading.Thread):
-    """Writes progress and the heartbeat from its own thread, so a long pool write never blocks them in the importer,
-    and reads back a cancel request or the loss of the job (another consumer retried it)."""
+    """Writes progress and the heartbeat from its own thread and reads back a cancel request or the loss of
+    the job (stalled, then retried elsewhere). On SQLite a beat that finds the write lock held by a pool
+    write is skipped rather than queued: the cancel check is a read and still happens every tick."""
 
-    def __init__(self, engine: Engine, job_id: int, interval: float) -> None:
+    def __init__(self, settings: Settings, job_id: int) -> None:
         super().__init__(name=f"heartbeat-{job_id}", daemon=True)
-        self.engine, self.job_id, self.interval = engine, job_id, interval
+        self.reader = get_read_engine(settings)
+        self.writer = get_engine(settings, "heartbeat")
+        self.job_id = job_id
+        self.interval = min(PROGRESS_INTERVAL, settings.heartbeat_interval)
         self.progress: tuple[int, int, int, int] | None = None
         self.stop_reason: str | None = None
         self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._done.wait(min(PROGRESS_INTERVAL, self.interval)):
+        while not self._done.wait(self.interval):
+            self.check()
             self.beat()
+
+    def check(self) -> None:
+        try:
+            with self.reader.connect() as conn:
+                row = conn.execute(
+                    select(ImportJob.status, ImportJob.cancel_requested).where(ImportJob.id == self.job_id)
+                ).first()
+        except SQLAlchemyError:
+            return  # the database may be briefly unavailable; the next tick tries again
+        if row is not None and row.cancel_requested:
+            self.stop_reason = CANCELLED
+        elif row is None or row.status != "running":
+            self.stop_reason = "job was taken over (marked stalled and retried)"
 
     def beat(self) -> None:
         values: dict[str, Any] = {"heartbeat_at": utcnow(), **_progress_values(self.progress)}
         try:
-            with self.engine.begin() as conn:
-                updated = conn.execute(
+            with self.writer.begin() as conn:
+                conn.execute(
                     update(ImportJob).where(ImportJob.id == self.job_id, ImportJob.status == "running").values(**values)
-                ).rowcount
-                cancel = conn.scalar(select(ImportJob.cancel_requested).where(ImportJob.id == self.job_id))
-        except Exception:  # the database may be briefly unavailable; the next beat tries again
-            logging.getLogger(__name__).warning("heartbeat for job %s failed", self.job_id, exc_info=True)
-            return
-        if cancel:
-            self.stop_reason = "cancelled by operator"
-        elif not updated:
-            self.stop_reason = "job was taken over (marked stalled and retried)"
+                )
+        except OperationalError:
+            return  # busy (a pool write holds SQLite's lock) or briefly unavailable: next tick
 
     def stop(self) -> None:
         self._done.set()
@@ -63,7 +77,7 @@ class _Heartbeat(threading.Thread):
 
 
 def _final_status(result: ImportResult, stop_reason: str | None) -> str:
-    if stop_reason == "cancelled by operator":
+    if stop_reason == CANCELLED:
         return "cancelled"
     return result.status
 
@@ -85,7 +99,7 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
 
     emit("info", "Starting IP pools import job",
          {"router_id": job.router_id, "tenant_id": job.tenant_id, "user": job.requested_by, "worker": WORKER_NAME})
-    heartbeat = _Heartbeat(engine, job_id, settings.heartbeat_interval)
+    heartbeat = _Heartbeat(settings, job_id)
     started = time.monotonic()
 
     def should_stop() -> str | None:

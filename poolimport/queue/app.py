@@ -3,32 +3,56 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey
+from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 
 from poolimport.core.config import ConfigError, Settings, load_settings
 
+NAME = "poolimport"
 
-def make_huey(settings: Settings) -> Huey:
-    url = settings.queue_url
+
+def storage_for(url: str) -> tuple[type[BaseStorage], dict[str, Any]]:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Job state lives in the database, not in Huey's result store (Result.get() pops it).
-        return SqliteHuey("poolimport", filename=str(path), results=False, timeout=30)
+        return SqliteStorage, {"filename": str(path), "timeout": 30}
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("poolimport", url=url, results=False, blocking=True, read_timeout=1)
+        return RedisStorage, {"url": url, "blocking": True, "read_timeout": 1}
     raise ConfigError(f"unsupported queue URL {url!r}: use sqlite:///PATH or redis://HOST:PORT/DB")
+
+
+def make_huey(settings: Settings) -> Huey:
+    storage_class, options = storage_for(settings.queue_url)
+    # Job state lives in the database, not in Huey's result store (Result.get() pops it).
+    instance = Huey(NAME, results=False, storage_class=storage_class, **options)
+    instance.queue_url = settings.queue_url  # type: ignore[attr-defined]
+    return instance
 
 
 huey = make_huey(load_settings())
 
 
+def _follow_settings() -> None:
+    """A long-lived process (the TUI, a test) may change POOLIMPORT_QUEUE_URL or POOLIMPORT_HOME after import."""
+    url = load_settings().queue_url
+    if url != huey.queue_url:  # type: ignore[attr-defined]
+        storage_class, options = storage_for(url)
+        huey.storage = storage_class(NAME, **options)
+        huey.queue_url = url  # type: ignore[attr-defined]
+
+
 def send_import(job_id: int) -> str:
     from poolimport.queue.tasks import import_pools
 
-    return str(import_pools(job_id).id)
+    _follow_settings()
+    # With results=False calling the task returns None; build the task to learn its id.
+    task = import_pools.s(job_id)
+    huey.enqueue(task)
+    return str(task.id)
 
 
 def revoke_task(task_id: str) -> None:
+    _follow_settings()
     huey.revoke_by_id(task_id)

@@ -63,11 +63,15 @@ def test_decode_rejects_wrong_prefix_size() -> None:
         decode_length(b"\x80")
 
 
-@pytest.mark.parametrize("length", [0, 0x7F, 0x80, 0x3FFF, 0x4000, 0x1FFFFF, 0x200000])
+@pytest.mark.parametrize("length", [1, 0x7F, 0x80, 0x3FFF, 0x4000, 0x1FFFFF, 0x200000])
 def test_words_of_boundary_sizes_round_trip(length: int) -> None:
     word = b"x" * length
-    sentence = encode_sentence([b"!re", word])
-    assert split_sentences(sentence) == [[b"!re", word]] if length else [[b"!re"], []]
+    assert split_sentences(encode_sentence([b"!re", word])) == [[b"!re", word]]
+
+
+def test_empty_word_terminates_the_sentence() -> None:
+    assert encode_sentence([]) == b"\x00"
+    assert split_sentences(b"\x03!re\x00\x00") == [[b"!re"], []]
 
 
 def test_read_word_honours_limit() -> None:

@@ -1,0 +1,295 @@
+"""Background imports through a real `poolimport worker` (huey consumer) subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from poolimport.core.models import ImportJob, JobEvent, PoolAddress
+from poolimport.sim import SimServer
+from tests.conftest import router_config, run_cli
+
+pytestmark = pytest.mark.xdist_group("consumers")
+
+EXPECTED_ADDRESSES = 100 + 6 + 64  # pppoe, static, v6 in ROUTER_CONFIG
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def start_consumer(engine: Engine) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(workers: int = 2) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "poolimport.cli", "worker", "-w", str(workers)],
+            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def job_status(engine: Engine, job_id: int) -> str:
+    out = run_cli("job", "show", str(job_id), "--json")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["status"]
+
+
+def enqueue(router: str) -> int:
+    out = run_cli("import", router, "--json")
+    assert out.returncode == 0, out.stderr
+    return int(json.loads(out.stdout)["job_id"])
+
+
+def wait_status(job_id: int, statuses: tuple[str, ...], timeout: float = 30.0) -> str:
+    def reached() -> str | None:
+        out = run_cli("job", "show", str(job_id), "--json")
+        status = json.loads(out.stdout)["status"]
+        return status if status in statuses else None
+
+    return str(wait_for(reached, timeout, f"job #{job_id} to be {'/'.join(statuses)}"))
+
+
+def address_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(PoolAddress)) or 0)
+
+
+def events(engine: Engine, job_id: int) -> list[JobEvent]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)))
+
+
+def test_enqueue_runs_in_consumer_with_exact_counts_and_events(
+    engine: Engine, sim: SimServer, add_router: Callable[..., int], start_consumer: Callable[..., Any]
+) -> None:
+    add_router(sim, name="core")
+    start_consumer()
+    job_id = enqueue("core")
+    assert wait_status(job_id, ("succeeded", "failed", "partial")) == "succeeded"
+
+    show = json.loads(run_cli("job", "show", str(job_id), "--json").stdout)
+    assert show["result"]["pools"] == {"total": 3, "imported": 3, "failed": 0, "stale": 0}
+    assert show["result"]["addresses"] == {"added": EXPECTED_ADDRESSES, "updated": 0, "stale": 0,
+                                           "total": EXPECTED_ADDRESSES}
+    assert (show["pools_done"], show["pools_total"]) == (3, 3)
+    assert show["addresses_done"] == show["addresses_total"] == EXPECTED_ADDRESSES
+    assert show["started_at"] and show["finished_at"] and show["worker"]
+    messages = [e.message for e in events(engine, job_id)]
+    assert "Starting IP pools import job" in messages
+    assert "IP pools import completed successfully" in messages
+    assert sum(m.startswith("Pool ") for m in messages) == 3
+    start = next(e for e in events(engine, job_id) if e.message == "Starting IP pools import job")
+    assert {"router_id", "tenant_id", "user"} <= set(json.loads(start.data_json))
+    assert address_rows(engine) == EXPECTED_ADDRESSES
+
+    log_file = (engine.url.database or "").rsplit("/", 1)[0] + "/logs/poolimport.log"
+    text = open(log_file, encoding="utf-8").read()
+    assert f"job={job_id}" in text and "IP pools import completed successfully" in text
+
+
+def test_second_enqueue_is_refused_naming_the_live_job(
+    engine: Engine, sim: SimServer, add_router: Callable[..., int]
+) -> None:
+    add_router(sim, name="core")
+    first = enqueue("core")  # no consumer: it stays queued
+    second = run_cli("import", "core")
+    assert second.returncode != 0
+    assert second.stderr.strip() == f"error: router core already has job #{first} (queued)"
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ImportJob)) == 1
+
+
+def test_killed_consumer_leaves_a_stalled_job_that_retry_completes(
+    engine: Engine, sim_factory: Callable[..., SimServer], add_router: Callable[..., int],
+    start_consumer: Callable[..., Any]
+) -> None:
+    sim = sim_factory()
+    add_router(sim, name="core")
+    first = start_consumer()
+    assert wait_status(enqueue("core"), ("succeeded",)) == "succeeded"
+    first.terminate()
+    first.wait(timeout=10)
+
+    sim.set_menu("/ip/pool", [*router_config()["menus"]["/ip/pool"],
+                              {"name": "extra", "ranges": "172.16.0.1-172.16.0.50"}])
+    sim.faults.row_delay = 0.2  # slow enough to kill the consumer mid-import
+    victim = start_consumer(workers=1)
+    job_id = enqueue("core")
+    wait_status(job_id, ("running",))
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert wait_status(job_id, ("stalled",), timeout=15) == "stalled"
+    assert json.loads(run_cli("failed", "--json").stdout)[0]["id"] == job_id
+
+    sim.faults.row_delay = 0.0
+    start_consumer()
+    retried = run_cli("retry", str(job_id), "--json")
+    assert retried.returncode == 0, retried.stderr
+    new_id = json.loads(retried.stdout)["job_id"]
+    assert wait_status(new_id, ("succeeded", "failed", "partial")) == "succeeded"
+    new = json.loads(run_cli("job", "show", str(new_id), "--json").stdout)
+    assert (new["attempt"], new["retry_of"]) == (2, job_id)
+    assert new["result"]["addresses"]["added"] == 50
+    assert address_rows(engine) == EXPECTED_ADDRESSES + 50
+    old = json.loads(run_cli("job", "show", str(job_id), "--json").stdout)
+    assert old["status"] == "failed" and "stalled" in old["error"]
+
+
+def test_router_that_stalls_mid_reply_fails_with_a_clear_timeout(
+    engine: Engine, sim: SimServer, add_router: Callable[..., int], start_consumer: Callable[..., Any]
+) -> None:
+    add_router(sim, name="core", timeout=1.0)
+    sim.faults.stall_after_rows = 1
+    start_consumer()
+    job_id = enqueue("core")
+    assert wait_status(job_id, ("succeeded", "failed", "partial")) == "failed"
+    error = json.loads(run_cli("job", "show", str(job_id), "--json").stdout)["error"]
+    assert f"timed out after 1 s reading from 127.0.0.1:{sim.port} (/ip/pool)" in error
+    assert address_rows(engine) == 0
+
+
+def test_job_time_limit_stops_between_batches(
+    engine: Engine, sim: SimServer, add_router: Callable[..., int], start_consumer: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POOLIMPORT_JOB_TIME_LIMIT", "1")
+    add_router(sim, name="core")
+    sim.faults.row_delay = 0.4  # the read alone outlasts the limit
+    start_consumer()
+    job_id = enqueue("core")
+    assert wait_status(job_id, ("succeeded", "failed", "partial")) == "failed"
+    assert json.loads(run_cli("job", "show", str(job_id), "--json").stdout)["error"] == "timed out after 1 s"
+    assert address_rows(engine) == 0
+
+
+def test_cancel_queued_job(engine: Engine, sim: SimServer, add_router: Callable[..., int],
+                           start_consumer: Callable[..., Any]) -> None:
+    add_router(sim, name="core")
+    job_id = enqueue("core")
+    out = run_cli("cancel", str(job_id))
+    assert out.returncode == 0 and f"job #{job_id} cancelled" in out.stdout
+    start_consumer()
+    # The revoked task never runs; a later job for the same router does.
+    later = enqueue("core")
+    assert wait_status(later, ("succeeded",)) == "succeeded"
+    assert job_status(engine, job_id) == "cancelled"
+    assert "Starting IP pools import job" not in [e.message for e in events(engine, job_id)]
+
+
+def test_cancel_running_job(engine: Engine, sim: SimServer, add_router: Callable[..., int],
+                            start_consumer: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    add_router(sim, name="core")
+    sim.faults.row_delay = 1.0  # the read takes ~6 s: the cancel lands while it runs
+    start_consumer()
+    job_id = enqueue("core")
+    wait_status(job_id, ("running",))
+    out = run_cli("cancel", str(job_id))
+    assert out.returncode == 0 and "cancelling" in out.stdout
+    assert wait_status(job_id, ("cancelled", "failed", "succeeded"), timeout=30) == "cancelled"
+    assert address_rows(engine) == 0
+
+
+def test_fifty_jobs_over_ten_routers_with_two_consumers_each_end_once(
+    engine: Engine, sim_factory: Callable[..., SimServer], add_router: Callable[..., int],
+    start_consumer: Callable[..., Any]
+) -> None:
+    for n in range(10):
+        add_router(sim_factory(), name=f"r{n}")
+    start_consumer(workers=2)
+    start_consumer(workers=2)
+    created: list[int] = []
+    deadline = time.monotonic() + 120
+    while len(created) < 50 and time.monotonic() < deadline:
+        out = run_cli("import", "--all", "--json")
+        created.extend(json.loads(out.stdout)["job_ids"])
+    created = created[:50] if len(created) >= 50 else created
+    assert len(created) >= 50
+
+    def all_done() -> bool:
+        with engine.connect() as conn:
+            live = conn.scalar(select(func.count()).select_from(ImportJob).where(
+                ImportJob.status.in_(("queued", "running"))))
+        return live == 0
+
+    wait_for(all_done, 120, "every job to end")
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(select(ImportJob.id, ImportJob.status)).all())
+        starts = conn.execute(
+            select(JobEvent.job_id, func.count()).where(JobEvent.message == "Starting IP pools import job")
+            .group_by(JobEvent.job_id)
+        ).all()
+        endings = conn.execute(
+            select(JobEvent.job_id, func.count()).where(JobEvent.message.like("IP pools import %"))
+            .where(JobEvent.message != "Starting IP pools import job").group_by(JobEvent.job_id)
+        ).all()
+    assert set(statuses.values()) == {"succeeded"}
+    assert all(count == 1 for _, count in starts) and len(starts) == len(statuses)
+    assert all(count == 1 for _, count in endings) and len(endings) == len(statuses)
+    assert address_rows(engine) == 10 * EXPECTED_ADDRESSES
+
+
+def test_flush_stuck_frees_the_router(engine: Engine, sim: SimServer, add_router: Callable[..., int],
+                                      start_consumer: Callable[..., Any]) -> None:
+    add_router(sim, name="core")
+    sim.faults.row_delay = 0.3
+    victim = start_consumer(workers=1)
+    job_id = enqueue("core")
+    wait_status(job_id, ("running",))
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    wait_status(job_id, ("stalled",), timeout=15)
+    refused = run_cli("import", "core")
+    assert refused.returncode != 0 and f"job #{job_id} (stalled)" in refused.stderr
+    out = run_cli("flush", "--stuck")
+    assert out.returncode == 0 and f"#{job_id}" in out.stdout
+    assert job_status(engine, job_id) == "failed"
+    assert run_cli("import", "core").returncode == 0
+
+
+def test_passwords_never_reach_jobs_events_queue_or_logs(
+    engine: Engine, sim: SimServer, add_router: Callable[..., int], start_consumer: Callable[..., Any]
+) -> None:
+    from tests.conftest import PASSWORD
+
+    add_router(sim, name="core")
+    add_router(sim, name="wrong", password="Wr0ng-Secret-Value")
+    start_consumer()
+    ok, bad = enqueue("core"), enqueue("wrong")
+    wait_status(ok, ("succeeded",))
+    assert wait_status(bad, ("failed",)) == "failed"
+    home = (engine.url.database or "").rsplit("/", 1)[0]
+    for root, _dirs, files in os.walk(home):
+        for name in files:
+            if name == "secret.key":
+                continue
+            data = open(os.path.join(root, name), "rb").read()
+            assert PASSWORD.encode() not in data, name
+            assert b"Wr0ng-Secret-Value" not in data, name

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import datetime
+import ssl
+from pathlib import Path
+from typing import Any
+
+import librouteros
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.sim.conftest import make_config
+
+
+@pytest.fixture(scope="module")
+def cert_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sim.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def _client_context() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def test_api_ssl(sim_factory: Any, cert_pair: tuple[Path, Path]) -> None:
+    cert, key = cert_pair
+    sim = sim_factory(make_config(), tls_cert=cert, tls_key=key)
+    api = librouteros.connect(sim.host, "admin", "secret", port=sim.port, timeout=5,
+                              ssl_wrapper=_client_context().wrap_socket)
+    assert tuple(api.path("/system/identity")) == ({"name": "core-1"},)
+    assert len(tuple(api.path("/ip/pool/used"))) == 11
+    api.close()
+
+
+def test_plain_client_against_tls_server_fails(sim_factory: Any, cert_pair: tuple[Path, Path]) -> None:
+    cert, key = cert_pair
+    sim = sim_factory(make_config(), tls_cert=cert, tls_key=key)
+    with pytest.raises((librouteros.exceptions.LibRouterosError, OSError)):
+        librouteros.connect(sim.host, "admin", "secret", port=sim.port, timeout=2)
+
+
+def test_tls_paths_from_config(sim_factory: Any, cert_pair: tuple[Path, Path]) -> None:
+    cert, key = cert_pair
+    sim = sim_factory(make_config(tls_cert=str(cert), tls_key=str(key)))
+    api = librouteros.connect(sim.host, "admin", "secret", port=sim.port, timeout=5,
+                              ssl_wrapper=_client_context().wrap_socket)
+    api.close()
