@@ -34,7 +34,7 @@ class Settings:
     max_addresses_per_pool: int = 1_048_576
     batch_size: int = 20_000
     job_time_limit: float = 600.0
-    heartbeat_interval: float = 5.0
+    heartbeat_interval: float = 10.0
     operator: str = ""
 
     @property

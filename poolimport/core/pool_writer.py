@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from poolimport.core.bulk import AddressRow, insert_addresses
 from poolimport.core.models import IpPool, PoolAddress
 from poolimport.core.ranges import ipv4_to_str, ipv6_prefix_to_str
 from poolimport.core.snapshot import PoolSpec
@@ -145,20 +146,16 @@ class PoolWriter:
         used = spec.used
         previous_key: str | None = None
         for batch in self._batches(spec):
-            last_key = to_key(batch[-1])
-            stored = _stored_rows(self.conn, compare_id, previous_key, last_key) if compare_id else {}
-            inserts: list[dict[str, Any]] = []
+            keys = [to_key(value) for value in batch]
+            stored = _stored_rows(self.conn, compare_id, previous_key, keys[-1]) if compare_id else {}
+            inserts: list[AddressRow] = []
             updates: list[dict[str, Any]] = []
-            for value in batch:
-                key = to_key(value)
-                holder = used.get(value)
+            for value, key in zip(batch, keys, strict=True):
+                holder = used.get(value) if used else None
                 status, owner, info = ("used", *holder) if holder else ("free", None, None)
                 row = stored.pop(key, None) if stored else None
                 if row is None:
-                    inserts.append(
-                        {"pool_id": pool_id, "sort_key": key, "address": to_text(value), "status": status,
-                         "owner": owner, "info": info}
-                    )
+                    inserts.append((pool_id or 0, key, to_text(value), status, owner, info))
                 elif (row.status, row.owner, row.info) != (status, owner, info):
                     updates.append({"row_id": row.id, "new_status": status, "new_owner": owner, "new_info": info})
             stale_ids = [row.id for row in stored.values() if row.status != "stale"]
@@ -166,12 +163,11 @@ class PoolWriter:
             change.updated += len(updates)
             change.stale += len(stale_ids)
             if not self.dry_run:
-                if inserts:
-                    self.conn.execute(insert(ADDRESSES), inserts)
+                insert_addresses(self.conn, inserts)
                 if updates:
                     self.conn.execute(_UPDATE_ADDRESS, updates)
                 _mark_stale(self.conn, stale_ids)
-            previous_key = last_key
+            previous_key = keys[-1]
             self.on_batch(len(batch))
         if compare_id is not None:
             change.stale += self._stale_after(compare_id, previous_key)

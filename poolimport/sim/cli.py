@@ -35,8 +35,13 @@ def run(argv: list[str] | None = None, *, stop: threading.Event | None = None) -
     if not 0 <= args.port <= 65535:
         return _fail(f"--port must be 0..65535, got {args.port}")
     try:
-        sim = SimServer(load_config(args.config), host=args.host, port=args.port,
-                        tls_cert=args.tls_cert, tls_key=args.tls_key)
+        sim = SimServer(
+            load_config(args.config),
+            host=args.host,
+            port=args.port,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+        )
     except ValueError as exc:
         return _fail(str(exc))
 
@@ -46,7 +51,8 @@ def run(argv: list[str] | None = None, *, stop: threading.Event | None = None) -
         return _serve(sim, args, stop)
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            if handler is not None:  # None means "installed outside Python": nothing we can restore
+                signal.signal(sig, handler)
 
 
 def _serve(sim: SimServer, args: argparse.Namespace, stop: threading.Event) -> int:
@@ -80,7 +86,7 @@ def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
     # Signal handlers can only be set from the main thread; elsewhere the caller sets `stop`.
     if threading.current_thread() is not threading.main_thread():
         return {}
-    previous = {}
+    previous: dict[int, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, lambda *_: stop.set())
     return previous

@@ -184,8 +184,12 @@ def generate_used(spec: Any, where: str = "generate_used") -> tuple[str, list[di
         if int(start) + count - 1 > 0xFFFFFFFF:
             raise ValueError(f"{where}: {count} addresses from {start} run past 255.255.255.255")
         rows = [
-            {"pool": pool, "address": str(start + n), "owner": f"{owner_prefix}{n + 1}",
-             "info": f"{info_prefix}{n + 1}"}
+            {
+                "pool": pool,
+                "address": str(start + n),
+                "owner": f"{owner_prefix}{n + 1}",
+                "info": f"{info_prefix}{n + 1}",
+            }
             for n in range(count)
         ]
         return "/ip/pool/used", rows
@@ -198,8 +202,12 @@ def generate_used(spec: Any, where: str = "generate_used") -> tuple[str, list[di
     if int(base) + count * step - 1 > (1 << 128) - 1:
         raise ValueError(f"{where}: {count} prefixes from {base}/{plen} run past the IPv6 space")
     rows = [
-        {"pool": pool, "prefix": f"{base + n * step}/{plen}", "owner": f"{owner_prefix}{n + 1}",
-         "info": f"{info_prefix}{n + 1}"}
+        {
+            "pool": pool,
+            "prefix": f"{base + n * step}/{plen}",
+            "owner": f"{owner_prefix}{n + 1}",
+            "info": f"{info_prefix}{n + 1}",
+        }
         for n in range(count)
     ]
     return "/ipv6/pool/used", rows
@@ -212,10 +220,12 @@ def _users(raw: Any) -> list[dict[str, str]]:
         _require(user, Mapping, f"users[{i}]")
         if set(user) != {"name", "password"}:
             raise ValueError(f"users[{i}] needs exactly the keys name and password, got {sorted(user)}")
-        users.append({
-            "name": _require(user["name"], str, f"users[{i}].name"),
-            "password": _require(user["password"], str, f"users[{i}].password"),
-        })
+        users.append(
+            {
+                "name": _require(user["name"], str, f"users[{i}].name"),
+                "password": _require(user["password"], str, f"users[{i}].password"),
+            }
+        )
     return users
 
 

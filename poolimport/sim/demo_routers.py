@@ -21,10 +21,18 @@ def demo_configs() -> dict[str, dict[str, Any]]:
             "menus": {
                 "/ip/pool": [
                     # 100.64.0.2-100.64.255.254 is 65,533 addresses.
-                    {"name": "pppoe", "ranges": "100.64.0.2-100.64.255.254", "next-pool": "none",
-                     "comment": "PPPoE subscribers"},
-                    {"name": "static", "ranges": "10.10.0.0/24,10.10.1.10-10.10.1.20", "next-pool": "none",
-                     "comment": ""},
+                    {
+                        "name": "pppoe",
+                        "ranges": "100.64.0.2-100.64.255.254",
+                        "next-pool": "none",
+                        "comment": "PPPoE subscribers",
+                    },
+                    {
+                        "name": "static",
+                        "ranges": "10.10.0.0/24,10.10.1.10-10.10.1.20",
+                        "next-pool": "none",
+                        "comment": "",
+                    },
                 ],
                 "/ipv6/pool": [],
                 "/ipv6/pool/used": [],
@@ -41,25 +49,46 @@ def demo_configs() -> dict[str, dict[str, Any]]:
             "resource": {"board-name": "RB5009UG+S+"},
             "menus": {
                 "/ip/pool": [
-                    {"name": "mgmt", "ranges": "192.168.88.10-192.168.88.50", "next-pool": "none",
-                     "comment": ""},
+                    {
+                        "name": "mgmt",
+                        "ranges": "192.168.88.10-192.168.88.50",
+                        "next-pool": "none",
+                        "comment": "",
+                    },
                 ],
                 "/ip/pool/used": [
                     {"pool": "mgmt", "address": "192.168.88.10", "owner": "ap-1", "info": "dhcp1"},
                 ],
                 "/ipv6/pool": [
-                    {"name": "cust-v6", "prefix": "2001:db8:100::/48", "prefix-length": 64,
-                     "expires-after": "never"},
-                    {"name": "p2p-v6", "prefix": "2001:db8:200::/120", "prefix-length": 128,
-                     "expires-after": "never"},
+                    {
+                        "name": "cust-v6",
+                        "prefix": "2001:db8:100::/48",
+                        "prefix-length": 64,
+                        "expires-after": "never",
+                    },
+                    {
+                        "name": "p2p-v6",
+                        "prefix": "2001:db8:200::/120",
+                        "prefix-length": 128,
+                        "expires-after": "never",
+                    },
                 ],
                 "/ipv6/pool/used": [
-                    {"pool": "cust-v6", "prefix": f"2001:db8:100:{n:x}::/64", "owner": f"cust{n}",
-                     "info": f"pppoe-out{n}"}
+                    {
+                        "pool": "cust-v6",
+                        "prefix": f"2001:db8:100:{n:x}::/64",
+                        "owner": f"cust{n}",
+                        "info": f"pppoe-out{n}",
+                    }
                     for n in range(1, 21)
-                ] + [
-                    {"pool": "p2p-v6", "prefix": f"2001:db8:200::{n:x}/128", "owner": f"link{n}",
-                     "info": f"ether{n}"}
+                ]
+                + [
+                    {
+                        "pool": "p2p-v6",
+                        "prefix": f"2001:db8:200::{n:x}/128",
+                        "owner": f"link{n}",
+                        "info": f"ether{n}",
+                    }
                     for n in range(1, 6)
                 ],
                 "/ppp/secret": [],
@@ -73,8 +102,12 @@ def demo_configs() -> dict[str, dict[str, Any]]:
             "faults": {"refuse_logins": True},
             "menus": {
                 "/ip/pool": [
-                    {"name": "lan", "ranges": "192.168.10.100-192.168.10.200", "next-pool": "none",
-                     "comment": ""},
+                    {
+                        "name": "lan",
+                        "ranges": "192.168.10.100-192.168.10.200",
+                        "next-pool": "none",
+                        "comment": "",
+                    },
                 ],
                 "/ip/pool/used": [],
             },

@@ -103,6 +103,7 @@ class SimServer:
         self._sessions: set[_Session] = set()
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
+        self._wake: tuple[socket.socket, socket.socket] | None = None
         self._started_at = time.monotonic()
 
     # -- public API -------------------------------------------------------------------------
@@ -134,6 +135,8 @@ class SimServer:
         self._started_at = time.monotonic()
         self._stopping.clear()
         self._listener = listener
+        # A socketpair lets stop() wake the accept loop at once instead of waiting out a poll.
+        self._wake = socket.socketpair()
         self._accept_thread = threading.Thread(
             target=self._accept_loop, name=f"sim-accept-{self.identity}", daemon=True
         )
@@ -143,12 +146,19 @@ class SimServer:
     def stop(self, timeout: float = 1.0) -> None:
         deadline = time.monotonic() + timeout
         self._stopping.set()
+        if self._wake is not None:
+            with contextlib.suppress(OSError):
+                self._wake[1].send(b"x")
         if self._accept_thread is not None:
             self._accept_thread.join(max(0.0, deadline - time.monotonic()))
             self._accept_thread = None
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+        if self._wake is not None:
+            for end in self._wake:
+                end.close()
+            self._wake = None
         with self._lock:
             sessions = list(self._sessions)
         for session in sessions:
@@ -165,12 +175,12 @@ class SimServer:
     # -- internals used by sessions ---------------------------------------------------------
 
     def _accept_loop(self) -> None:
-        assert self._listener is not None
-        listener = self._listener
+        assert self._listener is not None and self._wake is not None
+        listener, wake = self._listener, self._wake[0]
         while not self._stopping.is_set():
             try:
-                ready, _, _ = select.select([listener], [], [], ACCEPT_POLL)
-                if not ready:
+                ready, _, _ = select.select([listener, wake], [], [], ACCEPT_POLL)
+                if listener not in ready:
                     continue
                 conn, _addr = listener.accept()
             except OSError as exc:
@@ -268,8 +278,9 @@ class _Session:
 
     def abort(self) -> None:
         # shutdown (not close) wakes a thread blocked in recv/sendall; that thread then closes.
+        # The base-class call skips SSLSocket.shutdown, which would swap TLS state under the reader.
         with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
 
     def run(self) -> None:
         try:
@@ -396,8 +407,9 @@ class _Session:
         self._send("!done", tag=tag)
         self._flush()
 
-    def _print(self, rows: list[dict[str, str]], attrs: dict[str, str], queries: list[str],
-               tag: str | None) -> bool:
+    def _print(
+        self, rows: list[dict[str, str]], attrs: dict[str, str], queries: list[str], tag: str | None
+    ) -> bool:
         try:
             match = compile_query(queries)
         except QueryError as exc:

@@ -22,7 +22,8 @@ BASE_CONFIG: dict[str, Any] = {
         "/ip/pool/used": [
             {"pool": "pppoe", "address": f"100.64.0.{n}", "owner": f"user{n}", "info": f"pppoe-out{n}"}
             for n in range(2, 12)
-        ] + [{"pool": "static", "address": "10.10.0.5", "owner": "printer", "info": "dhcp"}],
+        ]
+        + [{"pool": "static", "address": "10.10.0.5", "owner": "printer", "info": "dhcp"}],
         "/ipv6/pool": [{"name": "v6", "prefix": "2001:db8::/48", "prefix-length": "64"}],
         "/ipv6/pool/used": [],
         "/ppp/secret": [],

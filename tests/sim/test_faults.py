@@ -78,15 +78,15 @@ def test_fault_only_fires_when_reply_has_enough_rows(sim: SimServer) -> None:
 
 def test_fault_change_applies_to_next_row(sim: SimServer) -> None:
     api = connect(sim)
+    # A small delay makes the sim flush row by row, so the client sees rows while the reply runs.
+    sim.faults.row_delay = 0.02
     api.protocol.writeSentence("/ip/pool/used/print")
     assert api.protocol.readSentence()[0] == "!re"
-    # Rows are buffered per reply, but the fault is re-read before every row it would emit.
-    sim.faults.row_delay = 0.0
-    rest = []
-    while (sentence := api.protocol.readSentence())[0] != "!done":
-        rest.append(sentence)
-    assert len(rest) == USED_ROWS - 1
-    api.close()
+    sim.faults.fatal_after_rows = 3
+    assert api.protocol.readSentence()[0] == "!re"
+    assert api.protocol.readSentence()[0] == "!re"
+    with pytest.raises(FatalError, match="after 3 rows"):
+        api.protocol.readSentence()
 
 
 def test_faults_from_config(sim_factory: Any) -> None:
