@@ -1,7 +1,7 @@
 """Import speed, end to end from the simulator, against plain sqlite3 executemany into the same table.
 
-    python benchmarks/bench_import.py            # all measurements (about half a minute)
-    python benchmarks/bench_import.py --quick    # skip the 1,048,576-address memory run
+python benchmarks/bench_import.py            # all measurements (about half a minute)
+python benchmarks/bench_import.py --quick    # skip the 1,048,576-address memory run
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import bench_home, setup_router, sim_config, sim_process  # noqa: E402
 
 SLASH16 = "100.64.0.2-100.64.255.254"  # 65,533 addresses: a /16 less network, gateway and broadcast
-USED = [{"pool": "pppoe", "address": f"100.64.{n // 250}.{n % 250 + 2}", "owner": f"user{n}", "info": "pppoe"}
-        for n in range(2000)]
+USED = [
+    {"pool": "pppoe", "address": f"100.64.{n // 250}.{n % 250 + 2}", "owner": f"user{n}", "info": "pppoe"}
+    for n in range(2000)
+]
 
 
 def timed(func, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -36,7 +38,9 @@ def baseline_insert(db_file: Path, rows: list[tuple]) -> float:  # type: ignore[
     conn.execute("PRAGMA synchronous=NORMAL")
     started = time.perf_counter()
     conn.executemany(
-        "INSERT INTO pool_addresses (pool_id, sort_key, address, status, owner, info) VALUES (?, ?, ?, ?, ?, ?)", rows
+        "INSERT INTO pool_addresses (pool_id, sort_key, address, status, owner, info)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
     )
     conn.commit()
     elapsed = time.perf_counter() - started
@@ -46,7 +50,9 @@ def baseline_insert(db_file: Path, rows: list[tuple]) -> float:  # type: ignore[
 
 def stored_rows(db_file: Path) -> list[tuple]:  # type: ignore[type-arg]
     conn = sqlite3.connect(db_file)
-    rows = conn.execute("SELECT pool_id, sort_key, address, status, owner, info FROM pool_addresses").fetchall()
+    rows = conn.execute(
+        "SELECT pool_id, sort_key, address, status, owner, info FROM pool_addresses"
+    ).fetchall()
     conn.close()
     return rows
 
@@ -102,13 +108,18 @@ def main() -> None:
     raw = m["addresses"] / m["baseline_s"]
     print("import of one /16 pool (65,533 addresses, 2,000 used) from the simulator, SQLite")
     print(f"  poolimport, end to end   {m['first_s']:7.3f} s  {ours:10,.0f} addresses/s   (target < 1 s)")
-    print(f"  plain sqlite3 executemany{m['baseline_s']:7.3f} s  {raw:10,.0f} addresses/s   (baseline, same rows)")
+    print(
+        f"  plain sqlite3 executemany{m['baseline_s']:7.3f} s  {raw:10,.0f} addresses/s   (baseline)"
+    )
     print(f"  ratio poolimport/baseline {ours / raw:6.2f}                                  (target >= 0.5)")
     print(f"  re-import, unchanged     {m['again_s']:7.3f} s                              (target < 0.5 s)")
     if not args.quick:
         seconds, rss = measure_million()
         print("import of 10.0.0.0/12 (1,048,576 addresses)")
-        print(f"  {seconds:.2f} s, {1_048_576 / seconds:,.0f} addresses/s, peak RSS {rss:.0f} MB  (target < 200 MB)")
+        print(
+            f"  {seconds:.2f} s, {1_048_576 / seconds:,.0f} addresses/s, peak RSS {rss:.0f} MB"
+            "  (target < 200 MB)"
+        )
 
 
 if __name__ == "__main__":

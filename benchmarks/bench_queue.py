@@ -1,7 +1,7 @@
 """Queue latency: enqueue (job row + queue message) and pickup (queued -> running with an idle consumer).
 
-    python benchmarks/bench_queue.py                       # SQLite queue
-    POOLIMPORT_TEST_QUEUE_URL=redis://127.0.0.1:6379/15 python benchmarks/bench_queue.py   # and Redis
+python benchmarks/bench_queue.py                       # SQLite queue
+POOLIMPORT_TEST_QUEUE_URL=redis://127.0.0.1:6379/15 python benchmarks/bench_queue.py   # and Redis
 """
 
 from __future__ import annotations
@@ -35,8 +35,14 @@ def add_routers(engine, settings, port: int, count: int) -> list[int]:  # type: 
     admin = Scope(operator="bench", tenant_ids=None, role="admin")
     with session_scope(engine) as session:
         return [
-            save_router(session, admin, settings, "bench",
-                        RouterFields(name=f"r{n}", host="127.0.0.1", port=port, username="admin"), "bench").id
+            save_router(
+                session,
+                admin,
+                settings,
+                "bench",
+                RouterFields(name=f"r{n}", host="127.0.0.1", port=port, username="admin"),
+                "bench",
+            ).id
             for n in range(count)
         ]
 
@@ -64,7 +70,9 @@ def pickup_seconds(engine, job_id: int) -> float:  # type: ignore[no-untyped-def
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with engine.connect() as conn:
-            row = conn.execute(select(ImportJob.queued_at, ImportJob.started_at).where(ImportJob.id == job_id)).one()
+            row = conn.execute(
+                select(ImportJob.queued_at, ImportJob.started_at).where(ImportJob.id == job_id)
+            ).one()
         if row.started_at is not None:
             return (row.started_at - row.queued_at).total_seconds()
         time.sleep(0.01)
@@ -98,12 +106,15 @@ def run(queue_url: str | None) -> None:
 
         with engine.begin() as conn:
             conn.execute(update(ImportJob).values(status="cancelled"))
-        worker = subprocess.Popen([sys.executable, "-m", "poolimport.cli", "worker", "-w", "1"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "poolimport.cli", "worker", "-w", "1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             pickups = []
             rng = random.Random(7)
-            for router_id in routers[ENQUEUES - PICKUPS:ENQUEUES]:
+            for router_id in routers[ENQUEUES - PICKUPS : ENQUEUES]:
                 time.sleep(rng.uniform(0.5, 2.0))  # let the consumer go idle and back off
                 pickups.append(pickup_seconds(engine, enqueue(engine, settings, router_id)))
         finally:
@@ -112,10 +123,15 @@ def run(queue_url: str | None) -> None:
     ms = [v * 1000 for v in latencies]
     pk = [v * 1000 for v in pickups]
     print(f"queue: {label}")
-    print(f"  enqueue over {len(ms)}: p50 {statistics.median(ms):6.1f} ms  p95 {percentile(ms, 95):6.1f} ms"
-          "   (target p50 < 20 ms)")
-    print(f"  pickup over {len(pk)} (idle consumer): p50 {statistics.median(pk):6.1f} ms  p95 {percentile(pk, 95):6.1f} ms"
-          f"   (target p95 < {'100 ms' if queue_url else '1 s'})")
+    print(
+        f"  enqueue over {len(ms)}: p50 {statistics.median(ms):6.1f} ms  p95 {percentile(ms, 95):6.1f} ms"
+        "   (target p50 < 20 ms)"
+    )
+    print(
+        f"  pickup over {len(pk)} (idle consumer): p50 {statistics.median(pk):6.1f} ms"
+        f"  p95 {percentile(pk, 95):6.1f} ms"
+        f"   (target p95 < {'100 ms' if queue_url else '1 s'})"
+    )
 
 
 def main() -> None:

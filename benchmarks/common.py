@@ -31,8 +31,17 @@ def sim_process(config: dict[str, Any]) -> Iterator[int]:
         config_file, port_file = Path(tmp) / "sim.json", Path(tmp) / "port"
         config_file.write_text(json.dumps(config))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "poolimport.sim", "--config", str(config_file), "--port", "0",
-             "--port-file", str(port_file)],
+            [
+                sys.executable,
+                "-m",
+                "poolimport.sim",
+                "--config",
+                str(config_file),
+                "--port",
+                "0",
+                "--port-file",
+                str(port_file),
+            ],
             stderr=subprocess.DEVNULL,
         )
         try:

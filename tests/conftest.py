@@ -1,4 +1,4 @@
-"""Shared fixtures: a throw-away POOLIMPORT_HOME with a migrated SQLite database, simulated routers, the CLI."""
+"""Shared fixtures: a throw-away POOLIMPORT_HOME with a migrated SQLite database, simulators, the CLI."""
 
 from __future__ import annotations
 
@@ -30,7 +30,12 @@ ROUTER_CONFIG: dict[str, Any] = {
     "users": [{"name": "admin", "password": PASSWORD}],
     "menus": {
         "/ip/pool": [
-            {"name": "pppoe", "ranges": "100.64.0.2-100.64.0.101", "next-pool": "none", "comment": "subscribers"},
+            {
+                "name": "pppoe",
+                "ranges": "100.64.0.2-100.64.0.101",
+                "next-pool": "none",
+                "comment": "subscribers",
+            },
             {"name": "static", "ranges": "10.10.0.0/30,10.10.1.10-10.10.1.11", "next-pool": "pppoe"},
         ],
         "/ip/pool/used": [
@@ -98,11 +103,17 @@ def sim(sim_factory: Callable[..., SimServer]) -> SimServer:
 def add_router(engine: Engine, settings: Settings) -> Callable[..., int]:
     """Registers a router (its tenant too, if new) and returns its id."""
 
-    def add(sim: SimServer | None = None, name: str = "r1", tenant: str = "acme", password: str = PASSWORD,
-            **fields: Any) -> int:
+    def add(
+        sim: SimServer | None = None,
+        name: str = "r1",
+        tenant: str = "acme",
+        password: str = PASSWORD,
+        **fields: Any,
+    ) -> int:
         with session_scope(engine) as session:
-            from poolimport.core.models import Tenant
             from sqlalchemy import select
+
+            from poolimport.core.models import Tenant
 
             if session.scalar(select(Tenant).where(Tenant.name == tenant)) is None:
                 add_tenant(session, ADMIN, tenant)
@@ -110,17 +121,24 @@ def add_router(engine: Engine, settings: Settings) -> Callable[..., int]:
             if sim is not None:
                 values["port"] = sim.port
             values.update(fields)
-            router = save_router(session, ADMIN, settings, tenant, RouterFields(name=name, **values), password)
+            router = save_router(
+                session, ADMIN, settings, tenant, RouterFields(name=name, **values), password
+            )
             return router.id
 
     return add
 
 
-def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """The real `poolimport` command in a subprocess, with this process's POOLIMPORT_* environment."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "poolimport.cli", *args],
-        input=stdin, text=True, capture_output=True, env=full_env, timeout=timeout,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
     )

@@ -1,4 +1,4 @@
-"""The `poolimport` command: parses arguments, runs one command, turns expected failures into `error:` lines."""
+"""The `poolimport` command: runs one command and turns expected failures into `error:` lines."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 from sqlalchemy.exc import OperationalError
 
-from poolimport.cli import import_cmds, job_cmds, setup_cmds
+from poolimport.cli import import_cmds, job_cmds, setup_cmds, tool_cmds
 from poolimport.cli.context import CliError, Context
 from poolimport.core.config import ConfigError
 from poolimport.core.db import DatabaseError, describe_connect_error
@@ -18,22 +18,39 @@ from poolimport.core.secrets import SecretError
 from poolimport.core.tenancy import AccessDenied, NotFound
 
 EXPECTED = (
-    CliError, ConfigError, DatabaseError, SchemaNotReady, SecretError, AccessDenied, NotFound, InvalidInput, JobRefused,
+    CliError,
+    ConfigError,
+    DatabaseError,
+    SchemaNotReady,
+    SecretError,
+    AccessDenied,
+    NotFound,
+    InvalidInput,
+    JobRefused,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON on stdout")
-    parser = argparse.ArgumentParser(prog="poolimport", description="Import MikroTik IP pools into a database.")
+    parser = argparse.ArgumentParser(
+        prog="poolimport", description="Import MikroTik IP pools into a database."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     setup_cmds.register(sub, common)
     import_cmds.register(sub, common)
     job_cmds.register(sub, common)
+    tool_cmds.register(sub, common)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim"]:
+        # The simulator has its own parser; argparse sub-commands can't pass its options through.
+        from poolimport.sim.cli import run
+
+        return run(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(Context(), args) or 0)

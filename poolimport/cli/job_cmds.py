@@ -45,12 +45,18 @@ def _enqueue(ctx: Context, router_refs: list[tuple[int, str]], dry_run: bool) ->
     send, _ = _queue()
     settings = ctx.settings
     created, refused = [], []
-    for router_id, name in router_refs:
+    for router_id, _name in router_refs:
         try:
             with ctx.session() as (session, scope):
                 router = find_router(session, scope, str(router_id))
-                job = jobs.create_job(session, scope, router, time_limit=settings.job_time_limit,
-                                      heartbeat_interval=settings.heartbeat_interval, dry_run=dry_run)
+                job = jobs.create_job(
+                    session,
+                    scope,
+                    router,
+                    time_limit=settings.job_time_limit,
+                    heartbeat_interval=settings.heartbeat_interval,
+                    dry_run=dry_run,
+                )
                 job_id = job.id
             jobs.dispatch(ctx.engine(), job_id, send)
             created.append(job_id)
@@ -77,7 +83,9 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
             targets = [(router.id, router.name)]
     created, refused = _enqueue(ctx, targets, args.dry_run)
     if args.json and not args.wait:
-        emit_json({"job_id": created[0]} if not args.all and created else {"job_ids": created, "refused": refused})
+        emit_json(
+            {"job_id": created[0]} if not args.all and created else {"job_ids": created, "refused": refused}
+        )
     elif not args.json:
         for job_id in created:
             print(f"job #{job_id} queued")
@@ -118,16 +126,28 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
 def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
         router_id = find_router(session, scope, args.router).id if args.router else None
-        rows = list_jobs(session, scope, ctx.settings.heartbeat_interval, status=args.status, router_id=router_id,
-                         limit=args.limit)
-    emit_json(rows) if args.json else print_table([_progress_cells(r) for r in rows], JOB_COLUMNS, "(no jobs)")
+        rows = list_jobs(
+            session,
+            scope,
+            ctx.settings.heartbeat_interval,
+            status=args.status,
+            router_id=router_id,
+            limit=args.limit,
+        )
+    emit_json(rows) if args.json else print_table(
+        [_progress_cells(r) for r in rows], JOB_COLUMNS, "(no jobs)"
+    )
     return 0
 
 
 def cmd_failed(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
-        rows = list_jobs(session, scope, ctx.settings.heartbeat_interval, status="failed+stalled", limit=args.limit)
-    emit_json(rows) if args.json else print_table([_progress_cells(r) for r in rows], JOB_COLUMNS, "(no failed jobs)")
+        rows = list_jobs(
+            session, scope, ctx.settings.heartbeat_interval, status="failed+stalled", limit=args.limit
+        )
+    emit_json(rows) if args.json else print_table(
+        [_progress_cells(r) for r in rows], JOB_COLUMNS, "(no failed jobs)"
+    )
     return 0
 
 
@@ -167,11 +187,17 @@ def cmd_retry(ctx: Context, args: argparse.Namespace) -> int:
     settings = ctx.settings
     with ctx.session() as (session, scope):
         if args.all_failed:
-            old_ids = [r["id"] for r in list_jobs(session, scope, settings.heartbeat_interval,
-                                                  status="failed+stalled", limit=None)]
+            old_ids = [
+                r["id"]
+                for r in list_jobs(
+                    session, scope, settings.heartbeat_interval, status="failed+stalled", limit=None
+                )
+            ]
             # A router retries once: its newest failed job.
             newest: dict[int, int] = {}
-            for job in session.scalars(select(ImportJob).where(ImportJob.id.in_(old_ids)).order_by(ImportJob.id)):
+            for job in session.scalars(
+                select(ImportJob).where(ImportJob.id.in_(old_ids)).order_by(ImportJob.id)
+            ):
                 newest[job.router_id] = job.id
             old_ids = sorted(newest.values())
         else:
@@ -180,8 +206,13 @@ def cmd_retry(ctx: Context, args: argparse.Namespace) -> int:
     for old_id in old_ids:
         try:
             with ctx.session() as (session, scope):
-                job = jobs.retry(session, scope, jobs.get_job(session, scope, old_id),
-                                 time_limit=settings.job_time_limit, heartbeat_interval=settings.heartbeat_interval)
+                job = jobs.retry(
+                    session,
+                    scope,
+                    jobs.get_job(session, scope, old_id),
+                    time_limit=settings.job_time_limit,
+                    heartbeat_interval=settings.heartbeat_interval,
+                )
                 new_id = job.id
             jobs.dispatch(ctx.engine(), new_id, send)
             created.append(new_id)
@@ -210,7 +241,10 @@ def cmd_flush(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError("say what to flush: --stuck")
     with ctx.session() as (session, scope):
         flushed = jobs.flush_stuck(session, scope, ctx.settings.heartbeat_interval)
-    print(f"{len(flushed)} stalled jobs marked failed" + (f": {', '.join(f'#{i}' for i in flushed)}" if flushed else ""))
+    print(
+        f"{len(flushed)} stalled jobs marked failed"
+        + (f": {', '.join(f'#{i}' for i in flushed)}" if flushed else "")
+    )
     return 0
 
 
@@ -222,12 +256,16 @@ def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("import", help="import a router's pools (queued; --sync runs it here)", parents=[common])
+    p = sub.add_parser(
+        "import", help="import a router's pools (queued; --sync runs it here)", parents=[common]
+    )
     p.add_argument("router", nargs="?", help="router name or id")
     p.add_argument("--all", action="store_true", help="queue one job per router")
     p.add_argument("--tenant", help="the router's tenant (with --all: only this tenant's routers)")
     p.add_argument("--sync", action="store_true", help="run the import in this process and print the result")
-    p.add_argument("--wait", action="store_true", help="follow the queued job to its end; exit with its status")
+    p.add_argument(
+        "--wait", action="store_true", help="follow the queued job to its end; exit with its status"
+    )
     p.add_argument("--dry-run", action="store_true", help="compute and show the changes, write nothing")
     p.set_defaults(func=cmd_import)
 
@@ -244,16 +282,22 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("logs", help="a job's events", parents=[common])
     p.add_argument("id", type=int)
-    p.add_argument("--follow", "-f", action="store_true", help="follow until the job ends; exit with its status")
+    p.add_argument(
+        "--follow", "-f", action="store_true", help="follow until the job ends; exit with its status"
+    )
     p.set_defaults(func=cmd_logs)
 
     p = sub.add_parser("failed", help="failed and stalled jobs", parents=[common])
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_failed)
 
-    p = sub.add_parser("retry", help="a new attempt of a failed, partial, stalled or cancelled job", parents=[common])
+    p = sub.add_parser(
+        "retry", help="a new attempt of a failed, partial, stalled or cancelled job", parents=[common]
+    )
     p.add_argument("id", type=int, nargs="?")
-    p.add_argument("--all-failed", action="store_true", help="retry the newest failed or stalled job of each router")
+    p.add_argument(
+        "--all-failed", action="store_true", help="retry the newest failed or stalled job of each router"
+    )
     p.set_defaults(func=cmd_retry)
 
     p = sub.add_parser("cancel", help="cancel a queued or running job")

@@ -7,13 +7,13 @@ the rows go to the driver as tuples; other backends fall back to Core `insert()`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Table, insert
 
 from poolimport.core.models import PoolAddress
 
-ADDRESSES = PoolAddress.__table__
+ADDRESSES = cast(Table, PoolAddress.__table__)
 COLUMNS = ("pool_id", "sort_key", "address", "status", "owner", "info")
 AddressRow = tuple[int, str, str, str, str | None, str | None]
 

@@ -68,7 +68,10 @@ def list_jobs(
         stmt = stmt.where(ImportJob.status == "running", ImportJob.heartbeat_at >= cutoff)
     elif status == "failed+stalled":
         stmt = stmt.where(
-            or_(ImportJob.status == "failed", (ImportJob.status == "running") & (ImportJob.heartbeat_at < cutoff))
+            or_(
+                ImportJob.status == "failed",
+                (ImportJob.status == "running") & (ImportJob.heartbeat_at < cutoff),
+            )
         )
     elif status:
         stmt = stmt.where(ImportJob.status == status)
@@ -80,8 +83,15 @@ def list_jobs(
     return [job_row(job, heartbeat_interval, now) for job in session.scalars(stmt)]
 
 
-def event_rows(session: Session, job_id: int, after_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-    stmt = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after_id).order_by(JobEvent.id).limit(limit)
+def event_rows(
+    session: Session, job_id: int, after_id: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    stmt = (
+        select(JobEvent)
+        .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
+        .order_by(JobEvent.id)
+        .limit(limit)
+    )
     return [
         {
             "id": event.id,
@@ -97,6 +107,10 @@ def event_rows(session: Session, job_id: int, after_id: int = 0, limit: int | No
 def last_jobs_by_router(session: Session, router_ids: list[int]) -> dict[int, ImportJob]:
     if not router_ids:
         return {}
-    newest = select(func.max(ImportJob.id)).where(ImportJob.router_id.in_(router_ids)).group_by(ImportJob.router_id)
+    newest = (
+        select(func.max(ImportJob.id))
+        .where(ImportJob.router_id.in_(router_ids))
+        .group_by(ImportJob.router_id)
+    )
     jobs = session.scalars(select(ImportJob).where(ImportJob.id.in_(newest.scalar_subquery())))
     return {job.router_id: job for job in jobs}

@@ -13,9 +13,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine
-from poolimport.core.importer import ImportResult, Importer
-from poolimport.core.jobs import add_event, claim, finish
+from poolimport.core.importer import Importer, ImportResult
 from poolimport.core.joblog import job_logger, log_event
+from poolimport.core.jobs import add_event, claim, finish
 from poolimport.core.models import ImportJob, Router, utcnow
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
@@ -66,7 +66,9 @@ class _Heartbeat(threading.Thread):
         try:
             with self.writer.begin() as conn:
                 conn.execute(
-                    update(ImportJob).where(ImportJob.id == self.job_id, ImportJob.status == "running").values(**values)
+                    update(ImportJob)
+                    .where(ImportJob.id == self.job_id, ImportJob.status == "running")
+                    .values(**values)
                 )
         except OperationalError:
             return  # busy (a pool write holds SQLite's lock) or briefly unavailable: next tick
@@ -83,13 +85,20 @@ def _final_status(result: ImportResult, stop_reason: str | None) -> str:
 
 
 def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
-    """Returns the job's final status, or None when there was nothing to run (cancelled, or already claimed)."""
+    """The job's final status, or None when there was nothing to run (cancelled, or claimed elsewhere)."""
     logger = job_logger(settings.log_dir)
     with engine.begin() as conn:
         if not claim(conn, job_id, WORKER_NAME):
             return None
-        job = conn.execute(select(ImportJob.router_id, ImportJob.tenant_id, ImportJob.requested_by, ImportJob.time_limit,
-                                  ImportJob.dry_run).where(ImportJob.id == job_id)).one()
+        job = conn.execute(
+            select(
+                ImportJob.router_id,
+                ImportJob.tenant_id,
+                ImportJob.requested_by,
+                ImportJob.time_limit,
+                ImportJob.dry_run,
+            ).where(ImportJob.id == job_id)
+        ).one()
         router_name = conn.scalar(select(Router.name).where(Router.id == job.router_id))
 
     def emit(level: str, message: str, data: dict[str, Any]) -> None:
@@ -97,8 +106,16 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
             add_event(conn, job_id, level, message, data)
         log_event(logger, job_id, level, f"router={router_name} {message}", data)
 
-    emit("info", "Starting IP pools import job",
-         {"router_id": job.router_id, "tenant_id": job.tenant_id, "user": job.requested_by, "worker": WORKER_NAME})
+    emit(
+        "info",
+        "Starting IP pools import job",
+        {
+            "router_id": job.router_id,
+            "tenant_id": job.tenant_id,
+            "user": job.requested_by,
+            "worker": WORKER_NAME,
+        },
+    )
     heartbeat = _Heartbeat(settings, job_id)
     started = time.monotonic()
 
@@ -114,8 +131,14 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
 
     heartbeat.start()
     try:
-        result = Importer(engine, settings, dry_run=job.dry_run, on_event=emit, on_progress=on_progress,
-                          should_stop=should_stop).run(job.router_id)
+        result = Importer(
+            engine,
+            settings,
+            dry_run=job.dry_run,
+            on_event=emit,
+            on_progress=on_progress,
+            should_stop=should_stop,
+        ).run(job.router_id)
     except Exception as exc:
         heartbeat.stop()
         message = f"internal error: {exc.__class__.__name__}: {exc}"
@@ -129,15 +152,19 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
     error = "; ".join(str(e["message"]) for e in result.errors[:3]) or None
     with engine.begin() as conn:
         if heartbeat.progress is not None:
-            conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(**_progress_values(heartbeat.progress)))
+            conn.execute(
+                update(ImportJob).where(ImportJob.id == job_id).values(**_progress_values(heartbeat.progress))
+            )
         finish(conn, job_id, status, error=error if status != "succeeded" else None, result=result.to_dict())
     if status in ("succeeded", "partial"):
         word = "successfully" if status == "succeeded" else "with errors"
-        emit("info" if status == "succeeded" else "warning", f"IP pools import completed {word}",
-             {"imported": result.pools["imported"], "failed": result.pools["failed"], **result.addresses})
+        emit(
+            "info" if status == "succeeded" else "warning",
+            f"IP pools import completed {word}",
+            {"imported": result.pools["imported"], "failed": result.pools["failed"], **result.addresses},
+        )
     elif status == "cancelled":
         emit("warning", "IP pools import job cancelled", {"imported": result.pools["imported"]})
     else:
         emit("error", "IP pools import job failed", {"error": error})
     return status
-

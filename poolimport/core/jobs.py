@@ -36,16 +36,24 @@ def effective_status(job: ImportJob, heartbeat_interval: float, now: datetime | 
     return "stalled" if beat < stall_cutoff(now or utcnow(), heartbeat_interval) else "running"
 
 
-def add_event(conn: Connection | Session, job_id: int, level: str, message: str, data: dict[str, Any] | None = None) -> None:
+def add_event(
+    conn: Connection | Session, job_id: int, level: str, message: str, data: dict[str, Any] | None = None
+) -> None:
     conn.execute(
         insert(JobEvent).values(
-            job_id=job_id, level=level, message=message, data_json=json.dumps(data) if data else None, created_at=utcnow()
+            job_id=job_id,
+            level=level,
+            message=message,
+            data_json=json.dumps(data) if data else None,
+            created_at=utcnow(),
         )
     )
 
 
 def live_job(session: Session, router_id: int) -> ImportJob | None:
-    return session.scalar(select(ImportJob).where(ImportJob.router_id == router_id, ImportJob.status.in_(LIVE_JOB_STATUSES)))
+    return session.scalar(
+        select(ImportJob).where(ImportJob.router_id == router_id, ImportJob.status.in_(LIVE_JOB_STATUSES))
+    )
 
 
 def _busy_message(router: Router, job: ImportJob, heartbeat_interval: float) -> str:
@@ -86,14 +94,16 @@ def create_job(
     except IntegrityError:
         session.rollback()
         held = live_job(session, router.id)
-        raise JobRefused(_busy_message(router, held, heartbeat_interval) if held else "router is busy") from None
+        raise JobRefused(
+            _busy_message(router, held, heartbeat_interval) if held else "router is busy"
+        ) from None
     note = f" (attempt {job.attempt}, retry of #{retry_of.id})" if retry_of else ""
     add_event(session, job.id, "info", f"Job queued by {scope.operator}{note}", {"router_id": router.id})
     return job
 
 
 def dispatch(engine: Engine, job_id: int, send: Sender) -> None:
-    """Hand a committed job to the queue; if the queue is unreachable the job fails, visibly, and frees its router."""
+    """Hand a committed job to the queue; when the queue is unreachable the job fails, freeing its router."""
     try:
         task_id = send(job_id)
     except Exception as exc:
@@ -129,7 +139,9 @@ def finish(
     values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
     if result is not None:
         values["result_json"] = json.dumps(result)
-    done = conn.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == expect).values(**values))
+    done = conn.execute(
+        update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == expect).values(**values)
+    )
     return done.rowcount == 1
 
 
@@ -140,11 +152,15 @@ def get_job(session: Session, scope: Scope, job_id: int) -> ImportJob:
     return job
 
 
-def cancel(session: Session, scope: Scope, job: ImportJob, revoke: Callable[[str], None] | None = None) -> str:
+def cancel(
+    session: Session, scope: Scope, job: ImportJob, revoke: Callable[[str], None] | None = None
+) -> str:
     """A queued job is cancelled at once; a running one is asked to stop at its next batch."""
     scope.require_write("cancel jobs")
     if job.status == "queued":
-        finish(session.connection(), job.id, "cancelled", error="cancelled before it started", expect="queued")
+        finish(
+            session.connection(), job.id, "cancelled", error="cancelled before it started", expect="queued"
+        )
         add_event(session, job.id, "warning", f"Job cancelled by {scope.operator} before it started")
         if revoke and job.task_id:
             revoke(job.task_id)
@@ -162,11 +178,15 @@ def retire_stalled(session: Session, job: ImportJob, reason: str) -> None:
     add_event(session, job.id, "error", "IP pools import job failed", {"error": message})
 
 
-def retry(session: Session, scope: Scope, job: ImportJob, *, time_limit: float, heartbeat_interval: float) -> ImportJob:
+def retry(
+    session: Session, scope: Scope, job: ImportJob, *, time_limit: float, heartbeat_interval: float
+) -> ImportJob:
     """A new attempt linked to `job`; a stalled job is first marked failed so its router is free."""
     status = effective_status(job, heartbeat_interval)
     if status not in RETRYABLE:
-        raise JobRefused(f"job #{job.id} is {status}: only failed, partial, stalled or cancelled jobs can be retried")
+        raise JobRefused(
+            f"job #{job.id} is {status}: only failed, partial, stalled or cancelled jobs can be retried"
+        )
     scope.require_write("retry jobs")
     router = session.get(Router, job.router_id)
     assert router is not None

@@ -37,7 +37,9 @@ def router_rows(session: Session, scope: Scope, limit: int | None = None) -> lis
         select(
             IpPool.router_id,
             func.count(IpPool.id).label("pools"),
-            func.coalesce(func.sum(case((IpPool.status == "active", IpPool.total), else_=0)), 0).label("addresses"),
+            func.coalesce(func.sum(case((IpPool.status == "active", IpPool.total), else_=0)), 0).label(
+                "addresses"
+            ),
         )
         .group_by(IpPool.router_id)
         .subquery()
@@ -85,7 +87,11 @@ def router_rows(session: Session, scope: Scope, limit: int | None = None) -> lis
 
 
 def pool_rows(session: Session, router_id: int) -> list[dict[str, Any]]:
-    pools = list(session.scalars(select(IpPool).where(IpPool.router_id == router_id).order_by(IpPool.family, IpPool.name)))
+    pools = list(
+        session.scalars(
+            select(IpPool).where(IpPool.router_id == router_id).order_by(IpPool.family, IpPool.name)
+        )
+    )
     counts = _status_counts(session, [p.id for p in pools])
     return [
         {

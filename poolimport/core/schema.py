@@ -60,4 +60,6 @@ def ensure_current(engine: Engine) -> None:
     if current is None:
         raise SchemaNotReady("the database has no schema yet: run `poolimport init`")
     if current != HEAD_REVISION:
-        raise SchemaNotReady(f"the database schema is {current}, this version needs {HEAD_REVISION}: run `poolimport init`")
+        raise SchemaNotReady(
+            f"the database schema is {current}, this version needs {HEAD_REVISION}: run `poolimport init`"
+        )

@@ -12,7 +12,7 @@ from poolimport.core.models import ImportJob, Operator, Router, Tenant
 
 ROLES = ("admin", "operator", "viewer")
 
-T = TypeVar("T", bound=tuple[Any, ...])
+S = TypeVar("S", bound=Select[Any])
 
 
 class AccessDenied(Exception):
@@ -40,18 +40,18 @@ class Scope:
     def allows_tenant(self, tenant_id: int) -> bool:
         return self.tenant_ids is None or tenant_id in self.tenant_ids
 
-    def restrict(self, stmt: Select[T], tenant_column: Any) -> Select[T]:
+    def restrict(self, stmt: S, tenant_column: Any) -> S:
         if self.tenant_ids is None:
             return stmt
         return stmt.where(tenant_column.in_(self.tenant_ids))
 
-    def routers(self) -> Select[tuple[Router]]:
+    def routers(self) -> Select[Router]:
         return self.restrict(select(Router), Router.tenant_id)
 
-    def jobs(self) -> Select[tuple[ImportJob]]:
+    def jobs(self) -> Select[ImportJob]:
         return self.restrict(select(ImportJob), ImportJob.tenant_id)
 
-    def tenants(self) -> Select[tuple[Tenant]]:
+    def tenants(self) -> Select[Tenant]:
         return self.restrict(select(Tenant), Tenant.id)
 
 

@@ -35,7 +35,7 @@ huey = make_huey(load_settings())
 
 
 def _follow_settings() -> None:
-    """A long-lived process (the TUI, a test) may change POOLIMPORT_QUEUE_URL or POOLIMPORT_HOME after import."""
+    """A long-lived process (the TUI, a test) may change POOLIMPORT_QUEUE_URL or POOLIMPORT_HOME later."""
     url = load_settings().queue_url
     if url != huey.queue_url:  # type: ignore[attr-defined]
         storage_class, options = storage_for(url)

@@ -15,7 +15,13 @@ REDIS_POLLING = {"initial_delay": 0.05, "backoff": 1.1, "max_delay": 1.0}
 
 def consumer_options(settings: Settings, workers: int) -> dict[str, object]:
     polling = REDIS_POLLING if settings.queue_url.startswith(("redis", "unix")) else SQLITE_POLLING
-    return {"workers": workers, "worker_type": "thread", "periodic": False, "check_worker_health": True, **polling}
+    return {
+        "workers": workers,
+        "worker_type": "thread",
+        "periodic": False,
+        "check_worker_health": True,
+        **polling,
+    }
 
 
 def run_worker(settings: Settings, workers: int = 2) -> int:

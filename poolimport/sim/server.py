@@ -1,6 +1,6 @@
 """Threaded TCP server that speaks the RouterOS API wire protocol to real clients (librouteros).
 
-Behaviour choices worth knowing (see also the package docstring):
+Behaviour choices worth knowing:
 
 * Plain login (RouterOS >= 6.43): ``/login =name= =password=``. A bare ``/login`` in plain mode
   fails with the bad-credentials trap, like a router on which the challenge login is gone.

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,7 +41,10 @@ def start_consumer(engine: Engine) -> Iterator[Callable[..., subprocess.Popen[st
     def start(workers: int = 2) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "poolimport.cli", "worker", "-w", str(workers)],
-            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         procs.append(proc)
         return proc
@@ -97,8 +101,12 @@ def test_enqueue_runs_in_consumer_with_exact_counts_and_events(
 
     show = json.loads(run_cli("job", "show", str(job_id), "--json").stdout)
     assert show["result"]["pools"] == {"total": 3, "imported": 3, "failed": 0, "stale": 0}
-    assert show["result"]["addresses"] == {"added": EXPECTED_ADDRESSES, "updated": 0, "stale": 0,
-                                           "total": EXPECTED_ADDRESSES}
+    assert show["result"]["addresses"] == {
+        "added": EXPECTED_ADDRESSES,
+        "updated": 0,
+        "stale": 0,
+        "total": EXPECTED_ADDRESSES,
+    }
     assert (show["pools_done"], show["pools_total"]) == (3, 3)
     assert show["addresses_done"] == show["addresses_total"] == EXPECTED_ADDRESSES
     assert show["started_at"] and show["finished_at"] and show["worker"]
@@ -111,7 +119,7 @@ def test_enqueue_runs_in_consumer_with_exact_counts_and_events(
     assert address_rows(engine) == EXPECTED_ADDRESSES
 
     log_file = (engine.url.database or "").rsplit("/", 1)[0] + "/logs/poolimport.log"
-    text = open(log_file, encoding="utf-8").read()
+    text = Path(log_file).read_text(encoding="utf-8")
     assert f"job={job_id}" in text and "IP pools import completed successfully" in text
 
 
@@ -128,8 +136,10 @@ def test_second_enqueue_is_refused_naming_the_live_job(
 
 
 def test_killed_consumer_leaves_a_stalled_job_that_retry_completes(
-    engine: Engine, sim_factory: Callable[..., SimServer], add_router: Callable[..., int],
-    start_consumer: Callable[..., Any]
+    engine: Engine,
+    sim_factory: Callable[..., SimServer],
+    add_router: Callable[..., int],
+    start_consumer: Callable[..., Any],
 ) -> None:
     sim = sim_factory()
     add_router(sim, name="core")
@@ -138,8 +148,10 @@ def test_killed_consumer_leaves_a_stalled_job_that_retry_completes(
     first.terminate()
     first.wait(timeout=10)
 
-    sim.set_menu("/ip/pool", [*router_config()["menus"]["/ip/pool"],
-                              {"name": "extra", "ranges": "172.16.0.1-172.16.0.50"}])
+    sim.set_menu(
+        "/ip/pool",
+        [*router_config()["menus"]["/ip/pool"], {"name": "extra", "ranges": "172.16.0.1-172.16.0.50"}],
+    )
     sim.faults.row_delay = 0.2  # slow enough to kill the consumer mid-import
     victim = start_consumer(workers=1)
     job_id = enqueue("core")
@@ -177,8 +189,11 @@ def test_router_that_stalls_mid_reply_fails_with_a_clear_timeout(
 
 
 def test_job_time_limit_stops_between_batches(
-    engine: Engine, sim: SimServer, add_router: Callable[..., int], start_consumer: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch
+    engine: Engine,
+    sim: SimServer,
+    add_router: Callable[..., int],
+    start_consumer: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("POOLIMPORT_JOB_TIME_LIMIT", "1")
     add_router(sim, name="core")
@@ -190,8 +205,9 @@ def test_job_time_limit_stops_between_batches(
     assert address_rows(engine) == 0
 
 
-def test_cancel_queued_job(engine: Engine, sim: SimServer, add_router: Callable[..., int],
-                           start_consumer: Callable[..., Any]) -> None:
+def test_cancel_queued_job(
+    engine: Engine, sim: SimServer, add_router: Callable[..., int], start_consumer: Callable[..., Any]
+) -> None:
     add_router(sim, name="core")
     job_id = enqueue("core")
     out = run_cli("cancel", str(job_id))
@@ -204,8 +220,13 @@ def test_cancel_queued_job(engine: Engine, sim: SimServer, add_router: Callable[
     assert "Starting IP pools import job" not in [e.message for e in events(engine, job_id)]
 
 
-def test_cancel_running_job(engine: Engine, sim: SimServer, add_router: Callable[..., int],
-                            start_consumer: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cancel_running_job(
+    engine: Engine,
+    sim: SimServer,
+    add_router: Callable[..., int],
+    start_consumer: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     add_router(sim, name="core")
     sim.faults.row_delay = 1.0  # the read takes ~6 s: the cancel lands while it runs
     start_consumer()
@@ -218,8 +239,10 @@ def test_cancel_running_job(engine: Engine, sim: SimServer, add_router: Callable
 
 
 def test_fifty_jobs_over_ten_routers_with_two_consumers_each_end_once(
-    engine: Engine, sim_factory: Callable[..., SimServer], add_router: Callable[..., int],
-    start_consumer: Callable[..., Any]
+    engine: Engine,
+    sim_factory: Callable[..., SimServer],
+    add_router: Callable[..., int],
+    start_consumer: Callable[..., Any],
 ) -> None:
     for n in range(10):
         add_router(sim_factory(), name=f"r{n}")
@@ -235,20 +258,24 @@ def test_fifty_jobs_over_ten_routers_with_two_consumers_each_end_once(
 
     def all_done() -> bool:
         with engine.connect() as conn:
-            live = conn.scalar(select(func.count()).select_from(ImportJob).where(
-                ImportJob.status.in_(("queued", "running"))))
+            live = conn.scalar(
+                select(func.count()).select_from(ImportJob).where(ImportJob.status.in_(("queued", "running")))
+            )
         return live == 0
 
     wait_for(all_done, 120, "every job to end")
     with engine.connect() as conn:
         statuses = dict(conn.execute(select(ImportJob.id, ImportJob.status)).all())
         starts = conn.execute(
-            select(JobEvent.job_id, func.count()).where(JobEvent.message == "Starting IP pools import job")
+            select(JobEvent.job_id, func.count())
+            .where(JobEvent.message == "Starting IP pools import job")
             .group_by(JobEvent.job_id)
         ).all()
         endings = conn.execute(
-            select(JobEvent.job_id, func.count()).where(JobEvent.message.like("IP pools import %"))
-            .where(JobEvent.message != "Starting IP pools import job").group_by(JobEvent.job_id)
+            select(JobEvent.job_id, func.count())
+            .where(JobEvent.message.like("IP pools import %"))
+            .where(JobEvent.message != "Starting IP pools import job")
+            .group_by(JobEvent.job_id)
         ).all()
     assert set(statuses.values()) == {"succeeded"}
     assert all(count == 1 for _, count in starts) and len(starts) == len(statuses)
@@ -256,8 +283,9 @@ def test_fifty_jobs_over_ten_routers_with_two_consumers_each_end_once(
     assert address_rows(engine) == 10 * EXPECTED_ADDRESSES
 
 
-def test_flush_stuck_frees_the_router(engine: Engine, sim: SimServer, add_router: Callable[..., int],
-                                      start_consumer: Callable[..., Any]) -> None:
+def test_flush_stuck_frees_the_router(
+    engine: Engine, sim: SimServer, add_router: Callable[..., int], start_consumer: Callable[..., Any]
+) -> None:
     add_router(sim, name="core")
     sim.faults.row_delay = 0.3
     victim = start_consumer(workers=1)
@@ -290,6 +318,44 @@ def test_passwords_never_reach_jobs_events_queue_or_logs(
         for name in files:
             if name == "secret.key":
                 continue
-            data = open(os.path.join(root, name), "rb").read()
+            data = Path(root, name).read_bytes()
             assert PASSWORD.encode() not in data, name
             assert b"Wr0ng-Secret-Value" not in data, name
+
+
+REDIS_URL = os.environ.get("POOLIMPORT_TEST_QUEUE_URL", "redis://127.0.0.1:6379/14")
+
+
+def test_redis_queue_runs_the_same_job(
+    engine: Engine,
+    sim: SimServer,
+    add_router: Callable[..., int],
+    start_consumer: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).flushdb()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    monkeypatch.setenv("POOLIMPORT_QUEUE_URL", REDIS_URL)
+    add_router(sim, name="core")
+    start_consumer()
+    job_id = enqueue("core")
+    assert wait_status(job_id, ("succeeded", "failed", "partial")) == "succeeded"
+    assert address_rows(engine) == EXPECTED_ADDRESSES
+
+
+def test_unreachable_queue_fails_the_job_visibly(
+    engine: Engine, sim: SimServer, add_router: Callable[..., int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POOLIMPORT_QUEUE_URL", "redis://127.0.0.1:1/0")
+    add_router(sim, name="core")
+    out = run_cli("import", "core")
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: job #1 could not be queued: queue unreachable:")
+    assert "Traceback" not in out.stderr
+    # The job is failed, not stuck queued: the router is free for the next attempt.
+    monkeypatch.delenv("POOLIMPORT_QUEUE_URL")
+    assert json.loads(run_cli("job", "show", "1", "--json").stdout)["status"] == "failed"
+    assert run_cli("import", "core").returncode == 0

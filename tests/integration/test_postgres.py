@@ -1,0 +1,99 @@
+"""The same import on PostgreSQL (COPY bulk path, partial unique index), in a schema of its own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
+
+from poolimport.core import schema
+from poolimport.core.config import Settings, load_settings
+from poolimport.core.db import dispose_engines, get_engine, session_scope
+from poolimport.core.importer import run_import
+from poolimport.core.jobs import JobRefused, create_job
+from poolimport.core.models import PoolAddress, Router
+from poolimport.core.routers import RouterFields, add_tenant, save_router
+from poolimport.core.secrets import ensure_key_file
+from poolimport.sim import SimServer
+from tests.conftest import ADMIN, PASSWORD
+
+SERVER_URL = os.environ.get(
+    "POOLIMPORT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def pg_settings(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    server = create_engine(SERVER_URL)
+    try:
+        with server.connect():
+            pass
+    except OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {SERVER_URL}: {str(exc.orig).splitlines()[0]}")
+    name = f"pi_{uuid.uuid4().hex[:10]}"
+    with server.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    monkeypatch.setenv("POOLIMPORT_DATABASE_URL", f"{SERVER_URL}?options=-csearch_path%3D{name}")
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_key_file(settings.key_file)
+    try:
+        yield settings
+    finally:
+        dispose_engines()
+        with server.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        server.dispose()
+
+
+def test_import_on_postgres_is_idempotent_and_uses_copy(
+    pg_settings: Settings, sim_factory: Callable[..., SimServer]
+) -> None:
+    sim = sim_factory()
+    engine = get_engine(pg_settings)
+    schema.upgrade(engine)
+    schema.ensure_current(engine)
+    with session_scope(engine) as session:
+        add_tenant(session, ADMIN, "acme")
+        router_id = save_router(
+            session,
+            ADMIN,
+            pg_settings,
+            "acme",
+            RouterFields(name="core", host="127.0.0.1", port=sim.port, username="admin"),
+            PASSWORD,
+        ).id
+    first = run_import(engine, pg_settings, router_id)
+    assert first.status == "succeeded", first.errors
+    assert first.addresses == {"added": 170, "updated": 0, "stale": 0, "total": 170}
+    again = run_import(engine, pg_settings, router_id)
+    assert again.addresses == {"added": 0, "updated": 0, "stale": 0, "total": 170}
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(PoolAddress)) == 170
+        owners = set(conn.scalars(select(PoolAddress.owner).where(PoolAddress.status == "used")))
+    assert owners == {"alice", "bob", "carol"}
+
+
+def test_one_live_job_per_router_on_postgres(pg_settings: Settings) -> None:
+    engine = get_engine(pg_settings)
+    schema.upgrade(engine)
+    with session_scope(engine) as session:
+        add_tenant(session, ADMIN, "acme")
+        save_router(
+            session,
+            ADMIN,
+            pg_settings,
+            "acme",
+            RouterFields(name="core", host="127.0.0.1", port=1, username="admin"),
+            PASSWORD,
+        )
+    with session_scope(engine) as session:
+        router = session.scalar(select(Router))
+        first = create_job(session, ADMIN, router, time_limit=60, heartbeat_interval=10)
+    with session_scope(engine) as session, pytest.raises(JobRefused, match=f"job #{first.id}"):
+        create_job(session, ADMIN, session.scalar(select(Router)), time_limit=60, heartbeat_interval=10)
