@@ -7,7 +7,7 @@ import sys
 
 from sqlalchemy.exc import OperationalError
 
-from poolimport.cli import import_cmds, job_cmds, setup_cmds, tool_cmds
+from poolimport.cli import import_cmds, job_cmds, operator_cmds, setup_cmds, tool_cmds
 from poolimport.cli.context import CliError, Context
 from poolimport.core.config import ConfigError
 from poolimport.core.db import DatabaseError, describe_connect_error
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     setup_cmds.register(sub, common)
     import_cmds.register(sub, common)
     job_cmds.register(sub, common)
+    operator_cmds.register(sub, common)
     tool_cmds.register(sub, common)
     return parser
 

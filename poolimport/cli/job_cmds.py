@@ -13,7 +13,7 @@ from poolimport.cli.context import CliError, Context
 from poolimport.cli.import_cmds import run_sync
 from poolimport.cli.output import emit_json, print_fields, print_table
 from poolimport.core import jobs
-from poolimport.core.job_queries import event_rows, job_row, list_jobs
+from poolimport.core.job_queries import event_rows, event_text, job_row, list_jobs
 from poolimport.core.models import FINISHED_JOB_STATUSES, ImportJob, Router
 from poolimport.core.tenancy import find_router, find_tenant
 from poolimport.core.text import one_line
@@ -98,6 +98,10 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
+def _print_event(event: dict) -> None:
+    print(f"{event['time']} {event['level'].upper():7} {one_line(event_text(event))}", flush=True)
+
+
 def _status_now(ctx: Context, job_id: int) -> dict:
     with ctx.reading() as (session, scope):
         return job_row(jobs.get_job(session, scope, job_id), ctx.settings.heartbeat_interval)
@@ -113,7 +117,7 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
         for event in events:
             last_event = event["id"]
             if show_events:
-                print(f"{event['time']} {event['level'].upper():7} {one_line(event['message'])}", flush=True)
+                _print_event(event)
         if row["status"] in FINISHED_JOB_STATUSES or row["status"] == "stalled":
             if show_events:
                 print(f"job #{job_id} {row['status']}", flush=True)
@@ -176,7 +180,7 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         emit_json(events)
     for event in [] if args.json else events:
-        print(f"{event['time']} {event['level'].upper():7} {one_line(event['message'])}")
+        _print_event(event)
     return 0
 
 

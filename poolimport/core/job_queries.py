@@ -114,3 +114,11 @@ def last_jobs_by_router(session: Session, router_ids: list[int]) -> dict[int, Im
     )
     jobs = session.scalars(select(ImportJob).where(ImportJob.id.in_(newest.scalar_subquery())))
     return {job.router_id: job for job in jobs}
+
+
+def event_text(event: dict[str, Any]) -> str:
+    """The event as one line for people: the message, and its error where the message doesn't carry it."""
+    error = event["data"].get("error")
+    if error and str(error) not in event["message"]:
+        return f"{event['message']}: {error}"
+    return str(event["message"])

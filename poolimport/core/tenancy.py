@@ -89,3 +89,21 @@ def find_router(session: Session, scope: Scope, ref: str, tenant: str | None = N
         if by_id is not None and (tenant is None or by_id.tenant.name == tenant):
             return by_id
     raise NotFound(f"no router {ref!r}" + (f" in tenant {tenant!r}" if tenant else ""))
+
+
+def add_operator(session: Session, scope: Scope, name: str, tenant: str | None, role: str) -> Operator:
+    """Register an operator; with none registered, an install is single-user and its user is the admin."""
+    if scope.role != "admin" or scope.tenant_ids is not None:
+        raise AccessDenied("only an administrator may add operators")
+    if role not in ROLES:
+        raise AccessDenied(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    if session.scalar(select(Operator).where(Operator.name == name)) is not None:
+        raise AccessDenied(f"operator {name!r} already exists")
+    tenant_id = find_tenant(session, scope, tenant).id if tenant else None
+    if session.scalar(select(Operator.id).limit(1)) is None and name != scope.operator:
+        # The first registration ends single-user mode: keep the person doing it an administrator.
+        session.add(Operator(name=scope.operator, tenant_id=None, role="admin"))
+    operator = Operator(name=name, tenant_id=tenant_id, role=role)
+    session.add(operator)
+    session.flush()
+    return operator

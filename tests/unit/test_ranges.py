@@ -175,7 +175,18 @@ def test_ipv4_from_str_accepts_exactly_what_ipaddress_accepts(text: str) -> None
 
 @pytest.mark.parametrize(
     "text",
-    ["", "1.2.3", "1.2.3.4.5", "010.0.0.1", "1.2.3.256", " 1.2.3.4", "1.2.3.4 ", "1..3.4", "+1.2.3.4", "١.2.3.4"],
+    [
+        "",
+        "1.2.3",
+        "1.2.3.4.5",
+        "010.0.0.1",
+        "1.2.3.256",
+        " 1.2.3.4",
+        "1.2.3.4 ",
+        "1..3.4",
+        "+1.2.3.4",
+        "١.2.3.4",
+    ],
 )
 def test_ipv4_from_str_strict(text: str) -> None:
     with pytest.raises(RangeError) as info:
@@ -368,9 +379,7 @@ def test_ipv6_slash48_by_64() -> None:
     assert pool.count() == 65_536
     first = next(pool.iter_batches(2))
     assert [ipv6_prefix_to_str(n, 64) for n in first] == ["2001:db8::/64", "2001:db8:0:1::/64"]
-    assert ipv6_prefix_to_str(next(iter(reversed(list(pool.iter_batches(65_536))[-1]))), 64) == (
-        "2001:db8:0:ffff::/64"
-    )
+    assert ipv6_prefix_to_str(list(pool)[-1], 64) == "2001:db8:0:ffff::/64"
     assert ipv6_from_str("2001:db8:0:1::/64") in pool
     assert ipv6_from_str("2001:db8:0:1::5") not in pool  # not a delegated prefix's network
     assert ipv6_from_str("2001:db9::/64") not in pool
