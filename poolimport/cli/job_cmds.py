@@ -20,6 +20,7 @@ from poolimport.core.text import one_line
 
 JOB_COLUMNS = ["id", "router", "status", "attempt", "pools", "addresses", "queued_at", "elapsed", "error"]
 FOLLOW_POLL = 0.25
+QUEUED_HINT_AFTER = 5.0
 EXIT_BY_STATUS = {"succeeded": 0, "partial": 3, "failed": 1, "cancelled": 4}
 
 
@@ -110,8 +111,12 @@ def _status_now(ctx: Context, job_id: int) -> dict:
 def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
     """Print events as they come until the job ends (or is seen stalled); exit status from the job's."""
     last_event = 0
+    hint_at = time.monotonic() + QUEUED_HINT_AFTER
     while True:
         row = _status_now(ctx, job_id)
+        if row["status"] == "queued" and hint_at and time.monotonic() > hint_at:
+            print(f"job #{job_id} is still queued: is a consumer (`poolimport worker`) running?", file=sys.stderr)
+            hint_at = 0.0
         with ctx.reading() as (session, _scope):
             events = event_rows(session, job_id, last_event)
         for event in events:

@@ -19,8 +19,8 @@ class ConfigError(Exception):
     """A setting has a value that cannot be used."""
 
 
-def default_home() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+def default_home(env: dict[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "poolimport"
 
 
@@ -75,7 +75,7 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
-    home = Path(env.get(ENV_PREFIX + "HOME") or default_home()).expanduser()
+    home = Path(env.get(ENV_PREFIX + "HOME") or default_home(env)).expanduser()
     file_values = _read_file(home / "config.toml")
     names = {f.name for f in fields(Settings)} - {"home"}
     unknown = set(file_values) - names

@@ -15,7 +15,7 @@ from poolimport.core.config import Settings
 from poolimport.core.models import Router, utcnow
 from poolimport.core.pool_writer import PoolChange, PoolWriter, mark_missing_pools_stale
 from poolimport.core.routeros import RouterClient, RouterError, RouterTarget
-from poolimport.core.secrets import SecretBox
+from poolimport.core.secrets import SecretBox, SecretError
 from poolimport.core.snapshot import PoolSpec, RouterSnapshot, read_snapshot
 
 # (level, message, data): the job layer turns these into job_events and log lines.
@@ -119,9 +119,14 @@ class Importer:
             if router is None:
                 raise LookupError(f"router {router_id} no longer exists")
             result = ImportResult(router=router.name, dry_run=self.dry_run)
-            target = router_target(router, SecretBox(self.settings.key_file))
         try:
+            target = router_target(router, SecretBox(self.settings.key_file))
             snapshot = self._read(target)
+        except SecretError as exc:
+            result.status = "failed"
+            result.fail(f"reading pools failed: {exc}")
+            self.emit("error", "Reading IP pools failed", {"error": str(exc), "kind": "secret"})
+            return self._finish(result, started)
         except RouterError as exc:
             result.status = "failed"
             result.fail(f"reading pools failed: {exc}")

@@ -227,7 +227,8 @@ class RouterClient:
             if self._phase != "reading from" and (protocol is None or protocol.sentences_read == 0):
                 # An API-SSL port hangs up on a plain client without a byte: name the likely cause.
                 hint = "" if self.target.tls else " (not a RouterOS API, or an API-SSL port that needs TLS)"
-                return RouterError("protocol", f"{where} closed the connection without a RouterOS API reply" + hint)
+                message = f"{where} closed the connection without a RouterOS API reply"
+                return RouterError("protocol", message + hint)
             return RouterError("dropped", f"connection to {where} dropped in the middle of a reply{what}")
         if isinstance(exc, OSError):
             return RouterError("network", f"cannot talk to {where}: {exc.strerror or exc}")

@@ -106,10 +106,13 @@ def _ipv6_spec(row: Row) -> PoolSpec:
 def _attach_used(specs: dict[str, PoolSpec], rows: list[Row], key: str, warnings: list[str]) -> None:
     parse = ipv4_from_str if key == "address" else ipv6_from_str
     skipped: dict[str, int] = {}
+    undecodable: dict[str, set[str]] = {}
     for row in rows:
         spec = specs.get(row.get("pool", ""))
         if spec is None or spec.space is None:
             continue
+        if row.get(UNDECODABLE):
+            undecodable.setdefault(spec.name, set()).update(row[UNDECODABLE].split(","))
         try:
             address = parse(row.get(key, ""))
         except RangeError:
@@ -121,6 +124,11 @@ def _attach_used(specs: dict[str, PoolSpec], rows: list[Row], key: str, warnings
         spec.used[address] = (row.get("owner", ""), row.get("info", ""))
     for name, count in skipped.items():
         warnings.append(f"pool {name}: {count} used entries are not addresses of the pool; ignored")
+    for name, fields in undecodable.items():
+        warnings.append(
+            f"pool {name}: used entries: bytes in {','.join(sorted(fields))} are not valid in the router's "
+            "encoding; shown as U+FFFD"
+        )
 
 
 def _collect(rows: list[Row], build: Callable[[Row], PoolSpec], kind: str) -> list[PoolSpec]:

@@ -152,7 +152,7 @@ def test_killed_consumer_leaves_a_stalled_job_that_retry_completes(
         "/ip/pool",
         [*router_config()["menus"]["/ip/pool"], {"name": "extra", "ranges": "172.16.0.1-172.16.0.50"}],
     )
-    sim.faults.row_delay = 0.2  # slow enough to kill the consumer mid-import
+    sim.faults.row_delay = 1.5  # the read takes ~10 s: the kill lands in the middle of it
     victim = start_consumer(workers=1)
     job_id = enqueue("core")
     wait_status(job_id, ("running",))
@@ -287,7 +287,7 @@ def test_flush_stuck_frees_the_router(
     engine: Engine, sim: SimServer, add_router: Callable[..., int], start_consumer: Callable[..., Any]
 ) -> None:
     add_router(sim, name="core")
-    sim.faults.row_delay = 0.3
+    sim.faults.row_delay = 1.5
     victim = start_consumer(workers=1)
     job_id = enqueue("core")
     wait_status(job_id, ("running",))
