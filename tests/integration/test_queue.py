@@ -60,10 +60,14 @@ def start_consumer(engine: Engine) -> Iterator[Callable[..., subprocess.Popen[st
                 proc.wait()
 
 
-def job_status(engine: Engine, job_id: int) -> str:
+def show(job_id: int) -> dict[str, Any]:
     out = run_cli("job", "show", str(job_id), "--json")
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)["status"]
+    return dict(json.loads(out.stdout))
+
+
+def job_status(engine: Engine, job_id: int) -> str:
+    return str(show(job_id)["status"])
 
 
 def enqueue(router: str) -> int:
@@ -74,8 +78,7 @@ def enqueue(router: str) -> int:
 
 def wait_status(job_id: int, statuses: tuple[str, ...], timeout: float = 30.0) -> str:
     def reached() -> str | None:
-        out = run_cli("job", "show", str(job_id), "--json")
-        status = json.loads(out.stdout)["status"]
+        status = show(job_id)["status"]
         return status if status in statuses else None
 
     return str(wait_for(reached, timeout, f"job #{job_id} to be {'/'.join(statuses)}"))
@@ -99,17 +102,17 @@ def test_enqueue_runs_in_consumer_with_exact_counts_and_events(
     job_id = enqueue("core")
     assert wait_status(job_id, ("succeeded", "failed", "partial")) == "succeeded"
 
-    show = json.loads(run_cli("job", "show", str(job_id), "--json").stdout)
-    assert show["result"]["pools"] == {"total": 3, "imported": 3, "failed": 0, "stale": 0}
-    assert show["result"]["addresses"] == {
+    shown = show(job_id)
+    assert shown["result"]["pools"] == {"total": 3, "imported": 3, "failed": 0, "stale": 0}
+    assert shown["result"]["addresses"] == {
         "added": EXPECTED_ADDRESSES,
         "updated": 0,
         "stale": 0,
         "total": EXPECTED_ADDRESSES,
     }
-    assert (show["pools_done"], show["pools_total"]) == (3, 3)
-    assert show["addresses_done"] == show["addresses_total"] == EXPECTED_ADDRESSES
-    assert show["started_at"] and show["finished_at"] and show["worker"]
+    assert (shown["pools_done"], shown["pools_total"]) == (3, 3)
+    assert shown["addresses_done"] == shown["addresses_total"] == EXPECTED_ADDRESSES
+    assert shown["started_at"] and shown["finished_at"] and shown["worker"]
     messages = [e.message for e in events(engine, job_id)]
     assert "Starting IP pools import job" in messages
     assert "IP pools import completed successfully" in messages
@@ -167,11 +170,11 @@ def test_killed_consumer_leaves_a_stalled_job_that_retry_completes(
     assert retried.returncode == 0, retried.stderr
     new_id = json.loads(retried.stdout)["job_id"]
     assert wait_status(new_id, ("succeeded", "failed", "partial")) == "succeeded"
-    new = json.loads(run_cli("job", "show", str(new_id), "--json").stdout)
+    new = show(new_id)
     assert (new["attempt"], new["retry_of"]) == (2, job_id)
     assert new["result"]["addresses"]["added"] == 50
     assert address_rows(engine) == EXPECTED_ADDRESSES + 50
-    old = json.loads(run_cli("job", "show", str(job_id), "--json").stdout)
+    old = show(job_id)
     assert old["status"] == "failed" and "stalled" in old["error"]
 
 
@@ -183,7 +186,7 @@ def test_router_that_stalls_mid_reply_fails_with_a_clear_timeout(
     start_consumer()
     job_id = enqueue("core")
     assert wait_status(job_id, ("succeeded", "failed", "partial")) == "failed"
-    error = json.loads(run_cli("job", "show", str(job_id), "--json").stdout)["error"]
+    error = show(job_id)["error"]
     assert f"timed out after 1 s reading from 127.0.0.1:{sim.port} (/ip/pool)" in error
     assert address_rows(engine) == 0
 
@@ -201,7 +204,7 @@ def test_job_time_limit_stops_between_batches(
     start_consumer()
     job_id = enqueue("core")
     assert wait_status(job_id, ("succeeded", "failed", "partial")) == "failed"
-    assert json.loads(run_cli("job", "show", str(job_id), "--json").stdout)["error"] == "timed out after 1 s"
+    assert show(job_id)["error"] == "timed out after 1 s"
     assert address_rows(engine) == 0
 
 
@@ -357,5 +360,5 @@ def test_unreachable_queue_fails_the_job_visibly(
     assert "Traceback" not in out.stderr
     # The job is failed, not stuck queued: the router is free for the next attempt.
     monkeypatch.delenv("POOLIMPORT_QUEUE_URL")
-    assert json.loads(run_cli("job", "show", "1", "--json").stdout)["status"] == "failed"
+    assert show(1)["status"] == "failed"
     assert run_cli("import", "core").returncode == 0
