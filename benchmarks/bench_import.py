@@ -108,9 +108,7 @@ def main() -> None:
     raw = m["addresses"] / m["baseline_s"]
     print("import of one /16 pool (65,533 addresses, 2,000 used) from the simulator, SQLite")
     print(f"  poolimport, end to end   {m['first_s']:7.3f} s  {ours:10,.0f} addresses/s   (target < 1 s)")
-    print(
-        f"  plain sqlite3 executemany{m['baseline_s']:7.3f} s  {raw:10,.0f} addresses/s   (baseline)"
-    )
+    print(f"  plain sqlite3 executemany{m['baseline_s']:7.3f} s  {raw:10,.0f} addresses/s   (baseline)")
     print(f"  ratio poolimport/baseline {ours / raw:6.2f}                                  (target >= 0.5)")
     print(f"  re-import, unchanged     {m['again_s']:7.3f} s                              (target < 0.5 s)")
     if not args.quick:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
@@ -30,12 +31,28 @@ EXPECTED = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """Never echoes what it doesn't understand: a mistyped option's value may be a password."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras and self.prog == "poolimport":
+            options = [arg.split("=", 1)[0] for arg in extras if arg.startswith("-")]
+            hidden = len(extras) - len(options)
+            shown = " ".join(options) or "(none)"
+            more = f" and {hidden} value(s), not shown" if hidden else ""
+            self.error(f"unrecognized arguments: {shown}{more}")
+        return parsed, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON on stdout")
-    parser = argparse.ArgumentParser(
-        prog="poolimport", description="Import MikroTik IP pools into a database."
-    )
+    parser = Parser(prog="poolimport", description="Import MikroTik IP pools into a database.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     setup_cmds.register(sub, common)
     import_cmds.register(sub, common)
@@ -52,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         from poolimport.sim.cli import run
 
         return run(argv[1:])
+    if any(arg == "--password" or arg.startswith("--password=") for arg in argv):
+        # argparse would echo the unknown option, password and all, in its usage error.
+        print(
+            "error: no password on the command line: use --password-stdin or --password-env VAR",
+            file=sys.stderr,
+        )
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(Context(), args) or 0)

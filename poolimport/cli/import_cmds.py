@@ -15,10 +15,15 @@ from poolimport.core.text import one_line
 
 def print_result(result: ImportResult) -> None:
     verb = "would change" if result.dry_run else "imported"
-    print(f"{one_line(result.router)}: {result.status} in {result.seconds:.2f} s" + (" (dry run)" if result.dry_run else ""))
+    print(
+        f"{one_line(result.router)}: {result.status} in {result.seconds:.2f} s"
+        + (" (dry run)" if result.dry_run else "")
+    )
     p, a = result.pools, result.addresses
-    print(f"pools:     {p['total']:,} total, {p['imported']:,} {verb}, {p['failed']:,} failed, {p['stale']:,} stale")
-    print(f"addresses: {a['added']:,} added, {a['updated']:,} updated, {a['stale']:,} stale, {a['total']:,} total")
+    print(f"pools:     {p['total']:,} total, {p['imported']:,} {verb}, {p['failed']:,} failed, ", end="")
+    print(f"{p['stale']:,} stale")
+    print(f"addresses: {a['added']:,} added, {a['updated']:,} updated, {a['stale']:,} stale, ", end="")
+    print(f"{a['total']:,} total")
     if result.dry_run and result.details:
         rows = [vars(d) for d in result.details]
         print_table(rows, ["name", "family", "outcome", "total", "added", "updated", "stale"])
@@ -43,7 +48,18 @@ def run_sync(ctx: Context, args: argparse.Namespace) -> int:
     return 0 if result.status == "succeeded" else 1
 
 
-POOL_COLUMNS = ["name", "family", "ranges", "prefix_length", "total", "used", "free", "stale", "status", "comment"]
+POOL_COLUMNS = [
+    "name",
+    "family",
+    "ranges",
+    "prefix_length",
+    "total",
+    "used",
+    "free",
+    "stale",
+    "status",
+    "comment",
+]
 
 
 def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:

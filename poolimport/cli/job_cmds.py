@@ -115,7 +115,10 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
     while True:
         row = _status_now(ctx, job_id)
         if row["status"] == "queued" and hint_at and time.monotonic() > hint_at:
-            print(f"job #{job_id} is still queued: is a consumer (`poolimport worker`) running?", file=sys.stderr)
+            print(
+                f"job #{job_id} is still queued: is a consumer (`poolimport worker`) running?",
+                file=sys.stderr,
+            )
             hint_at = 0.0
         with ctx.reading() as (session, _scope):
             events = event_rows(session, job_id, last_event)

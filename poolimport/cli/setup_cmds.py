@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 
-
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_fields, print_table
 from poolimport.core import schema
+from poolimport.core.models import Router
 from poolimport.core.queries import router_rows
 from poolimport.core.routers import RouterFields, add_tenant, probe, record_test, remove_router, save_router
 from poolimport.core.secrets import ensure_key_file
@@ -46,6 +46,8 @@ def cmd_tenant_list(ctx: Context, args: argparse.Namespace) -> int:
 
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_env:
+        if not args.password_env.isidentifier():
+            raise CliError("--password-env takes the name of an environment variable, not the password")
         value = os.environ.get(args.password_env)
         if not value:
             raise CliError(f"environment variable {args.password_env} is not set or empty")
@@ -75,23 +77,47 @@ def cmd_router_add(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-ROUTER_COLUMNS = ["id", "name", "tenant", "host", "port", "pools", "addresses", "used", "last_status", "last_error"]
+ROUTER_COLUMNS = [
+    "id",
+    "name",
+    "tenant",
+    "host",
+    "port",
+    "pools",
+    "addresses",
+    "used",
+    "last_status",
+    "last_error",
+]
 
 
 def cmd_router_list(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
         rows = router_rows(session, scope)
-    emit_json(rows) if args.json else print_table(rows, ROUTER_COLUMNS, "(no routers: add one with `poolimport router add`)")
+    emit_json(rows) if args.json else print_table(
+        rows, ROUTER_COLUMNS, "(no routers: add one with `poolimport router add`)"
+    )
     return 0
 
 
 def cmd_router_test(ctx: Context, args: argparse.Namespace) -> int:
-    with ctx.session() as (session, scope):
+    # The probe waits on the network (up to the router's timeout): not inside a write transaction,
+    # which on SQLite would hold the one write lock and stall imports and heartbeats meanwhile.
+    with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
-        test = probe(router, ctx.settings)
-        record_test(router, test)
-        data = {"router": router.name, "ok": test.ok, "identity": test.identity, "version": test.version,
-                "rtt_ms": test.rtt_ms, "error": test.error}
+    test = probe(router, ctx.settings)
+    with ctx.session() as (session, _scope):
+        stored = session.get(Router, router.id)
+        if stored is not None:
+            record_test(stored, test)
+    data = {
+        "router": router.name,
+        "ok": test.ok,
+        "identity": test.identity,
+        "version": test.version,
+        "rtt_ms": test.rtt_ms,
+        "error": test.error,
+    }
     if args.json:
         emit_json(data)
     elif test.ok:
@@ -133,7 +159,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--username", required=True)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    source.add_argument("--password-env", metavar="VAR", help="read the password from environment variable VAR")
+    source.add_argument(
+        "--password-env", metavar="VAR", help="read the password from environment variable VAR"
+    )
     p.add_argument("--timeout", type=float, default=10.0, help="connect and read timeout in seconds")
     p.add_argument("--encoding", default="utf-8", help="the router's text encoding")
     p.set_defaults(func=cmd_router_add)
@@ -147,5 +175,3 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         p.add_argument("router", help="router name or id")
         p.add_argument("--tenant", help="the router's tenant, where the name exists in several")
         p.set_defaults(func=func)
-
-

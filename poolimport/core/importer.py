@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from poolimport.core.config import Settings
@@ -48,8 +48,12 @@ class ImportResult:
     router: str
     status: str = "succeeded"  # succeeded | partial | failed
     dry_run: bool = False
-    pools: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("total", "imported", "failed", "stale"), 0))
-    addresses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("added", "updated", "stale", "total"), 0))
+    pools: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("total", "imported", "failed", "stale"), 0)
+    )
+    addresses: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("added", "updated", "stale", "total"), 0)
+    )
     errors: list[dict[str, str | None]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     details: list[PoolReport] = field(default_factory=list)
@@ -145,7 +149,11 @@ class Importer:
         with RouterClient(target) as client:
             snapshot = read_snapshot(client)
         addresses = sum(spec.total for spec in snapshot.pools)
-        self.emit("info", f"Read {len(snapshot.pools)} pools ({addresses} addresses)", {"pools": len(snapshot.pools)})
+        self.emit(
+            "info",
+            f"Read {len(snapshot.pools)} pools ({addresses} addresses)",
+            {"pools": len(snapshot.pools)},
+        )
         return snapshot
 
     def _record_router_status(self, router_id: int, error: str | None) -> None:
@@ -157,7 +165,9 @@ class Importer:
 
     def _write_all(self, router_id: int, snapshot: RouterSnapshot, result: ImportResult) -> None:
         pools = snapshot.pools
-        expandable = [s.total for s in pools if s.error is None and s.total <= self.settings.max_addresses_per_pool]
+        expandable = [
+            s.total for s in pools if s.error is None and s.total <= self.settings.max_addresses_per_pool
+        ]
         addresses_total = sum(expandable)
         progress = {"pools": 0, "addresses": 0}
 
@@ -184,7 +194,9 @@ class Importer:
             result.status = "failed"
             self.emit("error", f"Import stopped: {stop}", {"reason": str(stop)})
 
-    def _write_one(self, router_id: int, spec: PoolSpec, result: ImportResult, on_batch: Callable[[int], None]) -> None:
+    def _write_one(
+        self, router_id: int, spec: PoolSpec, result: ImportResult, on_batch: Callable[[int], None]
+    ) -> None:
         for warning in spec.warnings:
             result.warnings.append(warning)
             self.emit("warning", warning, {"pool": spec.name})
@@ -212,8 +224,9 @@ class Importer:
                 change = writer.write(spec)
                 if self.dry_run:
                     conn.rollback()
-        except SQLAlchemyError as exc:
-            self._pool_failed(spec, f"database error: {exc.__class__.__name__}: {str(exc.orig or exc)[:200]}", result)
+        except DBAPIError as exc:
+            detail = str(exc.orig or exc).splitlines()[0][:200]
+            self._pool_failed(spec, f"database error: {exc.__class__.__name__}: {detail}", result)
             return
         report = PoolReport(
             name=spec.name,
@@ -232,8 +245,14 @@ class Importer:
         self.emit(
             "info",
             f"Pool {spec.name}: {change.total} addresses, {report.outcome}",
-            {"pool": spec.name, "addresses": change.total, "outcome": report.outcome, "added": change.added,
-             "updated": change.updated, "stale": change.stale},
+            {
+                "pool": spec.name,
+                "addresses": change.total,
+                "outcome": report.outcome,
+                "added": change.added,
+                "updated": change.updated,
+                "stale": change.stale,
+            },
         )
 
     def _pool_failed(self, spec: PoolSpec, message: str, result: ImportResult) -> None:
@@ -245,7 +264,9 @@ class Importer:
     def _stale_pools(self, router_id: int, snapshot: RouterSnapshot, result: ImportResult) -> None:
         present = {spec.name for spec in snapshot.pools}
         with self.engine.begin() as conn:
-            pools, addresses = mark_missing_pools_stale(conn, router_id, snapshot.families_read, present, self.dry_run)
+            pools, addresses = mark_missing_pools_stale(
+                conn, router_id, snapshot.families_read, present, self.dry_run
+            )
             if self.dry_run:
                 conn.rollback()
         result.pools["stale"] += pools
@@ -260,8 +281,6 @@ class Importer:
             result.warnings.append("the router has no IP pools")
         result.seconds = round(time.perf_counter() - started, 3)
         return result
-
-
 
 
 def run_import(engine: Engine, settings: Settings, router_id: int, **options: Any) -> ImportResult:

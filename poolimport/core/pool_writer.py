@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
 from poolimport.core.bulk import AddressRow, insert_addresses
 from poolimport.core.models import IpPool, PoolAddress
 from poolimport.core.ranges import ipv4_to_str, ipv6_prefix_to_str
 from poolimport.core.snapshot import PoolSpec
 
-ADDRESSES = PoolAddress.__table__
-POOLS = IpPool.__table__
+ADDRESSES = cast(Table, PoolAddress.__table__)
+POOLS = cast(Table, IpPool.__table__)
 STALE_CHUNK = 500
 
 
@@ -41,17 +41,20 @@ def _formatters(spec: PoolSpec) -> tuple[Callable[[int], str], Callable[[int], s
     return (lambda value: ipv6_prefix_to_str(value, length)), "{:032x}".format
 
 
-def _upsert_pool(conn: Connection, router_id: int, spec: PoolSpec, existing_id: int | None, values: dict[str, Any]) -> int:
+def _upsert_pool(
+    conn: Connection, router_id: int, spec: PoolSpec, existing_id: int | None, values: dict[str, Any]
+) -> int:
     if existing_id is None:
-        return int(conn.execute(insert(POOLS).values(router_id=router_id, name=spec.name, **values)).inserted_primary_key[0])
+        inserted = conn.execute(insert(POOLS).values(router_id=router_id, name=spec.name, **values))
+        return int(inserted.inserted_primary_key[0])  # type: ignore[index]
     conn.execute(update(POOLS).where(POOLS.c.id == existing_id).values(**values))
     return existing_id
 
 
 def _stored_rows(conn: Connection, pool_id: int, after: str | None, upto: str | None) -> dict[str, Any]:
-    stmt = select(ADDRESSES.c.id, ADDRESSES.c.sort_key, ADDRESSES.c.status, ADDRESSES.c.owner, ADDRESSES.c.info).where(
-        ADDRESSES.c.pool_id == pool_id
-    )
+    stmt = select(
+        ADDRESSES.c.id, ADDRESSES.c.sort_key, ADDRESSES.c.status, ADDRESSES.c.owner, ADDRESSES.c.info
+    ).where(ADDRESSES.c.pool_id == pool_id)
     if after is not None:
         stmt = stmt.where(ADDRESSES.c.sort_key > after)
     if upto is not None:
@@ -127,7 +130,9 @@ class PoolWriter:
             }
             pool_id = _upsert_pool(self.conn, self.router_id, spec, pool_id, values)
         has_rows = pool_id is not None and bool(
-            self.conn.scalar(select(func.count()).select_from(ADDRESSES).where(ADDRESSES.c.pool_id == pool_id))
+            self.conn.scalar(
+                select(func.count()).select_from(ADDRESSES).where(ADDRESSES.c.pool_id == pool_id)
+            )
         )
         if not expanded:
             if has_rows:
@@ -157,7 +162,9 @@ class PoolWriter:
                 if row is None:
                     inserts.append((pool_id or 0, key, to_text(value), status, owner, info))
                 elif (row.status, row.owner, row.info) != (status, owner, info):
-                    updates.append({"row_id": row.id, "new_status": status, "new_owner": owner, "new_info": info})
+                    updates.append(
+                        {"row_id": row.id, "new_status": status, "new_owner": owner, "new_info": info}
+                    )
             stale_ids = [row.id for row in stored.values() if row.status != "stale"]
             change.added += len(inserts)
             change.updated += len(updates)

@@ -6,7 +6,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from librouteros import create_transport
@@ -69,7 +69,7 @@ class TextProtocol(ApiProtocol):
     """Decodes in the router's encoding and reports undecodable bytes instead of dropping them."""
 
     def __init__(self, transport: object, encoding: str) -> None:
-        super().__init__(transport=transport, encoding=encoding)  # type: ignore[arg-type]
+        super().__init__(transport=transport, encoding=encoding)
         self.sentences_read = 0
         self.bad_fields: list[str] = []
 
@@ -103,20 +103,22 @@ class TextApi(Api):
 
     protocol: TextProtocol
 
-    def readSentence(self) -> tuple[str, dict[str, str]]:  # type: ignore[override]  # noqa: N802
+    def readSentence(self) -> tuple[str, dict[str, str]]:  # noqa: N802
         reply, words = self.protocol.readSentence()
         row: Row = {}
         for word in words:
             key, _, value = word.lstrip("=").partition("=")
             row[key] = value
-        if self.protocol.bad_fields:
+        if self.protocol.bad_fields and reply == "!re":  # a !trap's words become TrapError(**words)
             row[UNDECODABLE] = ",".join(self.protocol.bad_fields)
         return reply, row
 
 
 def _ssl_wrapper(target: RouterTarget) -> Callable[[socket.socket], socket.socket]:
-    context = ssl.create_default_context(cafile=target.ca_file) if target.tls_verify else ssl.SSLContext(
-        ssl.PROTOCOL_TLS_CLIENT
+    context = (
+        ssl.create_default_context(cafile=target.ca_file)
+        if target.tls_verify
+        else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     )
     if not target.tls_verify:
         context.check_hostname = False
@@ -156,23 +158,27 @@ class RouterClient:
     def _login(self) -> None:
         assert self._api is not None
         try:
-            rows = list(self._api.rawCmd("/login", f"=name={self.target.username}", f"=password={self.target.password}"))
+            rows = list(
+                self._api.rawCmd(
+                    "/login", f"=name={self.target.username}", f"=password={self.target.password}"
+                )
+            )
             if rows and "ret" in rows[0]:
                 # Pre-6.43 RouterOS answers the plain login with an MD5 challenge.
                 response = encode_password(rows[0]["ret"], self.target.password)
                 list(self._api.rawCmd("/login", f"=name={self.target.username}", f"=response={response}"))
         except (TrapError, MultiTrapError) as exc:
-            raise RouterError("auth", f"login to {self.target.address} as {self.target.username!r} failed: {exc}")
+            raise RouterError(
+                "auth", f"login to {self.target.address} as {self.target.username!r} failed: {exc}"
+            ) from None
         except UnicodeEncodeError:
             raise RouterError("auth", "the legacy login accepts only ASCII passwords") from None
 
     def close(self) -> None:
         if self._api is not None:
             api, self._api = self._api, None
-            try:
+            with suppress(OSError):
                 api.close()
-            except OSError:
-                pass
 
     def print(self, path: str) -> list[Row]:
         """All rows of `path/print`; UnknownMenu when the router has no such menu."""
@@ -215,7 +221,9 @@ class RouterClient:
         if isinstance(exc, ConnectionRefusedError):
             return RouterError("refused", f"connection refused by {where}")
         if isinstance(exc, TimeoutError):
-            return RouterError("timeout", f"timed out after {self.target.timeout:g} s {self._phase} {where}{what}")
+            return RouterError(
+                "timeout", f"timed out after {self.target.timeout:g} s {self._phase} {where}{what}"
+            )
         if isinstance(exc, ssl.SSLCertVerificationError):
             return RouterError("tls", f"TLS certificate of {where} not trusted: {exc.verify_message}")
         if isinstance(exc, ssl.SSLError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from poolimport.core.ranges import (
@@ -170,9 +171,14 @@ def read_snapshot(client: RouterClient) -> RouterSnapshot:
         families.add(6)
     except UnknownMenu:
         warnings.append("router has no /ipv6/pool menu (IPv6 disabled?): IPv6 pools skipped")
+    # Pools are stored by (router, name): an IPv6 pool named like an IPv4 one would overwrite it.
+    ipv4_names = {spec.name for spec in ipv4}
+    for spec in ipv6:
+        if spec.name in ipv4_names and spec.error is None:
+            spec.space = None
+            spec.error = "an IPv6 pool with the name of an IPv4 pool; rename one of them on the router"
     if ipv6:
-        try:
+        # Older RouterOS has no used-list for IPv6; every prefix then counts as free.
+        with suppress(UnknownMenu):
             _attach_used(_by_name(ipv6), client.print("/ipv6/pool/used"), "prefix", warnings)
-        except UnknownMenu:
-            pass  # older RouterOS has no used-list for IPv6; every prefix then counts as free
     return RouterSnapshot(pools=ipv4 + ipv6, families_read=families, warnings=warnings)

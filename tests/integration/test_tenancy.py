@@ -19,11 +19,18 @@ def test_scoped_operator_and_viewer(engine: Engine, sim: SimServer, add_router: 
 
     # The first registration keeps whoever made it an administrator of everything.
     admins = json.loads(run_cli("operator", "list", "--json").stdout)
-    assert {"role": "admin", "tenant": None}.items() <= next(o for o in admins if o["role"] == "admin").items()
-    assert {r["name"] for r in json.loads(run_cli("router", "list", "--json").stdout)} == {"north-1", "south-1"}
+    assert {"role": "admin", "tenant": None}.items() <= next(
+        o for o in admins if o["role"] == "admin"
+    ).items()
+    assert {r["name"] for r in json.loads(run_cli("router", "list", "--json").stdout)} == {
+        "north-1",
+        "south-1",
+    }
 
     nora = {"POOLIMPORT_OPERATOR": "nora"}
-    assert [r["name"] for r in json.loads(run_cli("router", "list", "--json", env=nora).stdout)] == ["north-1"]
+    assert [r["name"] for r in json.loads(run_cli("router", "list", "--json", env=nora).stdout)] == [
+        "north-1"
+    ]
     hidden = run_cli("pools", "south-1", env=nora)
     assert hidden.returncode == 1 and hidden.stderr == "error: no router 'south-1'\n"
     queued = run_cli("import", "north-1", "--json", env=nora)

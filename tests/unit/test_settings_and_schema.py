@@ -45,7 +45,7 @@ def test_bad_settings_are_one_clear_error(tmp_path: Path, content: str, message:
 
 
 def test_head_revision_constant_matches_alembic() -> None:
-    assert schema.HEAD_REVISION == schema.alembic_head()
+    assert schema.alembic_head() == schema.HEAD_REVISION
 
 
 def test_schema_missing_then_created_then_current(tmp_path: Path) -> None:
