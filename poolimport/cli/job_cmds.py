@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
-
-from sqlalchemy import select
 
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.import_cmds import run_sync
 from poolimport.cli.output import emit_json, print_fields, print_table
 from poolimport.core import jobs
+from poolimport.core.job_actions import JobActions
 from poolimport.core.job_queries import event_rows, event_text, job_row, list_jobs
-from poolimport.core.models import FINISHED_JOB_STATUSES, ImportJob, Router
+from poolimport.core.models import FINISHED_JOB_STATUSES
 from poolimport.core.tenancy import find_router, find_tenant
 from poolimport.core.text import one_line
 
@@ -24,14 +22,15 @@ QUEUED_HINT_AFTER = 5.0
 EXIT_BY_STATUS = {"succeeded": 0, "partial": 3, "failed": 1, "cancelled": 4}
 
 
-def _queue() -> tuple[Callable[[int], str], Callable[[str], None]]:
+def _actions(ctx: Context) -> JobActions:
     try:
         from poolimport.queue.app import revoke_task, send_import
     except Exception as exc:  # a bad queue URL or a missing Redis driver
         raise CliError(f"queue unavailable: {exc}") from None
     import poolimport.queue.tasks  # noqa: F401  (registers the task)
 
-    return send_import, revoke_task
+    ctx.engine()
+    return JobActions(ctx.settings, send_import, revoke_task)
 
 
 def _progress_cells(row: dict) -> dict:
@@ -42,30 +41,6 @@ def _progress_cells(row: dict) -> dict:
     }
 
 
-def _enqueue(ctx: Context, router_refs: list[tuple[int, str]], dry_run: bool) -> tuple[list[int], list[str]]:
-    send, _ = _queue()
-    settings = ctx.settings
-    created, refused = [], []
-    for router_id, _name in router_refs:
-        try:
-            with ctx.session() as (session, scope):
-                router = find_router(session, scope, str(router_id))
-                job = jobs.create_job(
-                    session,
-                    scope,
-                    router,
-                    time_limit=settings.job_time_limit,
-                    heartbeat_interval=settings.heartbeat_interval,
-                    dry_run=dry_run,
-                )
-                job_id = job.id
-            jobs.dispatch(ctx.engine(), job_id, send)
-            created.append(job_id)
-        except jobs.JobRefused as exc:
-            refused.append(str(exc))
-    return created, refused
-
-
 def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
     if args.sync:
         if args.all or args.router is None:
@@ -73,16 +48,17 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
         return run_sync(ctx, args)
     if bool(args.all) == bool(args.router):
         raise CliError("name a router, or pass --all")
-    with ctx.session() as (session, scope):
+    actions = _actions(ctx)
+    with ctx.reading() as (session, scope):
         if args.all:
-            stmt = scope.routers()
-            if args.tenant:
-                stmt = stmt.where(Router.tenant_id == find_tenant(session, scope, args.tenant).id)
-            targets = [(r.id, r.name) for r in session.scalars(stmt.order_by("name"))]
+            tenant_id = find_tenant(session, scope, args.tenant).id if args.tenant else None
         else:
-            router = find_router(session, scope, args.router, args.tenant)
-            targets = [(router.id, router.name)]
-    created, refused = _enqueue(ctx, targets, args.dry_run)
+            router_id = find_router(session, scope, args.router, args.tenant).id
+    if args.all:
+        outcome = actions.import_all(tenant_id, args.dry_run)
+    else:
+        outcome = actions.import_routers([router_id], args.dry_run)
+    created, refused = outcome.created, outcome.refused
     if args.json and not args.wait:
         emit_json(
             {"job_id": created[0]} if not args.all and created else {"job_ids": created, "refused": refused}
@@ -195,56 +171,25 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_retry(ctx: Context, args: argparse.Namespace) -> int:
     if bool(args.id) == bool(args.all_failed):
         raise CliError("give a job id, or --all-failed")
-    send, _ = _queue()
-    settings = ctx.settings
-    with ctx.session() as (session, scope):
-        if args.all_failed:
-            old_ids = [
-                r["id"]
-                for r in list_jobs(
-                    session, scope, settings.heartbeat_interval, status="failed+stalled", limit=None
-                )
-            ]
-            # A router retries once: its newest failed job.
-            newest: dict[int, int] = {}
-            for job in session.scalars(
-                select(ImportJob).where(ImportJob.id.in_(old_ids)).order_by(ImportJob.id)
-            ):
-                newest[job.router_id] = job.id
-            old_ids = sorted(newest.values())
-        else:
-            old_ids = [args.id]
-    created, refused = [], []
-    for old_id in old_ids:
-        try:
-            with ctx.session() as (session, scope):
-                job = jobs.retry(
-                    session,
-                    scope,
-                    jobs.get_job(session, scope, old_id),
-                    time_limit=settings.job_time_limit,
-                    heartbeat_interval=settings.heartbeat_interval,
-                )
-                new_id = job.id
-            jobs.dispatch(ctx.engine(), new_id, send)
-            created.append(new_id)
-        except jobs.JobRefused as exc:
-            refused.append(str(exc))
+    actions = _actions(ctx)
+    outcome = actions.retry_all_failed() if args.all_failed else actions.retry([args.id])
+    created = outcome.created
     if args.json:
-        emit_json({"job_id": created[0]} if args.id and created else {"job_ids": created, "refused": refused})
+        emit_json(
+            {"job_id": created[0]}
+            if args.id and created
+            else {"job_ids": created, "refused": outcome.refused}
+        )
     else:
         for new_id in created:
             print(f"job #{new_id} queued")
-    for message in refused:
+    for message in outcome.refused:
         print(f"error: {message}", file=sys.stderr)
-    return 1 if refused or (args.id and not created) else 0
+    return 1 if outcome.refused or (args.id and not created) else 0
 
 
 def cmd_cancel(ctx: Context, args: argparse.Namespace) -> int:
-    _, revoke = _queue()
-    with ctx.session() as (session, scope):
-        outcome = jobs.cancel(session, scope, jobs.get_job(session, scope, args.id), revoke)
-    print(f"job #{args.id} {outcome}")
+    print(f"job #{args.id} {_actions(ctx).cancel(args.id)}")
     return 0
 
 

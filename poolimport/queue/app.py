@@ -56,3 +56,9 @@ def send_import(job_id: int) -> str:
 def revoke_task(task_id: str) -> None:
     _follow_settings()
     huey.revoke_by_id(task_id)
+
+
+def check_queue() -> int:
+    """The number of waiting tasks; raises when the queue can't be reached."""
+    _follow_settings()
+    return int(huey.pending_count())

@@ -1,0 +1,100 @@
+"""What an operator does to jobs, end to end (record, then hand to the queue): for the CLI and the TUI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from poolimport.core import jobs
+from poolimport.core.config import Settings
+from poolimport.core.db import get_engine, session_scope
+from poolimport.core.job_queries import list_jobs
+from poolimport.core.models import ImportJob, Router
+from poolimport.core.tenancy import Scope, resolve_scope
+
+
+@dataclass
+class Outcome:
+    created: list[int] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+class JobActions:
+    def __init__(
+        self, settings: Settings, send: jobs.Sender, revoke: Callable[[str], None] | None = None
+    ) -> None:
+        self.settings = settings
+        self.engine = get_engine(settings)
+        self.send = send
+        self.revoke = revoke
+
+    def _each(self, ids: list[int], create: Callable[[Session, Scope, int], ImportJob]) -> Outcome:
+        outcome = Outcome()
+        for item in ids:
+            try:
+                with session_scope(self.engine) as session:
+                    job_id = create(session, resolve_scope(session, self.settings.operator), item).id
+                jobs.dispatch(self.engine, job_id, self.send)
+                outcome.created.append(job_id)
+            except jobs.JobRefused as exc:
+                outcome.refused.append(str(exc))
+        return outcome
+
+    def import_routers(self, router_ids: list[int], dry_run: bool = False) -> Outcome:
+        def create(session: Session, scope: Scope, router_id: int) -> ImportJob:
+            router = session.scalar(scope.routers().where(Router.id == router_id))
+            if router is None:
+                raise jobs.JobRefused(f"router {router_id} is gone")
+            return jobs.create_job(
+                session,
+                scope,
+                router,
+                time_limit=self.settings.job_time_limit,
+                heartbeat_interval=self.settings.heartbeat_interval,
+                dry_run=dry_run,
+            )
+
+        return self._each(router_ids, create)
+
+    def import_all(self, tenant_id: int | None = None, dry_run: bool = False) -> Outcome:
+        with session_scope(self.engine) as session:
+            stmt = resolve_scope(session, self.settings.operator).routers().order_by(Router.name)
+            if tenant_id is not None:
+                stmt = stmt.where(Router.tenant_id == tenant_id)
+            router_ids = [router.id for router in session.scalars(stmt)]
+        return self.import_routers(router_ids, dry_run)
+
+    def retry(self, job_ids: list[int]) -> Outcome:
+        def create(session: Session, scope: Scope, job_id: int) -> ImportJob:
+            return jobs.retry(
+                session,
+                scope,
+                jobs.get_job(session, scope, job_id),
+                time_limit=self.settings.job_time_limit,
+                heartbeat_interval=self.settings.heartbeat_interval,
+            )
+
+        return self._each(job_ids, create)
+
+    def retry_all_failed(self) -> Outcome:
+        """One new attempt per router: for its newest failed or stalled job."""
+        with session_scope(self.engine) as session:
+            scope = resolve_scope(session, self.settings.operator)
+            failed = list_jobs(
+                session, scope, self.settings.heartbeat_interval, status="failed+stalled", limit=None
+            )
+            newest: dict[int, int] = {}
+            stmt = select(ImportJob.router_id, ImportJob.id).where(
+                ImportJob.id.in_([row["id"] for row in failed])
+            )
+            for router_id, job_id in session.execute(stmt.order_by(ImportJob.id)):
+                newest[router_id] = job_id
+        return self.retry(sorted(newest.values()))
+
+    def cancel(self, job_id: int) -> str:
+        with session_scope(self.engine) as session:
+            scope = resolve_scope(session, self.settings.operator)
+            return jobs.cancel(session, scope, jobs.get_job(session, scope, job_id), self.revoke)

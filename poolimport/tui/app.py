@@ -1,0 +1,336 @@
+"""poolimport-tui: routers, jobs and a live log in one screen; every action is a call into core.
+
+The app wires widgets to data: a poll every 0.4 s (jobs and the selected job's new events) and every
+3 s (routers), each in a thread worker, so the UI never waits on the database, the queue or a router.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input
+
+from poolimport.core.config import ConfigError, Settings, load_settings
+from poolimport.core.job_actions import Outcome
+from poolimport.core.jobs import JobRefused
+from poolimport.core.routers import InvalidInput
+from poolimport.core.secrets import SecretError
+from poolimport.core.tenancy import AccessDenied, NotFound
+from poolimport.core.text import one_line
+from poolimport.tui.components.banner import Banner
+from poolimport.tui.components.filter_table import FilterTable
+from poolimport.tui.components.help_screen import HelpScreen
+from poolimport.tui.components.jobs_table import JobsTable
+from poolimport.tui.components.log_pane import LogPane
+from poolimport.tui.components.pools_screen import PoolsScreen
+from poolimport.tui.components.router_form import RouterForm, RouterFormResult
+from poolimport.tui.components.routers_table import RoutersTable
+from poolimport.tui.data import JOBS_PAGE, Data
+
+JOBS_POLL = 0.4
+ROUTERS_POLL = 3.0
+QUEUE_POLL = 5.0
+REFUSALS = (JobRefused, AccessDenied, NotFound, InvalidInput, SecretError, ConfigError)
+
+
+class PoolImportApp(App[None]):
+    TITLE = "poolimport"
+    CSS_PATH = "poolimport.tcss"
+    BINDINGS = [
+        Binding("i", "import_router", "Import", id="import"),
+        Binding("I", "import_all", "Import all", key_display="I", id="import_all"),
+        Binding("r", "retry", "Retry", id="retry"),
+        Binding("R", "retry_all", "Retry failed", key_display="R", id="retry_all"),
+        Binding("c", "cancel_job", "Cancel", id="cancel"),
+        Binding("t", "test_router", "Test", id="test"),
+        Binding("a", "add_router", "Add", id="add"),
+        Binding("e", "edit_router", "Edit", id="edit"),
+        Binding("p", "pools", "Pools", id="pools"),
+        Binding("f", "toggle_follow", "Follow", id="follow"),
+        Binding("m", "older_jobs", "Older jobs", show=False, id="older_jobs"),
+        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or load_settings()
+        self.data = Data(self.settings)
+        self.routers: dict[str, dict[str, Any]] = {}
+        self.jobs_limit = JOBS_PAGE
+        self.select_job_next: int | None = None
+        self._routers_due = 0.0
+        self._queue_due = 0.0
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Banner(id="banner")
+        yield RoutersTable(id="routers")
+        yield JobsTable(id="jobs")
+        yield LogPane(id="log")
+        yield Input(placeholder="filter the table: type, enter to keep, escape to clear", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.settings.operator} @ {self.settings.database_url.split('@')[-1]}"
+        self.query_one("#filter", Input).display = False
+        for widget_id in ("routers", "jobs", "log"):
+            widget = self.query_one(f"#{widget_id}")
+            widget.border_title = widget.BORDER_TITLE  # type: ignore[attr-defined]
+        self.query_one(RoutersTable).focus()
+        self.poll()
+        self.set_interval(JOBS_POLL, self.poll)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.action != "quit":
+                yield SystemCommand(
+                    f"{binding.description} ({binding.key_display or binding.key})",
+                    f"poolimport: {binding.description.lower()}",
+                    partial(self.run_action, binding.action),
+                )
+
+    # -- polling ---------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="poll")
+    def poll(self) -> None:
+        now = time.monotonic()
+        log = self.query_one(LogPane)
+        try:
+            jobs = self.data.jobs(limit=self.jobs_limit)
+            events = self.data.events(log.job_id, log.last_event_id) if log.job_id else []
+            routers = None
+            if now >= self._routers_due:
+                self._routers_due = now + ROUTERS_POLL
+                routers = self.data.routers()
+        except (DBAPIError, SQLAlchemyError) as exc:
+            self.call_from_thread(self._problem, "database", _first_line(exc))
+            return
+        self.call_from_thread(self._problem, "database", None)
+        self.call_from_thread(self._show, jobs, events, log.job_id, routers)
+        if now >= self._queue_due:
+            self._queue_due = now + QUEUE_POLL
+            self.call_from_thread(self._problem, "queue", self.data.queue_ok())
+
+    def _problem(self, source: str, message: str | None) -> None:
+        self.query_one(Banner).set_problem(source, message)
+
+    def _show(
+        self,
+        jobs: list[dict[str, Any]],
+        events: list[dict[str, Any]],
+        events_job: int | None,
+        routers: list[dict[str, Any]] | None,
+    ) -> None:
+        if routers is not None:
+            self.routers = {str(r["id"]): r for r in routers}
+            self.query_one(RoutersTable).show(routers)
+        table = self.query_one(JobsTable)
+        table.show(jobs)
+        table.border_title = f"Jobs (newest {len(jobs)}" + (", m: older)" if len(jobs) >= self.jobs_limit else ")")
+        if self.select_job_next is not None and any(job["id"] == self.select_job_next for job in jobs):
+            table.select_key(str(self.select_job_next))
+            self.select_job_next = None
+        log = self.query_one(LogPane)
+        if log.job_id is None and jobs:
+            self._follow_job(table.selected_key)
+        if events_job is not None:
+            log.add_events(events_job, events)
+
+    def _follow_job(self, key: str | None) -> None:
+        self.query_one(LogPane).watch_job(int(key) if key else None)
+
+    @on(DataTable.RowHighlighted, "#jobs")
+    def _job_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._follow_job(event.row_key.value)
+
+    @on(DataTable.RowSelected, "#routers")
+    def _router_chosen(self) -> None:
+        self.action_pools()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def _selected_router(self) -> dict[str, Any] | None:
+        router = self.routers.get(self.query_one(RoutersTable).selected_key or "")
+        if router is None:
+            self.notify("no router selected", severity="warning")
+        return router
+
+    def _selected_job(self) -> int | None:
+        key = self.query_one(JobsTable).selected_key
+        if key is None:
+            self.notify("no job selected", severity="warning")
+        return int(key) if key else None
+
+    @work(thread=True, group="actions")
+    def _act(self, action: Callable[[], Outcome | str | None], done: Callable[[Any], None]) -> None:
+        """Run an action off the event loop; refusals become notifications, not crashes."""
+        try:
+            result = action()
+        except REFUSALS as exc:
+            self.call_from_thread(self.notify, one_line(exc), severity="warning", markup=False)
+            return
+        except (DBAPIError, SQLAlchemyError) as exc:
+            self.call_from_thread(self._problem, "database", _first_line(exc))
+            self.call_from_thread(self.notify, f"database error: {_first_line(exc)}", severity="error", markup=False)
+            return
+        self.call_from_thread(done, result)
+
+    def _queued(self, outcome: Outcome) -> None:
+        for message in outcome.refused:
+            self.notify(one_line(message), severity="warning", markup=False, timeout=8)
+            if "queue unreachable" in message:
+                self._problem("queue", message.split("queue unreachable: ", 1)[-1])
+        if outcome.created:
+            self._problem("queue", None)
+            newest = max(outcome.created)
+            self.notify(f"queued {', '.join(f'#{n}' for n in outcome.created)}", markup=False)
+            self.select_job_next = newest
+            self.query_one(LogPane).watch_job(newest)
+            self.poll()
+
+    def action_import_router(self) -> None:
+        if router := self._selected_router():
+            self._act(lambda: self.data.actions().import_routers([router["id"]]), self._queued)
+
+    def action_import_all(self) -> None:
+        self._act(lambda: self.data.actions().import_all(), self._queued)
+
+    def action_retry(self) -> None:
+        if (job_id := self._selected_job()) is not None:
+            self._act(lambda: self.data.actions().retry([job_id]), self._queued)
+
+    def action_retry_all(self) -> None:
+        self._act(lambda: self.data.actions().retry_all_failed(), self._queued)
+
+    def action_cancel_job(self) -> None:
+        if (job_id := self._selected_job()) is not None:
+
+            def said(outcome: str) -> None:
+                self.notify(f"job #{job_id} {outcome}", markup=False)
+                self.poll()
+
+            self._act(lambda: self.data.actions().cancel(job_id), said)
+
+    def action_test_router(self) -> None:
+        if router := self._selected_router():
+            self.notify(f"testing {one_line(router['name'])}…", markup=False, timeout=2)
+
+            def said(result: tuple[str, bool]) -> None:
+                message, ok = result
+                self.notify(one_line(message), severity="information" if ok else "error", markup=False, timeout=8)
+                self._routers_due = 0.0
+
+            self._act(lambda: self.data.test_router(router["id"]), said)
+
+    def action_add_router(self) -> None:
+        self._act(self.data.tenants, lambda tenants: self.push_screen(RouterForm(tenants), self._save_router))
+
+    def action_edit_router(self) -> None:
+        if router := self._selected_router():
+
+            def load() -> tuple[list[str], dict[str, Any]]:
+                return self.data.tenants(), self.data.router_form_values(router["id"])
+
+            def open_form(loaded: tuple[list[str], dict[str, Any]]) -> None:
+                self.push_screen(RouterForm(loaded[0], loaded[1], router["id"]), self._save_router)
+
+            self._act(load, open_form)
+
+    def _save_router(self, result: RouterFormResult | None) -> None:
+        if result is None:
+            return
+
+        def saved(router_id: int) -> None:
+            self.notify(f"router {one_line(result.fields.name)} saved", markup=False)
+            self._routers_due = 0.0
+            self.poll()
+
+        self._act(lambda: self.data.save_router(result.router_id, result.tenant, result.fields, result.password), saved)
+
+    def action_pools(self) -> None:
+        if router := self._selected_router():
+            self.push_screen(PoolsScreen(router["id"], router["name"]))
+
+    def action_toggle_follow(self) -> None:
+        following = self.query_one(LogPane).toggle_follow()
+        self.notify("log follows the job" if following else "log paused: scroll freely", timeout=2)
+
+    def action_older_jobs(self) -> None:
+        self.jobs_limit += JOBS_PAGE
+        self.poll()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(list(self.BINDINGS)))
+
+    # -- filter ----------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        table = self.screen.focused
+        if not isinstance(table, FilterTable):
+            tables = list(self.screen.query(FilterTable))
+            table = tables[0] if tables else None
+        if table is None:
+            return
+        box = self.screen.query("#filter").first(Input) if self.screen is not self.screen_stack[0] else None
+        box = box or self.query_one("#filter", Input)
+        if self.screen is not self.screen_stack[0]:
+            self.notify("filter: type to narrow the table, escape to clear", timeout=2)
+        self._filter_target = table
+        box.value = table.filter_text
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        target = getattr(self, "_filter_target", None)
+        if target is not None:
+            target.set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self._close_filter(keep=True)
+
+    def _close_filter(self, keep: bool) -> None:
+        box = self.query_one("#filter", Input)
+        target = getattr(self, "_filter_target", None)
+        box.display = False
+        if target is not None:
+            if not keep:
+                target.set_filter("")
+            target.focus()
+            target.border_subtitle = f"filter: {target.filter_text}" if target.filter_text else ""
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape" and self.query_one("#filter", Input).has_focus:
+            self._close_filter(keep=False)
+            event.stop()
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return one_line(str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else type(exc).__name__)
+
+
+def main() -> None:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    PoolImportApp(settings).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""One pool's addresses, a page at a time, filterable by status (a: all, f: free, u: used, s: stale)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from poolimport.core.text import one_line
+from poolimport.tui.components import cells
+from poolimport.tui.components.filter_table import FilterTable
+
+PAGE = 500
+
+
+class AddressesTable(FilterTable):
+    COLUMNS = (("address", "Address"), ("status", "Status"), ("owner", "Owner"), ("info", "Info"))
+
+
+class AddressesScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back", id="addresses.back"),
+        Binding("a", "status(None)", "All", id="addresses.all"),
+        Binding("f", "status('free')", "Free", id="addresses.free"),
+        Binding("u", "status('used')", "Used", id="addresses.used"),
+        Binding("s", "status('stale')", "Stale", id="addresses.stale"),
+        Binding("m", "more", "More", id="addresses.more"),
+        Binding("slash", "app.filter", "Filter", id="addresses.filter"),
+    ]
+
+    def __init__(self, pool_id: int, pool_name: str) -> None:
+        super().__init__()
+        self.pool_id, self.pool_name = pool_id, pool_name
+        self.status: str | None = None
+        self.rows: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield AddressesTable(id="addresses")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_status(None)
+
+    def action_status(self, status: str | None) -> None:
+        self.status, self.rows = status, []
+        self.load(0)
+
+    def action_more(self) -> None:
+        self.load(len(self.rows))
+
+    @work(thread=True, exclusive=True, group="addresses")
+    def load(self, offset: int) -> None:
+        page = self.app.data.addresses(self.pool_id, self.status, offset, PAGE)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._show, offset, page)
+
+    def _show(self, offset: int, page: list[dict[str, Any]]) -> None:
+        self.rows = self.rows[:offset] + page
+        table = self.query_one(AddressesTable)
+        table.border_title = (
+            f"{one_line(self.pool_name)}: {self.status or 'all'} addresses, {len(self.rows):,} shown"
+            + (" (m: more)" if len(page) == PAGE else "")
+        )
+        table.show_rows(
+            [
+                (
+                    row["address"],
+                    [cells.plain(row["address"]), cells.plain(row["status"]),
+                     cells.plain(row["owner"] or ""), cells.plain(row["info"] or "")],
+                )
+                for row in self.rows
+            ]
+        )

@@ -1,0 +1,70 @@
+"""Cell renderers. Router text becomes rich Text (never markup) with control characters replaced."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+
+from poolimport.core.text import one_line
+
+# Status words carry their own marker so they read without colour (NO_COLOR, monochrome terminals).
+STATUS_STYLE = {
+    "queued": ("queued", "cyan"),
+    "running": ("running", "bold yellow"),
+    "succeeded": ("ok", "green"),
+    "partial": ("partial", "bold magenta"),
+    "failed": ("FAILED", "bold red"),
+    "cancelled": ("cancelled", "dim"),
+    "stalled": ("!STALLED", "bold white on red"),
+}
+LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
+BAR_WIDTH = 10
+
+
+def plain(value: object, style: str = "") -> Text:
+    return Text(one_line(value), style=style, no_wrap=True)
+
+
+def number(value: int | None) -> Text:
+    return Text("-" if value is None else f"{value:,}", justify="right")
+
+
+def status(value: str | None) -> Text:
+    if not value:
+        return Text("-")
+    label, style = STATUS_STYLE.get(value, (value, ""))
+    return Text(label, style=style)
+
+
+def bar(done: int, total: int, width: int = BAR_WIDTH) -> Text:
+    fraction = min(1.0, done / total) if total else 0.0
+    filled = int(round(fraction * width))
+    return Text.assemble(("█" * filled, "green"), ("░" * (width - filled), "dim"), f" {fraction:4.0%}")
+
+
+def clock(value: str | datetime | None) -> str:
+    if value is None:
+        return "-"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(UTC).strftime("%m-%d %H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def rate_and_eta(job: dict[str, object]) -> tuple[str, str]:
+    elapsed = job.get("elapsed")
+    done, total = int(job["addresses_done"] or 0), int(job["addresses_total"] or 0)  # type: ignore[call-overload]
+    if not isinstance(elapsed, int | float) or elapsed <= 0 or done <= 0:
+        return "-", "-"
+    rate = done / elapsed
+    if job["status"] != "running" or done >= total:
+        return f"{rate:,.0f}/s", "-"
+    return f"{rate:,.0f}/s", duration((total - done) / rate)

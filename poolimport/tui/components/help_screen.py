@@ -1,0 +1,37 @@
+"""`?`: every key of the main screen, from the app's own bindings (so it can't drift from them)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+def _key_table(bindings: list[BindingType]) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
+    table.add_column("Key")
+    table.add_column("Does")
+    for binding in bindings:
+        if isinstance(binding, Binding) and binding.description:
+            table.add_row(binding.key_display or binding.key, binding.description)
+    table.add_row("tab / shift+tab", "move between panes")
+    table.add_row("enter", "on a router: its pools; on a pool: its addresses")
+    table.add_row("escape", "close this screen, a form or the filter")
+    table.add_row("ctrl+p", "command palette: every action by name")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
+
+    def __init__(self, bindings: list[BindingType]) -> None:
+        super().__init__()
+        self.bindings = bindings
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = "poolimport keys"
+            yield Static(_key_table(self.bindings))

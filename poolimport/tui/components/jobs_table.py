@@ -1,0 +1,58 @@
+"""The jobs pane: newest first, with a progress bar, rate, elapsed time and ETA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from poolimport.tui.components import cells
+from poolimport.tui.components.filter_table import FilterTable
+
+
+def progress(job: dict[str, Any]) -> Text:
+    done, total = job["addresses_done"], job["addresses_total"]
+    if job["status"] == "succeeded" and total == 0:
+        done = total = 1
+    return cells.bar(done, total)
+
+
+class JobsTable(FilterTable):
+    BORDER_TITLE = "Jobs"
+    COLUMNS = (
+        ("id", "#"),
+        ("router", "Router"),
+        ("status", "Status"),
+        ("progress", "Progress"),
+        ("pools", "Pools"),
+        ("addresses", "Addresses"),
+        ("rate", "Rate"),
+        ("elapsed", "Elapsed"),
+        ("eta", "ETA"),
+        ("attempt", "Try"),
+        ("error", "Error"),
+    )
+
+    def show(self, jobs: list[dict[str, Any]]) -> None:
+        rows = []
+        for job in jobs:
+            rate, eta = cells.rate_and_eta(job)
+            rows.append(
+                (
+                    str(job["id"]),
+                    [
+                        Text(str(job["id"]), justify="right"),
+                        cells.plain(job["router"]),
+                        cells.status(job["status"]),
+                        progress(job),
+                        f"{job['pools_done']}/{job['pools_total']}",
+                        f"{job['addresses_done']:,}/{job['addresses_total']:,}",
+                        rate,
+                        cells.duration(job["elapsed"]),
+                        eta,
+                        str(job["attempt"]),
+                        cells.plain(job["error"] or "", "red"),
+                    ],
+                )
+            )
+        self.show_rows(rows)

@@ -1,0 +1,87 @@
+"""A router's pools (total, used, free, stale); enter opens the pool's addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header
+
+from poolimport.core.text import one_line
+from poolimport.tui.components import cells
+from poolimport.tui.components.addresses_screen import AddressesScreen
+from poolimport.tui.components.filter_table import FilterTable
+
+
+class PoolsTable(FilterTable):
+    COLUMNS = (
+        ("name", "Pool"),
+        ("family", "IP"),
+        ("ranges", "Ranges"),
+        ("total", "Total"),
+        ("used", "Used"),
+        ("free", "Free"),
+        ("stale", "Stale"),
+        ("status", "Status"),
+        ("comment", "Comment"),
+    )
+
+    def show(self, pools: list[dict[str, Any]]) -> None:
+        self.show_rows(
+            [
+                (
+                    str(p["id"]),
+                    [
+                        cells.plain(p["name"], "bold"),
+                        f"v{p['family']}",
+                        cells.plain(p["ranges"] + (f" /{p['prefix_length']}" if p["prefix_length"] else "")),
+                        cells.number(p["total"]),
+                        cells.number(p["used"]),
+                        cells.number(p["free"]),
+                        cells.number(p["stale"]),
+                        cells.plain(p["status"] + ("" if p["expanded"] else " (not expanded)")),
+                        cells.plain(p["comment"] or ""),
+                    ],
+                )
+                for p in pools
+            ]
+        )
+
+
+class PoolsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back", id="pools.back"),
+        Binding("slash", "app.filter", "Filter", id="pools.filter"),
+    ]
+
+    def __init__(self, router_id: int, router_name: str) -> None:
+        super().__init__()
+        self.router_id, self.router_name = router_id, router_name
+        self.pools: dict[str, dict[str, Any]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        table = PoolsTable(id="pools")
+        table.border_title = f"Pools of {one_line(self.router_name)}"
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="pools")
+    def load(self) -> None:
+        pools = self.app.data.pools(self.router_id)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._show, pools)
+
+    def _show(self, pools: list[dict[str, Any]]) -> None:
+        self.pools = {str(p["id"]): p for p in pools}
+        self.query_one(PoolsTable).show(pools)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        pool = self.pools.get(str(event.row_key.value))
+        if pool is not None:
+            self.app.push_screen(AddressesScreen(pool["id"], pool["name"]))

@@ -1,0 +1,128 @@
+"""Add or edit a router. The password field is masked; "Test" connects without saving."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from poolimport.core.routers import InvalidInput, RouterFields
+
+
+@dataclass
+class RouterFormResult:
+    router_id: int | None
+    tenant: str
+    fields: RouterFields
+    password: str | None
+
+
+class RouterForm(ModalScreen[RouterFormResult | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+        Binding("ctrl+s", "save", "Save", id="form.save"),
+        Binding("ctrl+t", "test", "Test connection", id="form.test"),
+    ]
+
+    def __init__(self, tenants: list[str], values: dict[str, Any] | None = None, router_id: int | None = None):
+        super().__init__()
+        self.tenants = tenants
+        self.values = values or {}
+        self.router_id = router_id
+
+    def compose(self) -> ComposeResult:
+        v = self.values
+        tenant_options = [(name, name) for name in self.tenants]
+        with Vertical(id="form-body") as body:
+            body.border_title = f"Edit router {v['name']}" if self.router_id else "Add router"
+            with Grid(id="form-grid"):
+                yield Label("Name")
+                yield Input(v.get("name", ""), id="name")
+                yield Label("Tenant")
+                yield Select(tenant_options, value=v.get("tenant", Select.NULL) or Select.NULL, id="tenant",
+                             allow_blank=not self.tenants)
+                yield Label("Host")
+                yield Input(v.get("host", ""), id="host")
+                yield Label("Port")
+                yield Input(str(v.get("port", "")), placeholder="8728 (8729 with TLS)", id="port", type="integer")
+                yield Label("Username")
+                yield Input(v.get("username", ""), id="username")
+                yield Label("Password")
+                yield Input(placeholder="unchanged" if self.router_id else "", password=True, id="password")
+                yield Label("Timeout (s)")
+                yield Input(str(v.get("timeout", 10)), id="timeout", type="number")
+                yield Checkbox("API-SSL (TLS)", v.get("tls", False), id="tls")
+                yield Checkbox("Verify certificate", v.get("tls_verify", True), id="tls_verify")
+            yield Static("", id="form-status")
+            with Horizontal(id="form-buttons"):
+                yield Button("Test connection", id="test")
+                yield Button("Save", id="save", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def _read(self) -> RouterFormResult:
+        def text(widget_id: str) -> str:
+            return self.query_one(f"#{widget_id}", Input).value.strip()
+
+        tenant = self.query_one("#tenant", Select).value
+        if tenant is Select.NULL or not isinstance(tenant, str):
+            raise InvalidInput("choose a tenant")
+        try:
+            port = int(text("port")) if text("port") else None
+            timeout = float(text("timeout") or 10)
+        except ValueError:
+            raise InvalidInput("port and timeout must be numbers") from None
+        fields = RouterFields(
+            name=text("name"),
+            host=text("host"),
+            username=text("username"),
+            port=port,
+            tls=self.query_one("#tls", Checkbox).value,
+            tls_verify=self.query_one("#tls_verify", Checkbox).value,
+            encoding=self.values.get("encoding", "utf-8"),
+            timeout=timeout,
+        )
+        fields.validate()
+        password = self.query_one("#password", Input).value or None
+        if self.router_id is None and not password:
+            raise InvalidInput("a password is required")
+        return RouterFormResult(self.router_id, tenant, fields, password)
+
+    def _say(self, message: str, ok: bool) -> None:
+        status = self.query_one("#form-status", Static)
+        status.update(message)
+        status.set_class(not ok, "error")
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        try:
+            self.dismiss(self._read())
+        except InvalidInput as exc:
+            self._say(str(exc), ok=False)
+
+    @on(Button.Pressed, "#test")
+    def action_test(self) -> None:
+        try:
+            result = self._read()
+        except InvalidInput as exc:
+            self._say(str(exc), ok=False)
+            return
+        if result.password is None:
+            self._say("type the password to test an edited router (or press t on the main screen)", ok=False)
+            return
+        self._say("testing…", ok=True)
+        self._run_test(result)
+
+    @work(thread=True, exclusive=True, group="form-test")
+    def _run_test(self, result: RouterFormResult) -> None:
+        message, ok = self.app.data.test_unsaved(result.fields, result.password or "")  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._say, message, ok)

@@ -1,0 +1,140 @@
+"""What the TUI's workers call: thin wrappers over core that return plain data. Run in threads, never on
+the event loop: every one of them may wait on the database, the queue or a router."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from poolimport.core.config import Settings
+from poolimport.core.db import get_engine, get_read_engine, session_scope
+from poolimport.core.job_actions import JobActions, Outcome
+from poolimport.core.job_queries import event_rows, last_jobs_by_router, list_jobs
+from poolimport.core.models import Router, Tenant
+from poolimport.core.queries import address_rows, pool_rows, router_rows
+from poolimport.core.routers import RouterFields, probe, record_test, save_router
+from poolimport.core.tenancy import find_router, resolve_scope
+
+JOBS_PAGE = 200
+EVENTS_PAGE = 500
+ROUTERS_LIMIT = 1000
+
+
+@dataclass
+class Snapshot:
+    routers: list[dict[str, Any]]
+    jobs: list[dict[str, Any]]
+
+
+class Data:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _reading(self) -> Any:
+        return session_scope(get_read_engine(self.settings))
+
+    def routers(self) -> list[dict[str, Any]]:
+        with self._reading() as session:
+            scope = resolve_scope(session, self.settings.operator)
+            rows = router_rows(session, scope, limit=ROUTERS_LIMIT)
+            last = last_jobs_by_router(session, [row["id"] for row in rows])
+        for row in rows:
+            job = last.get(row["id"])
+            row["last_job_status"] = job.status if job else None
+            row["last_job_at"] = (job.finished_at or job.queued_at) if job else None
+        return rows
+
+    def jobs(self, limit: int = JOBS_PAGE, before_id: int | None = None) -> list[dict[str, Any]]:
+        with self._reading() as session:
+            scope = resolve_scope(session, self.settings.operator)
+            return list_jobs(session, scope, self.settings.heartbeat_interval, limit=limit, before_id=before_id)
+
+    def events(self, job_id: int, after_id: int) -> list[dict[str, Any]]:
+        with self._reading() as session:
+            return event_rows(session, job_id, after_id, limit=EVENTS_PAGE)
+
+    def pools(self, router_id: int) -> list[dict[str, Any]]:
+        with self._reading() as session:
+            return pool_rows(session, router_id)
+
+    def addresses(self, pool_id: int, status: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
+        with self._reading() as session:
+            return address_rows(session, pool_id, status, limit=limit, offset=offset)
+
+    def tenants(self) -> list[str]:
+        with self._reading() as session:
+            scope = resolve_scope(session, self.settings.operator)
+            return [tenant.name for tenant in session.scalars(scope.tenants().order_by(Tenant.name))]
+
+    def router_form_values(self, router_id: int) -> dict[str, Any]:
+        with self._reading() as session:
+            router = find_router(session, resolve_scope(session, self.settings.operator), str(router_id))
+            return {
+                "name": router.name,
+                "tenant": router.tenant.name,
+                "host": router.host,
+                "port": router.port,
+                "username": router.username,
+                "tls": router.tls,
+                "tls_verify": router.tls_verify,
+                "timeout": router.timeout,
+                "encoding": router.encoding,
+            }
+
+    def save_router(self, router_id: int | None, tenant: str, fields: RouterFields, password: str | None) -> int:
+        with session_scope(get_engine(self.settings)) as session:
+            scope = resolve_scope(session, self.settings.operator)
+            existing = find_router(session, scope, str(router_id)) if router_id else None
+            return save_router(session, scope, self.settings, tenant, fields, password, existing).id
+
+    def test_router(self, router_id: int) -> tuple[str, bool]:
+        """(message, ok); the probe runs with no transaction open, the result is recorded after."""
+        with self._reading() as session:
+            router = find_router(session, resolve_scope(session, self.settings.operator), str(router_id))
+            name = router.name
+            test = probe(router, self.settings)
+        with session_scope(get_engine(self.settings)) as session:
+            stored = session.get(Router, router_id)
+            if stored is not None:
+                record_test(stored, test)
+        if test.ok:
+            return f"{name}: {test.identity}, RouterOS {test.version}, {test.rtt_ms} ms", True
+        return f"{name}: {test.error}", False
+
+    def test_unsaved(self, fields: RouterFields, password: str) -> tuple[str, bool]:
+        """The form's "test connection": nothing is stored."""
+        fields.validate()
+        router = Router(
+            name=fields.name,
+            host=fields.host,
+            port=fields.port or 8728,
+            username=fields.username,
+            tls=fields.tls,
+            tls_verify=fields.tls_verify,
+            ca_file=fields.ca_file,
+            encoding=fields.encoding,
+            timeout=fields.timeout,
+            password_encrypted=b"",
+        )
+        test = probe(router, self.settings, password)
+        if test.ok:
+            return f"connected: {test.identity}, RouterOS {test.version}, {test.rtt_ms} ms", True
+        return str(test.error), False
+
+    def actions(self) -> JobActions:
+        from poolimport.queue.app import revoke_task, send_import
+
+        return JobActions(self.settings, send_import, revoke_task)
+
+    def queue_ok(self) -> str | None:
+        """None when the queue answers, else why not."""
+        try:
+            from poolimport.queue.app import check_queue
+
+            check_queue()
+        except Exception as exc:
+            return f"{exc.__class__.__name__}: {exc}"
+        return None
+
+
+__all__ = ["Data", "Outcome", "Snapshot"]
