@@ -127,7 +127,11 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
         return None
 
     def on_progress(*progress: int) -> None:
-        heartbeat.progress = progress  # type: ignore[assignment]
+        previous, heartbeat.progress = heartbeat.progress, progress  # type: ignore[assignment]
+        # A new pools_done count only ever comes between pool transactions, when a write can't wait
+        # on our own lock: record it at once rather than on the next beat.
+        if previous is None or previous[0] != progress[0]:
+            heartbeat.beat()
 
     heartbeat.start()
     try:

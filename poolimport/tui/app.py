@@ -9,14 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input
+from textual.widgets import DataTable, Footer, Header
 
 from poolimport.core.config import ConfigError, Settings, load_settings
 from poolimport.core.job_actions import Outcome
@@ -26,6 +27,7 @@ from poolimport.core.secrets import SecretError
 from poolimport.core.tenancy import AccessDenied, NotFound
 from poolimport.core.text import one_line
 from poolimport.tui.components.banner import Banner
+from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.help_screen import HelpScreen
 from poolimport.tui.components.jobs_table import JobsTable
@@ -36,6 +38,7 @@ from poolimport.tui.components.routers_table import RoutersTable
 from poolimport.tui.data import JOBS_PAGE, Data
 
 JOBS_POLL = 0.4
+W = TypeVar("W")
 ROUTERS_POLL = 3.0
 QUEUE_POLL = 5.0
 REFUSALS = (JobRefused, AccessDenied, NotFound, InvalidInput, SecretError, ConfigError)
@@ -44,21 +47,22 @@ REFUSALS = (JobRefused, AccessDenied, NotFound, InvalidInput, SecretError, Confi
 class PoolImportApp(App[None]):
     TITLE = "poolimport"
     CSS_PATH = "poolimport.tcss"
+    # Footer order: what fits in 80 columns comes first; `?` lists them all.
     BINDINGS = [
         Binding("i", "import_router", "Import", id="import"),
-        Binding("I", "import_all", "Import all", key_display="I", id="import_all"),
         Binding("r", "retry", "Retry", id="retry"),
-        Binding("R", "retry_all", "Retry failed", key_display="R", id="retry_all"),
         Binding("c", "cancel_job", "Cancel", id="cancel"),
         Binding("t", "test_router", "Test", id="test"),
         Binding("a", "add_router", "Add", id="add"),
         Binding("e", "edit_router", "Edit", id="edit"),
-        Binding("p", "pools", "Pools", id="pools"),
-        Binding("f", "toggle_follow", "Follow", id="follow"),
-        Binding("m", "older_jobs", "Older jobs", show=False, id="older_jobs"),
-        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("I", "import_all", "Import all", key_display="I", id="import_all"),
+        Binding("R", "retry_all", "Retry all failed", key_display="R", id="retry_all"),
+        Binding("p", "pools", "Pools", id="pools"),
+        Binding("f", "toggle_follow", "Follow log", id="follow"),
+        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
+        Binding("m", "older_jobs", "Older jobs", id="older_jobs"),
     ]
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -70,6 +74,7 @@ class PoolImportApp(App[None]):
         self.select_job_next: int | None = None
         self._routers_due = 0.0
         self._queue_due = 0.0
+        self._job_statuses: dict[int, str] = {}
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -79,18 +84,22 @@ class PoolImportApp(App[None]):
         yield RoutersTable(id="routers")
         yield JobsTable(id="jobs")
         yield LogPane(id="log")
-        yield Input(placeholder="filter the table: type, enter to keep, escape to clear", id="filter")
-        yield Footer()
+        yield FilterBox()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.sub_title = f"{self.settings.operator} @ {self.settings.database_url.split('@')[-1]}"
-        self.query_one("#filter", Input).display = False
+        backend = make_url(self.settings.database_url).get_backend_name()
+        self.sub_title = f"{self.settings.operator} @ {backend}"
         for widget_id in ("routers", "jobs", "log"):
             widget = self.query_one(f"#{widget_id}")
             widget.border_title = widget.BORDER_TITLE  # type: ignore[attr-defined]
-        self.query_one(RoutersTable).focus()
+        self.main_widget(RoutersTable).focus()
         self.poll()
         self.set_interval(JOBS_POLL, self.poll)
+
+    def main_widget(self, kind: type[W], selector: str | None = None) -> W:
+        """A widget of the main screen, whichever screen is on top (pools, help, a form)."""
+        return self.screen_stack[0].query_one(selector or kind, kind)  # type: ignore[arg-type]
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -107,7 +116,7 @@ class PoolImportApp(App[None]):
     @work(thread=True, exclusive=True, group="poll")
     def poll(self) -> None:
         now = time.monotonic()
-        log = self.query_one(LogPane)
+        log = self.main_widget(LogPane)
         try:
             jobs = self.data.jobs(limit=self.jobs_limit)
             events = self.data.events(log.job_id, log.last_event_id) if log.job_id else []
@@ -125,7 +134,7 @@ class PoolImportApp(App[None]):
             self.call_from_thread(self._problem, "queue", self.data.queue_ok())
 
     def _problem(self, source: str, message: str | None) -> None:
-        self.query_one(Banner).set_problem(source, message)
+        self.main_widget(Banner).set_problem(source, message)
 
     def _show(
         self,
@@ -136,21 +145,27 @@ class PoolImportApp(App[None]):
     ) -> None:
         if routers is not None:
             self.routers = {str(r["id"]): r for r in routers}
-            self.query_one(RoutersTable).show(routers)
-        table = self.query_one(JobsTable)
+            self.main_widget(RoutersTable).show(routers)
+        table = self.main_widget(JobsTable)
+        statuses = {job["id"]: job["status"] for job in jobs}
+        if statuses != self._job_statuses:
+            self._routers_due = 0.0  # a job started or ended: the routers' last import changed
+        self._job_statuses = statuses
         table.show(jobs)
-        table.border_title = f"Jobs (newest {len(jobs)}" + (", m: older)" if len(jobs) >= self.jobs_limit else ")")
+        table.border_title = f"Jobs (newest {len(jobs)}" + (
+            ", m: older)" if len(jobs) >= self.jobs_limit else ")"
+        )
         if self.select_job_next is not None and any(job["id"] == self.select_job_next for job in jobs):
             table.select_key(str(self.select_job_next))
             self.select_job_next = None
-        log = self.query_one(LogPane)
+        log = self.main_widget(LogPane)
         if log.job_id is None and jobs:
             self._follow_job(table.selected_key)
         if events_job is not None:
             log.add_events(events_job, events)
 
     def _follow_job(self, key: str | None) -> None:
-        self.query_one(LogPane).watch_job(int(key) if key else None)
+        self.main_widget(LogPane).watch_job(int(key) if key else None)
 
     @on(DataTable.RowHighlighted, "#jobs")
     def _job_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -163,13 +178,13 @@ class PoolImportApp(App[None]):
     # -- actions ---------------------------------------------------------------------------
 
     def _selected_router(self) -> dict[str, Any] | None:
-        router = self.routers.get(self.query_one(RoutersTable).selected_key or "")
+        router = self.routers.get(self.main_widget(RoutersTable).selected_key or "")
         if router is None:
             self.notify("no router selected", severity="warning")
         return router
 
     def _selected_job(self) -> int | None:
-        key = self.query_one(JobsTable).selected_key
+        key = self.main_widget(JobsTable).selected_key
         if key is None:
             self.notify("no job selected", severity="warning")
         return int(key) if key else None
@@ -184,7 +199,9 @@ class PoolImportApp(App[None]):
             return
         except (DBAPIError, SQLAlchemyError) as exc:
             self.call_from_thread(self._problem, "database", _first_line(exc))
-            self.call_from_thread(self.notify, f"database error: {_first_line(exc)}", severity="error", markup=False)
+            self.call_from_thread(
+                self.notify, f"database error: {_first_line(exc)}", severity="error", markup=False
+            )
             return
         self.call_from_thread(done, result)
 
@@ -198,7 +215,7 @@ class PoolImportApp(App[None]):
             newest = max(outcome.created)
             self.notify(f"queued {', '.join(f'#{n}' for n in outcome.created)}", markup=False)
             self.select_job_next = newest
-            self.query_one(LogPane).watch_job(newest)
+            self.main_widget(LogPane).watch_job(newest)
             self.poll()
 
     def action_import_router(self) -> None:
@@ -230,7 +247,9 @@ class PoolImportApp(App[None]):
 
             def said(result: tuple[str, bool]) -> None:
                 message, ok = result
-                self.notify(one_line(message), severity="information" if ok else "error", markup=False, timeout=8)
+                self.notify(
+                    one_line(message), severity="information" if ok else "error", markup=False, timeout=8
+                )
                 self._routers_due = 0.0
 
             self._act(lambda: self.data.test_router(router["id"]), said)
@@ -258,14 +277,17 @@ class PoolImportApp(App[None]):
             self._routers_due = 0.0
             self.poll()
 
-        self._act(lambda: self.data.save_router(result.router_id, result.tenant, result.fields, result.password), saved)
+        self._act(
+            lambda: self.data.save_router(result.router_id, result.tenant, result.fields, result.password),
+            saved,
+        )
 
     def action_pools(self) -> None:
         if router := self._selected_router():
             self.push_screen(PoolsScreen(router["id"], router["name"]))
 
     def action_toggle_follow(self) -> None:
-        following = self.query_one(LogPane).toggle_follow()
+        following = self.main_widget(LogPane).toggle_follow()
         self.notify("log follows the job" if following else "log paused: scroll freely", timeout=2)
 
     def action_older_jobs(self) -> None:
@@ -278,50 +300,20 @@ class PoolImportApp(App[None]):
     # -- filter ----------------------------------------------------------------------------
 
     def action_filter(self) -> None:
-        table = self.screen.focused
-        if not isinstance(table, FilterTable):
-            tables = list(self.screen.query(FilterTable))
-            table = tables[0] if tables else None
-        if table is None:
-            return
-        box = self.screen.query("#filter").first(Input) if self.screen is not self.screen_stack[0] else None
-        box = box or self.query_one("#filter", Input)
-        if self.screen is not self.screen_stack[0]:
-            self.notify("filter: type to narrow the table, escape to clear", timeout=2)
-        self._filter_target = table
-        box.value = table.filter_text
-        box.display = True
-        box.focus()
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        target = getattr(self, "_filter_target", None)
-        if target is not None:
-            target.set_filter(event.value)
-
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self) -> None:
-        self._close_filter(keep=True)
-
-    def _close_filter(self, keep: bool) -> None:
-        box = self.query_one("#filter", Input)
-        target = getattr(self, "_filter_target", None)
-        box.display = False
-        if target is not None:
-            if not keep:
-                target.set_filter("")
-            target.focus()
-            target.border_subtitle = f"filter: {target.filter_text}" if target.filter_text else ""
-
-    def on_key(self, event: Any) -> None:
-        if event.key == "escape" and self.query_one("#filter", Input).has_focus:
-            self._close_filter(keep=False)
-            event.stop()
+        """`/` on any screen: narrow its focused table (or its first one)."""
+        screen = self.screen
+        table = screen.focused if isinstance(screen.focused, FilterTable) else None
+        table = table or next(iter(screen.query(FilterTable)), None)
+        boxes = list(screen.query(FilterBox))
+        if table is not None and boxes:
+            boxes[0].open(table)
 
 
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
-    return one_line(str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else type(exc).__name__)
+    return one_line(
+        str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else type(exc).__name__
+    )
 
 
 def main() -> None:

@@ -47,7 +47,9 @@ class Data:
     def jobs(self, limit: int = JOBS_PAGE, before_id: int | None = None) -> list[dict[str, Any]]:
         with self._reading() as session:
             scope = resolve_scope(session, self.settings.operator)
-            return list_jobs(session, scope, self.settings.heartbeat_interval, limit=limit, before_id=before_id)
+            return list_jobs(
+                session, scope, self.settings.heartbeat_interval, limit=limit, before_id=before_id
+            )
 
     def events(self, job_id: int, after_id: int) -> list[dict[str, Any]]:
         with self._reading() as session:
@@ -81,7 +83,9 @@ class Data:
                 "encoding": router.encoding,
             }
 
-    def save_router(self, router_id: int | None, tenant: str, fields: RouterFields, password: str | None) -> int:
+    def save_router(
+        self, router_id: int | None, tenant: str, fields: RouterFields, password: str | None
+    ) -> int:
         with session_scope(get_engine(self.settings)) as session:
             scope = resolve_scope(session, self.settings.operator)
             existing = find_router(session, scope, str(router_id)) if router_id else None

@@ -12,6 +12,7 @@ from textual.widgets import Footer, Header
 
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
+from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 
 PAGE = 500
@@ -41,7 +42,8 @@ class AddressesScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield AddressesTable(id="addresses")
-        yield Footer()
+        yield FilterBox()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.action_status(None)
@@ -69,8 +71,12 @@ class AddressesScreen(Screen[None]):
             [
                 (
                     row["address"],
-                    [cells.plain(row["address"]), cells.plain(row["status"]),
-                     cells.plain(row["owner"] or ""), cells.plain(row["info"] or "")],
+                    {
+                        "address": cells.plain(row["address"]),
+                        "status": cells.plain(row["status"]),
+                        "owner": cells.plain(row["owner"] or ""),
+                        "info": cells.plain(row["info"] or ""),
+                    },
                 )
                 for row in self.rows
             ]

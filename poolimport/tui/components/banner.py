@@ -18,5 +18,7 @@ class Banner(Static):
         else:
             self.problems[source] = message
         self.display = bool(self.problems)
-        text = "  ".join(f"{source} unavailable: {message} (retrying)" for source, message in self.problems.items())
+        text = "  ".join(
+            f"{source} unavailable: {message} (retrying)" for source, message in self.problems.items()
+        )
         self.update(Text(text))

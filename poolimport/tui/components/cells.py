@@ -19,7 +19,7 @@ STATUS_STYLE = {
     "stalled": ("!STALLED", "bold white on red"),
 }
 LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
-BAR_WIDTH = 10
+BAR_WIDTH = 8
 
 
 def plain(value: object, style: str = "") -> Text:

@@ -1,28 +1,53 @@
-"""A DataTable that keeps its rows by key, updates changed cells in place and filters on `/`."""
+"""A DataTable that keeps its rows by key, updates changed cells in place, filters on `/`, and shows
+fewer columns when the terminal is narrow (80 columns over SSH is common)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
 
 from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-Cells = Sequence[Text | str]
+Cell = Text | str
+Row = Mapping[str, Cell]
+NARROW_WIDTH = 120
 
 
-class FilterTable(DataTable[Text | str]):
+class FilterTable(DataTable[Cell]):
     COLUMNS: Sequence[tuple[str, str]] = ()  # (key, label)
+    NARROW_COLUMNS: Sequence[str] | None = None  # the keys kept below NARROW_WIDTH; None keeps all
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
-        self._rows: dict[str, Cells] = {}
+        self._rows: dict[str, Row] = {}
+        self._previous: dict[str, Row] = {}
         self._order: list[str] = []
+        self._columns: list[str] = []
         self.filter_text = ""
 
     def on_mount(self) -> None:
-        for key, label in self.COLUMNS:
-            self.add_column(label, key=key)
+        self._set_columns(self.app.size.width)
+
+    def on_resize(self) -> None:
+        self._set_columns(self.app.size.width)
+
+    def _set_columns(self, width: int) -> None:
+        wanted = [key for key, _ in self.COLUMNS]
+        if self.NARROW_COLUMNS is not None and width < NARROW_WIDTH:
+            wanted = [key for key in wanted if key in self.NARROW_COLUMNS]
+        if wanted == self._columns:
+            return
+        self._columns = wanted
+        labels = dict(self.COLUMNS)
+        selected = self.selected_key
+        self.clear(columns=True)
+        for key in wanted:
+            self.add_column(labels[key], key=key)
+        self._render_rows(force=True)
+        if selected is not None:
+            self.select_key(selected)
 
     @property
     def selected_key(self) -> str | None:
@@ -41,38 +66,35 @@ class FilterTable(DataTable[Text | str]):
         if not self.filter_text:
             return self._order
         return [
-            key for key in self._order if self.filter_text in " ".join(str(cell) for cell in self._rows[key]).lower()
+            key
+            for key in self._order
+            if self.filter_text in " ".join(str(cell) for cell in self._rows[key].values()).lower()
         ]
 
-    def show_rows(self, rows: list[tuple[str, Cells]]) -> None:
+    def show_rows(self, rows: list[tuple[str, Row]]) -> None:
         self._order = [key for key, _ in rows]
-        self._previous = self._rows
-        self._rows = dict(rows)
+        self._previous, self._rows = self._rows, dict(rows)
         self._render_rows()
 
     def select_key(self, key: str) -> None:
-        try:
+        with suppress(RowDoesNotExist):
             self.move_cursor(row=self.get_row_index(key))
-        except RowDoesNotExist:
-            pass
 
     def _render_rows(self, force: bool = False) -> None:
+        if not self._columns:
+            return
         visible = self._visible()
-        current = [row.value for row in self.rows]
-        if not force and current == visible:
-            columns = [key for key, _ in self.COLUMNS]
-            previous = getattr(self, "_previous", {})
+        if not force and [row.value for row in self.rows] == visible:
             for key in visible:
-                old, new = previous.get(key), self._rows[key]
-                if old == new:
-                    continue
-                for index, cell in enumerate(new):
-                    if old is None or old[index] != cell:
-                        self.update_cell(key, columns[index], cell)
+                old, new = self._previous.get(key), self._rows[key]
+                for column in self._columns:
+                    if old is None or old.get(column) != new.get(column):
+                        self.update_cell(key, column, new.get(column, ""), update_width=True)
             return
         selected = self.selected_key
         self.clear()
         for key in visible:
-            self.add_row(*self._rows[key], key=key)
+            row = self._rows[key]
+            self.add_row(*(row.get(column, "") for column in self._columns), key=key)
         if selected is not None:
             self.select_key(selected)

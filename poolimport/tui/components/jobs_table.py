@@ -32,6 +32,7 @@ class JobsTable(FilterTable):
         ("attempt", "Try"),
         ("error", "Error"),
     )
+    NARROW_COLUMNS = ("id", "router", "status", "progress", "addresses", "elapsed", "eta", "error")
 
     def show(self, jobs: list[dict[str, Any]]) -> None:
         rows = []
@@ -40,19 +41,19 @@ class JobsTable(FilterTable):
             rows.append(
                 (
                     str(job["id"]),
-                    [
-                        Text(str(job["id"]), justify="right"),
-                        cells.plain(job["router"]),
-                        cells.status(job["status"]),
-                        progress(job),
-                        f"{job['pools_done']}/{job['pools_total']}",
-                        f"{job['addresses_done']:,}/{job['addresses_total']:,}",
-                        rate,
-                        cells.duration(job["elapsed"]),
-                        eta,
-                        str(job["attempt"]),
-                        cells.plain(job["error"] or "", "red"),
-                    ],
+                    {
+                        "id": Text(str(job["id"]), justify="right"),
+                        "router": cells.plain(job["router"]),
+                        "status": cells.status(job["status"]),
+                        "progress": progress(job),
+                        "pools": f"{job['pools_done']}/{job['pools_total']}",
+                        "addresses": f"{job['addresses_done']:,}/{job['addresses_total']:,}",
+                        "rate": rate,
+                        "elapsed": cells.duration(job["elapsed"]),
+                        "eta": eta,
+                        "attempt": str(job["attempt"]),
+                        "error": cells.plain(job["error"] or "", "red"),
+                    },
                 )
             )
         self.show_rows(rows)

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Header
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
 from poolimport.tui.components.addresses_screen import AddressesScreen
+from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 
 
@@ -28,23 +29,26 @@ class PoolsTable(FilterTable):
         ("status", "Status"),
         ("comment", "Comment"),
     )
+    NARROW_COLUMNS = ("name", "family", "total", "used", "free", "stale", "status")
 
     def show(self, pools: list[dict[str, Any]]) -> None:
         self.show_rows(
             [
                 (
                     str(p["id"]),
-                    [
-                        cells.plain(p["name"], "bold"),
-                        f"v{p['family']}",
-                        cells.plain(p["ranges"] + (f" /{p['prefix_length']}" if p["prefix_length"] else "")),
-                        cells.number(p["total"]),
-                        cells.number(p["used"]),
-                        cells.number(p["free"]),
-                        cells.number(p["stale"]),
-                        cells.plain(p["status"] + ("" if p["expanded"] else " (not expanded)")),
-                        cells.plain(p["comment"] or ""),
-                    ],
+                    {
+                        "name": cells.plain(p["name"], "bold"),
+                        "family": f"v{p['family']}",
+                        "ranges": cells.plain(
+                            p["ranges"] + (f" /{p['prefix_length']}" if p["prefix_length"] else "")
+                        ),
+                        "total": cells.number(p["total"]),
+                        "used": cells.number(p["used"]),
+                        "free": cells.number(p["free"]),
+                        "stale": cells.number(p["stale"]),
+                        "status": cells.plain(p["status"] + ("" if p["expanded"] else " (not expanded)")),
+                        "comment": cells.plain(p["comment"] or ""),
+                    },
                 )
                 for p in pools
             ]
@@ -67,7 +71,8 @@ class PoolsScreen(Screen[None]):
         table = PoolsTable(id="pools")
         table.border_title = f"Pools of {one_line(self.router_name)}"
         yield table
-        yield Footer()
+        yield FilterBox()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.load()

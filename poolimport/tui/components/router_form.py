@@ -30,7 +30,9 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
         Binding("ctrl+t", "test", "Test connection", id="form.test"),
     ]
 
-    def __init__(self, tenants: list[str], values: dict[str, Any] | None = None, router_id: int | None = None):
+    def __init__(
+        self, tenants: list[str], values: dict[str, Any] | None = None, router_id: int | None = None
+    ):
         super().__init__()
         self.tenants = tenants
         self.values = values or {}
@@ -43,22 +45,28 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
             body.border_title = f"Edit router {v['name']}" if self.router_id else "Add router"
             with Grid(id="form-grid"):
                 yield Label("Name")
-                yield Input(v.get("name", ""), id="name")
+                yield Input(v.get("name", ""), id="name", compact=True)
                 yield Label("Tenant")
-                yield Select(tenant_options, value=v.get("tenant", Select.NULL) or Select.NULL, id="tenant",
-                             allow_blank=not self.tenants)
+                tenant = v.get("tenant") or (self.tenants[0] if len(self.tenants) == 1 else Select.NULL)
+                yield Select(
+                    tenant_options, value=tenant, id="tenant", compact=True, prompt="choose a tenant"
+                )
                 yield Label("Host")
-                yield Input(v.get("host", ""), id="host")
+                yield Input(v.get("host", ""), id="host", compact=True)
                 yield Label("Port")
-                yield Input(str(v.get("port", "")), placeholder="8728 (8729 with TLS)", id="port", type="integer")
+                port = str(v.get("port", ""))
+                yield Input(port, placeholder="8728 (8729 with TLS)", id="port", type="integer", compact=True)
                 yield Label("Username")
-                yield Input(v.get("username", ""), id="username")
+                yield Input(v.get("username", ""), id="username", compact=True)
                 yield Label("Password")
-                yield Input(placeholder="unchanged" if self.router_id else "", password=True, id="password")
+                hint = "unchanged unless typed" if self.router_id else ""
+                yield Input(placeholder=hint, password=True, id="password", compact=True)
                 yield Label("Timeout (s)")
-                yield Input(str(v.get("timeout", 10)), id="timeout", type="number")
-                yield Checkbox("API-SSL (TLS)", v.get("tls", False), id="tls")
-                yield Checkbox("Verify certificate", v.get("tls_verify", True), id="tls_verify")
+                yield Input(str(v.get("timeout", 10)), id="timeout", type="number", compact=True)
+                yield Label("TLS")
+                yield Checkbox("API-SSL", v.get("tls", False), id="tls", compact=True)
+                yield Label("Certificate")
+                yield Checkbox("verify", v.get("tls_verify", True), id="tls_verify", compact=True)
             yield Static("", id="form-status")
             with Horizontal(id="form-buttons"):
                 yield Button("Test connection", id="test")

@@ -29,23 +29,24 @@ class RoutersTable(FilterTable):
         ("use", "Used"),
         ("error", "Last error"),
     )
+    NARROW_COLUMNS = ("name", "tenant", "last", "when", "addresses", "use", "error")
 
     def show(self, routers: list[dict[str, Any]]) -> None:
         self.show_rows(
             [
                 (
                     str(r["id"]),
-                    [
-                        cells.plain(r["name"], "bold"),
-                        cells.plain(r["tenant"]),
-                        cells.plain(f"{r['host']}:{r['port']}"),
-                        cells.status(r["last_job_status"]),
-                        cells.clock(r["last_job_at"]),
-                        cells.number(r["pools"]),
-                        cells.number(r["addresses"]),
-                        utilisation(r["used"], r["addresses"]),
-                        cells.plain(r["last_error"] or "", "red"),
-                    ],
+                    {
+                        "name": cells.plain(r["name"], "bold"),
+                        "tenant": cells.plain(r["tenant"]),
+                        "host": cells.plain(f"{r['host']}:{r['port']}"),
+                        "last": cells.status(r["last_job_status"]),
+                        "when": cells.clock(r["last_job_at"]),
+                        "pools": cells.number(r["pools"]),
+                        "addresses": cells.number(r["addresses"]),
+                        "use": utilisation(r["used"], r["addresses"]),
+                        "error": cells.plain(r["last_error"] or "", "red"),
+                    },
                 )
                 for r in routers
             ]

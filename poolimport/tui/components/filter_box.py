@@ -1,0 +1,46 @@
+"""The `/` filter: an input that narrows one table as you type; enter keeps the filter, escape clears it."""
+
+from __future__ import annotations
+
+from textual import events, on
+from textual.widgets import Input
+
+from poolimport.tui.components.filter_table import FilterTable
+
+
+class FilterBox(Input):
+    def __init__(self) -> None:
+        super().__init__(
+            placeholder="filter: type to narrow, enter to keep, escape to clear", classes="filter-box"
+        )
+        self.target: FilterTable | None = None
+        self.display = False
+
+    def open(self, target: FilterTable) -> None:
+        self.target = target
+        self.value = target.filter_text
+        self.display = True
+        self.focus()
+
+    def close(self, keep: bool) -> None:
+        self.display = False
+        if self.target is None:
+            return
+        if not keep:
+            self.target.set_filter("")
+        self.target.border_subtitle = f"filter: {self.target.filter_text}" if self.target.filter_text else ""
+        self.target.focus()
+
+    @on(Input.Changed)
+    def _narrow(self, event: Input.Changed) -> None:
+        if self.target is not None:
+            self.target.set_filter(event.value)
+
+    @on(Input.Submitted)
+    def _keep(self) -> None:
+        self.close(keep=True)
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "escape":
+            event.stop()
+            self.close(keep=False)

@@ -1,0 +1,51 @@
+"""TUI fixtures: a seeded database, simulated routers, a real consumer, and a pilot helper that waits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from poolimport.core.config import Settings, load_settings
+
+
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[], Any], timeout: float = 30.0, what: str = ""
+) -> Any:
+    """Let the app run until `condition()` is truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+
+
+@pytest.fixture
+def consumer(engine: Any) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "poolimport.cli", "worker", "-w", "2"],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def tui_settings(engine: Any, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("POOLIMPORT_OPERATOR", "ops")
+    return load_settings()

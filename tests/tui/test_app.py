@@ -1,0 +1,412 @@
+"""Every key of poolimport-tui, driven through Pilot against a real database, simulators and a consumer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, insert, select
+from textual.widgets import Input
+
+from poolimport.core.config import Settings
+from poolimport.core.models import ImportJob, Router
+from poolimport.sim import SimServer
+from poolimport.tui.app import PoolImportApp
+from poolimport.tui.components.addresses_screen import AddressesScreen
+from poolimport.tui.components.banner import Banner
+from poolimport.tui.components.help_screen import HelpScreen
+from poolimport.tui.components.jobs_table import JobsTable
+from poolimport.tui.components.log_pane import LogPane
+from poolimport.tui.components.pools_screen import PoolsScreen
+from poolimport.tui.components.router_form import RouterForm
+from poolimport.tui.components.routers_table import RoutersTable
+from tests.conftest import router_config
+from tests.tui.conftest import wait_until
+
+SIZE = (160, 48)
+ENDED = ("succeeded", "partial", "failed", "cancelled")
+
+
+def job_status(engine: Engine, job_id: int) -> str | None:
+    with engine.connect() as conn:
+        return conn.scalar(select(ImportJob.status).where(ImportJob.id == job_id))
+
+
+def job_ids(app: PoolImportApp) -> list[int]:
+    return [int(row.value) for row in app.query_one(JobsTable).rows]  # type: ignore[arg-type]
+
+
+def notices(app: PoolImportApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+def log_text(app: PoolImportApp) -> str:
+    return "\n".join(line.text for line in app.query_one(LogPane).lines)
+
+
+async def routers_loaded(pilot: Any, app: PoolImportApp, count: int) -> None:
+    await wait_until(pilot, lambda: app.query_one(RoutersTable).row_count == count, what=f"{count} routers")
+
+
+async def select_router(pilot: Any, app: PoolImportApp, name: str) -> None:
+    table = app.query_one(RoutersTable)
+    key = next(key for key, router in app.routers.items() if router["name"] == name)
+    table.select_key(key)
+    await pilot.pause()
+
+
+async def test_i_queues_at_once_selects_the_job_and_tails_its_log(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int], consumer: Any
+) -> None:
+    add_router(sim, name="core")
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("i")
+        await wait_until(pilot, lambda: job_ids(app) == [1], what="job #1 in the table")
+        assert app.query_one(JobsTable).selected_key == "1"
+        assert app.query_one(LogPane).job_id == 1
+        await wait_until(pilot, lambda: job_status(engine, 1) in ENDED, what="job #1 to end")
+        await wait_until(pilot, lambda: "IP pools import completed successfully" in log_text(app), what="log")
+        assert "Job queued by ops" in log_text(app)
+        assert "Starting IP pools import job" in log_text(app)
+        await wait_until(pilot, lambda: app.routers["1"]["last_job_status"] == "succeeded", what="router row")
+
+
+async def test_second_import_of_a_busy_router_is_a_notice_not_a_crash(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int]
+) -> None:
+    add_router(sim, name="core")  # no consumer: the first job stays queued
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("i")
+        await wait_until(pilot, lambda: job_ids(app) == [1], what="job #1")
+        await pilot.press("i")
+        await wait_until(
+            pilot,
+            lambda: any("already has job #1 (queued)" in n for n in notices(app)),
+            what="refusal notice",
+        )
+        assert job_ids(app) == [1]
+
+
+async def test_import_all_then_retry_and_retry_all_failed(
+    engine: Engine,
+    tui_settings: Settings,
+    sim_factory: Callable[..., SimServer],
+    add_router: Callable[..., int],
+    consumer: Any,
+) -> None:
+    add_router(sim_factory(), name="good")
+    locked = sim_factory(router_config(faults={"refuse_logins": True}))
+    add_router(locked, name="locked")
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 2)
+        await pilot.press("I")
+        await wait_until(pilot, lambda: len(job_ids(app)) == 2, what="two jobs")
+        await wait_until(
+            pilot, lambda: {job_status(engine, 1), job_status(engine, 2)} <= set(ENDED), what="ends"
+        )
+        with engine.connect() as conn:
+            failed = conn.scalar(select(ImportJob.id).where(ImportJob.status == "failed"))
+        assert failed is not None
+        app.query_one(JobsTable).select_key(str(failed))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: 3 in job_ids(app), what="retry job #3")
+        assert app.query_one(LogPane).job_id == 3
+        await wait_until(pilot, lambda: job_status(engine, 3) in ENDED, what="job #3 to end")
+        with engine.connect() as conn:
+            retried = conn.execute(
+                select(ImportJob.attempt, ImportJob.retry_of_id).where(ImportJob.id == 3)
+            ).one()
+        assert tuple(retried) == (2, failed)
+        await pilot.press("R")
+        await wait_until(pilot, lambda: 4 in job_ids(app), what="retry-all job #4")
+        await wait_until(
+            pilot, lambda: "login to" in log_text(app) or job_status(engine, 4) in ENDED, what="log"
+        )
+
+
+async def test_c_cancels_the_selected_running_job(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int], consumer: Any
+) -> None:
+    add_router(sim, name="core")
+    sim.faults.row_delay = 1.0
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("i")
+        await wait_until(pilot, lambda: job_status(engine, 1) == "running", what="job #1 running")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: any("job #1 cancelling" in n for n in notices(app)), what="notice")
+        await wait_until(pilot, lambda: job_status(engine, 1) == "cancelled", timeout=30, what="cancelled")
+
+
+async def test_t_tests_the_selected_router(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int]
+) -> None:
+    add_router(sim, name="core")
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("t")
+        await wait_until(
+            pilot, lambda: any("test-router, RouterOS 7.16.2" in n for n in notices(app)), what="ok"
+        )
+    with engine.connect() as conn:
+        assert conn.scalar(select(Router.last_status)) == "ok"
+
+
+async def test_a_adds_and_e_edits_a_router_with_a_masked_password(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int]
+) -> None:
+    add_router(sim, name="core")
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("a")
+        form = await wait_until(pilot, lambda: isinstance(app.screen, RouterForm) and app.screen, what="form")
+        assert form.query_one("#password", Input).password is True
+        for field, value in {
+            "name": "edge",
+            "host": "127.0.0.1",
+            "port": str(sim.port),
+            "username": "admin",
+        }.items():
+            form.query_one(f"#{field}", Input).value = value
+        form.query_one("#password", Input).focus()
+        await pilot.press(*"s3cret-pw")
+        await pilot.press("ctrl+t")
+        await wait_until(
+            pilot,
+            lambda: "connected: test-router" in str(form.query_one("#form-status").render()),
+            what="form test result",
+        )
+        await pilot.press("ctrl+s")
+        await routers_loaded(pilot, app, 2)
+        await select_router(pilot, app, "edge")
+        await pilot.press("e")
+        form = await wait_until(
+            pilot, lambda: isinstance(app.screen, RouterForm) and app.screen, what="edit form"
+        )
+        assert form.query_one("#name", Input).value == "edge"
+        assert form.query_one("#password", Input).value == ""
+        form.query_one("#name", Input).value = "edge-2"
+        await pilot.press("ctrl+s")
+        await wait_until(
+            pilot, lambda: any(r["name"] == "edge-2" for r in app.routers.values()), what="renamed"
+        )
+    with engine.connect() as conn:
+        names = set(conn.scalars(select(Router.name)))
+    assert names == {"core", "edge-2"}
+
+
+async def test_slash_filters_the_focused_table_and_escape_clears(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int]
+) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        add_router(sim, name=name)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 3)
+        await pilot.press("slash", *"bet")
+        assert app.query_one(RoutersTable).row_count == 1
+        await pilot.press("enter")
+        assert app.focused is app.query_one(RoutersTable)
+        assert app.query_one(RoutersTable).row_count == 1
+        await pilot.press("slash", "escape")
+        assert app.query_one(RoutersTable).row_count == 3
+
+
+async def test_p_and_enter_browse_pools_and_addresses_by_status(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int], consumer: Any
+) -> None:
+    add_router(sim, name="core")
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("i")
+        await wait_until(pilot, lambda: job_status(engine, 1) == "succeeded", what="import")
+        await pilot.press("p")
+        pools = await wait_until(
+            pilot, lambda: isinstance(app.screen, PoolsScreen) and app.screen, what="pools"
+        )
+        await wait_until(pilot, lambda: len(pools.pools) == 3, what="three pools")
+        pppoe = next(key for key, pool in pools.pools.items() if pool["name"] == "pppoe")
+        table = pools.query_one("#pools")
+        table.select_key(pppoe)
+        table.focus()
+        await pilot.press("enter")
+        addresses = await wait_until(
+            pilot, lambda: isinstance(app.screen, AddressesScreen) and app.screen, what="addresses screen"
+        )
+        await wait_until(pilot, lambda: len(addresses.rows) == 100, what="100 addresses")
+        await pilot.press("u")
+        await wait_until(pilot, lambda: len(addresses.rows) == 2, what="used only")
+        assert {row["owner"] for row in addresses.rows} == {"alice", "bob"}
+        await pilot.press("escape", "escape")
+        assert not isinstance(app.screen, PoolsScreen | AddressesScreen)
+
+
+async def test_router_text_is_shown_literally(
+    engine: Engine,
+    tui_settings: Settings,
+    sim_factory: Callable[..., SimServer],
+    add_router: Callable[..., int],
+    consumer: Any,
+) -> None:
+    config = router_config()
+    config["menus"]["/ip/pool"] = [
+        {"name": "[bold red]x", "ranges": "10.0.0.1-10.0.0.2", "comment": "[/x] unbalanced"},
+        {"name": "\x1b[31mred\x1b[0m", "ranges": "10.0.1.1"},
+    ]
+    add_router(sim_factory(config), name="[b]odd[/b]")
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("i")
+        await wait_until(pilot, lambda: job_status(engine, 1) in ENDED, what="import")
+        await wait_until(
+            pilot, lambda: "Pool [bold red]x" in log_text(app), what="literal pool name in the log"
+        )
+        await pilot.press("p")
+        pools = await wait_until(
+            pilot, lambda: isinstance(app.screen, PoolsScreen) and app.screen, what="pools"
+        )
+        await wait_until(pilot, lambda: len(pools.pools) == 3, what="three pools")
+        table = pools.query_one("#pools")
+        shown = {str(table.get_row(key)[0]) for key in pools.pools}
+        assert {"[bold red]x", "\ufffd[31mred\ufffd[0m"} <= shown
+        assert "\x1b" not in log_text(app)
+
+
+async def test_question_mark_help_and_every_key_in_the_command_palette(
+    engine: Engine, tui_settings: Settings
+) -> None:
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for description in (
+            "Import (i)",
+            "Import all (I)",
+            "Retry (r)",
+            "Retry all failed (R)",
+            "Cancel (c)",
+            "Test (t)",
+            "Add (a)",
+            "Edit (e)",
+            "Filter (/)",
+        ):
+            assert description in titles
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "CommandPalette", what="palette")
+        await pilot.press("escape")
+
+
+async def test_f_toggles_follow_and_tab_moves_between_panes(engine: Engine, tui_settings: Settings) -> None:
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        log = app.query_one(LogPane)
+        assert log.follow
+        await pilot.press("f")
+        assert not log.follow and "paused" in str(log.border_title)
+        await pilot.press("f")
+        assert log.follow
+        assert app.focused is app.query_one(RoutersTable)
+        await pilot.press("tab")
+        assert app.focused is app.query_one(JobsTable)
+        await pilot.press("tab")
+        assert app.focused is log
+        await pilot.press("shift+tab")
+        assert app.focused is app.query_one(JobsTable)
+
+
+async def test_q_quits(engine: Engine, tui_settings: Settings) -> None:
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_ten_thousand_jobs_stay_bounded_with_older_on_demand(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    router_id = add_router(None, name="busy", port=1)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(ImportJob),
+            [
+                {
+                    "router_id": router_id,
+                    "tenant_id": 1,
+                    "requested_by": "ops",
+                    "status": "succeeded",
+                    "attempt": 1,
+                    "dry_run": False,
+                    "time_limit": 600,
+                    "cancel_requested": False,
+                    "pools_done": 1,
+                    "pools_total": 1,
+                    "addresses_done": 10,
+                    "addresses_total": 10,
+                }
+                for _ in range(10_000)
+            ],
+        )
+        assert conn.scalar(select(func.count()).select_from(ImportJob)) == 10_000
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.query_one(JobsTable).row_count == 200, what="newest 200")
+        assert job_ids(app)[0] == 10_000
+        await pilot.press("m")
+        await wait_until(pilot, lambda: app.query_one(JobsTable).row_count == 400, what="400 after m")
+
+
+async def test_unreachable_queue_is_a_banner_and_a_notice(
+    engine: Engine,
+    tui_settings: Settings,
+    sim: SimServer,
+    add_router: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_router(sim, name="core")
+    monkeypatch.setenv("POOLIMPORT_QUEUE_URL", "redis://127.0.0.1:1/0")
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("i")
+        await wait_until(pilot, lambda: any("queue unreachable" in n for n in notices(app)), what="notice")
+        banner = app.query_one(Banner)
+        assert banner.display and "queue" in banner.problems
+        monkeypatch.delenv("POOLIMPORT_QUEUE_URL")
+        app._queue_due = 0.0
+        await wait_until(pilot, lambda: not banner.display, what="banner to clear when the queue answers")
+
+
+async def test_database_trouble_is_a_banner_and_the_app_recovers(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int]
+) -> None:
+    add_router(sim, name="core")
+    database = tui_settings.home / "poolimport.db"
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        banner = app.query_one(Banner)
+        engine.dispose()
+        from poolimport.core.db import dispose_engines
+
+        dispose_engines()
+        moved = database.rename(database.with_suffix(".away"))
+        await wait_until(pilot, lambda: "database" in banner.problems, what="database banner")
+        assert app.is_running
+        dispose_engines()
+        database.with_suffix(".db").unlink(missing_ok=True)
+        moved.rename(database)
+        await wait_until(pilot, lambda: "database" not in banner.problems, what="recovery")
