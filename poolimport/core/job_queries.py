@@ -20,14 +20,16 @@ def _iso(value: datetime | None) -> str | None:
 
 def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
-    end = job.finished_at or now
+    status = effective_status(job, heartbeat_interval, now)
+    # A stalled job's clock stops at its last sign of life.
+    end = job.finished_at or (job.heartbeat_at if status == "stalled" else None) or now
     elapsed = (end - job.started_at).total_seconds() if job.started_at else None
     return {
         "id": job.id,
         "router": job.router.name,
         "router_id": job.router_id,
         "tenant_id": job.tenant_id,
-        "status": effective_status(job, heartbeat_interval, now),
+        "status": status,
         "attempt": job.attempt,
         "retry_of": job.retry_of_id,
         "requested_by": job.requested_by,

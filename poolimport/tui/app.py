@@ -49,20 +49,68 @@ class PoolImportApp(App[None]):
     CSS_PATH = "poolimport.tcss"
     # Footer order: what fits in 80 columns comes first; `?` lists them all.
     BINDINGS = [
-        Binding("i", "import_router", "Import", id="import"),
-        Binding("r", "retry", "Retry", id="retry"),
-        Binding("c", "cancel_job", "Cancel", id="cancel"),
-        Binding("t", "test_router", "Test", id="test"),
-        Binding("a", "add_router", "Add", id="add"),
-        Binding("e", "edit_router", "Edit", id="edit"),
-        Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("I", "import_all", "Import all", key_display="I", id="import_all"),
-        Binding("R", "retry_all", "Retry all failed", key_display="R", id="retry_all"),
-        Binding("p", "pools", "Pools", id="pools"),
-        Binding("f", "toggle_follow", "Follow log", id="follow"),
-        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
-        Binding("m", "older_jobs", "Older jobs", id="older_jobs"),
+        Binding(
+            "i",
+            "import_router",
+            "Import",
+            tooltip="queue an import of the selected router; the new job is selected and its log tailed",
+            id="import",
+        ),
+        Binding(
+            "r",
+            "retry",
+            "Retry",
+            tooltip="retry the selected failed, partial, stalled or cancelled job",
+            id="retry",
+        ),
+        Binding(
+            "c",
+            "cancel_job",
+            "Cancel",
+            tooltip="cancel the selected job (a running one stops at its next batch)",
+            id="cancel",
+        ),
+        Binding(
+            "t",
+            "test_router",
+            "Test",
+            tooltip="connect to the selected router: identity, RouterOS version, round-trip time",
+            id="test",
+        ),
+        Binding("a", "add_router", "Add", tooltip="add a router", id="add"),
+        Binding("e", "edit_router", "Edit", tooltip="edit the selected router", id="edit"),
+        Binding("question_mark", "help", "Help", tooltip="this screen", key_display="?", id="help"),
+        Binding("q", "quit", "Quit", tooltip="quit", id="quit"),
+        Binding(
+            "I",
+            "import_all",
+            "Import all",
+            tooltip="queue an import of every router",
+            key_display="I",
+            id="import_all",
+        ),
+        Binding(
+            "R",
+            "retry_all",
+            "Retry all failed",
+            tooltip="retry the newest failed or stalled job of every router",
+            key_display="R",
+            id="retry_all",
+        ),
+        Binding(
+            "p", "pools", "Pools", tooltip="the selected router's pools (also enter on a router)", id="pools"
+        ),
+        Binding(
+            "f",
+            "toggle_follow",
+            "Follow log",
+            tooltip="follow the log, or pause it to scroll back",
+            id="follow",
+        ),
+        Binding(
+            "slash", "filter", "Filter", tooltip="filter the focused table", key_display="/", id="filter"
+        ),
+        Binding("m", "older_jobs", "Older jobs", tooltip="load the next 200 older jobs", id="older_jobs"),
     ]
 
     def __init__(self, settings: Settings | None = None) -> None:

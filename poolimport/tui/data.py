@@ -3,13 +3,13 @@ the event loop: every one of them may wait on the database, the queue or a route
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.job_actions import JobActions, Outcome
 from poolimport.core.job_queries import event_rows, last_jobs_by_router, list_jobs
+from poolimport.core.jobs import effective_status
 from poolimport.core.models import Router, Tenant
 from poolimport.core.queries import address_rows, pool_rows, router_rows
 from poolimport.core.routers import RouterFields, probe, record_test, save_router
@@ -18,12 +18,6 @@ from poolimport.core.tenancy import find_router, resolve_scope
 JOBS_PAGE = 200
 EVENTS_PAGE = 500
 ROUTERS_LIMIT = 1000
-
-
-@dataclass
-class Snapshot:
-    routers: list[dict[str, Any]]
-    jobs: list[dict[str, Any]]
 
 
 class Data:
@@ -40,7 +34,7 @@ class Data:
             last = last_jobs_by_router(session, [row["id"] for row in rows])
         for row in rows:
             job = last.get(row["id"])
-            row["last_job_status"] = job.status if job else None
+            row["last_job_status"] = effective_status(job, self.settings.heartbeat_interval) if job else None
             row["last_job_at"] = (job.finished_at or job.queued_at) if job else None
         return rows
 
@@ -141,4 +135,4 @@ class Data:
         return None
 
 
-__all__ = ["Data", "Outcome", "Snapshot"]
+__all__ = ["Data", "Outcome"]

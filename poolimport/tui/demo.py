@@ -70,13 +70,13 @@ def run_demo() -> int:
         settings.log_dir.mkdir(parents=True, exist_ok=True)
         consumer = start_consumer(settings.log_dir)
         stack.callback(dispose_engines)
-        stack.callback(_stop, consumer)
+        stack.callback(stop_process, consumer)
         PoolImportApp(settings).run()
     print("demo stopped: simulators, consumer and the throw-away data are gone")
     return 0
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)

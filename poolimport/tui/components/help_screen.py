@@ -16,7 +16,7 @@ def _key_table(bindings: list[BindingType]) -> Table:
     table.add_column("Does")
     for binding in bindings:
         if isinstance(binding, Binding) and binding.description:
-            table.add_row(binding.key_display or binding.key, binding.description)
+            table.add_row(binding.key_display or binding.key, binding.tooltip or binding.description)
     table.add_row("tab / shift+tab", "move between panes")
     table.add_row("enter", "on a router: its pools; on a pool: its addresses")
     table.add_row("escape", "close this screen, a form or the filter")

@@ -17,7 +17,7 @@ class LogPane(RichLog):
     BORDER_TITLE = "Log"
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, highlight=False, **kwargs)
+        super().__init__(max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, **kwargs)
         self.job_id: int | None = None
         self.last_event_id = 0
         self.follow = True

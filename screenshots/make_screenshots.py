@@ -1,0 +1,109 @@
+"""Regenerate screenshots/*.svg from the demo: the same simulated routers, a real consumer, real imports.
+
+    .venv/bin/python screenshots/make_screenshots.py      (or: make screenshots)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+SIZE = (120, 34)
+
+
+async def wait_until(pilot: Any, condition: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        await pilot.pause(0.05)
+    raise RuntimeError(f"timed out waiting for {condition}")
+
+
+async def shoot(app: Any, sims: dict[str, Any]) -> None:
+    from poolimport.tui.components.addresses_screen import AddressesScreen
+    from poolimport.tui.components.jobs_table import JobsTable
+    from poolimport.tui.components.pools_screen import PoolsScreen
+    from poolimport.tui.components.routers_table import RoutersTable
+
+    def save(name: str) -> None:
+        app.save_screenshot(f"{name}.svg", str(HERE))
+        print(f"screenshots/{name}.svg")
+
+    def jobs() -> dict[str, dict[str, Any]]:
+        return {job["router"]: job for job in app.data.jobs()}
+
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.main_widget(RoutersTable).row_count == 3)
+        sims["core-pppoe"].faults.row_delay = 0.004  # slow the /16 router's reply so it is caught mid-import
+        await pilot.press("I")
+        await wait_until(pilot, lambda: len(jobs()) == 3 and jobs()["branch-locked"]["status"] == "failed")
+        await wait_until(pilot, lambda: jobs()["edge-v6"]["status"] == "succeeded")
+        core = jobs()["core-pppoe"]
+        app.main_widget(JobsTable).select_key(str(core["id"]))
+        await pilot.pause(0.6)
+        save("main-live-import")
+        sims["core-pppoe"].faults.row_delay = 0.0
+        await wait_until(pilot, lambda: jobs()["core-pppoe"]["status"] == "succeeded")
+        app.main_widget(JobsTable).select_key(str(jobs()["branch-locked"]["id"]))
+        await pilot.pause(1.0)
+        save("log-failed-job")
+        await pilot.press("r")
+        await wait_until(pilot, lambda: any(job["attempt"] == 2 for job in app.data.jobs()))
+        await pilot.pause(1.5)
+        save("retry")
+        table = app.main_widget(RoutersTable)
+        table.select_key(next(key for key, r in app.routers.items() if r["name"] == "core-pppoe"))
+        await pilot.press("p")
+        pools = await wait_until(pilot, lambda: isinstance(app.screen, PoolsScreen) and app.screen.pools and app.screen)
+        await pilot.pause(0.3)
+        save("pools")
+        pools.query_one("#pools").select_key(next(k for k, p in pools.pools.items() if p["name"] == "pppoe"))
+        pools.query_one("#pools").focus()
+        await pilot.press("enter")
+        addresses = await wait_until(pilot, lambda: isinstance(app.screen, AddressesScreen) and app.screen)
+        await pilot.press("u")
+        await wait_until(pilot, lambda: addresses.status == "used" and addresses.rows)
+        await pilot.pause(0.3)
+        save("addresses-used")
+        await pilot.press("escape", "escape", "a")
+        await pilot.pause(0.5)
+        save("router-form")
+        await pilot.press("escape", "question_mark")
+        await pilot.pause(0.3)
+        save("help")
+
+
+def main() -> int:
+    from poolimport.sim import SimServer
+    from poolimport.sim.demo_routers import demo_configs
+    from poolimport.tui import demo
+    from poolimport.tui.app import PoolImportApp
+
+    configs = demo_configs()
+    with tempfile.TemporaryDirectory() as home, ExitStack() as stack:
+        os.environ.update({"POOLIMPORT_HOME": home, "POOLIMPORT_OPERATOR": "ops"})
+        sims = {name: stack.enter_context(SimServer(configs[name], port=0)) for name in demo.DEMO_ROUTERS}
+        demo.seed(sims)
+        from poolimport.core.config import load_settings
+
+        settings = load_settings()
+        settings.log_dir.mkdir(parents=True, exist_ok=True)
+        consumer = demo.start_consumer(settings.log_dir)
+        stack.callback(demo.stop_process, consumer)
+        asyncio.run(shoot(PoolImportApp(settings), sims))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

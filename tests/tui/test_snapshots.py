@@ -1,0 +1,64 @@
+"""Snapshots of the main screens at 80x24 and 160x48, on pinned data (tests/tui/sample_data.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from poolimport.core.config import Settings
+from poolimport.tui.app import PoolImportApp
+from poolimport.tui.components.jobs_table import JobsTable
+from poolimport.tui.components.log_pane import LogPane
+from poolimport.tui.components.pools_screen import PoolsScreen
+from poolimport.tui.components.router_form import RouterForm
+from poolimport.tui.components.routers_table import RoutersTable
+from tests.tui.conftest import wait_until
+from tests.tui.sample_data import seed
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
+
+
+@pytest.fixture
+def app(engine: Engine, tui_settings: Settings) -> PoolImportApp:
+    seed(engine, tui_settings)
+    return PoolImportApp(tui_settings)
+
+
+async def loaded(pilot: Any) -> None:
+    app = pilot.app
+    await wait_until(pilot, lambda: app.main_widget(RoutersTable).row_count == 3, what="routers")
+    await wait_until(pilot, lambda: app.main_widget(JobsTable).row_count == 5, what="jobs")
+
+
+async def log_of_first_job(pilot: Any) -> None:
+    await loaded(pilot)
+    app = pilot.app
+    app.main_widget(JobsTable).select_key("1")
+    await wait_until(pilot, lambda: app.main_widget(LogPane).last_event_id == 8, what="job #1 events")
+
+
+async def pools(pilot: Any) -> None:
+    await loaded(pilot)
+    await pilot.press("p")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, PoolsScreen) and pilot.app.screen.pools, what="pools")
+
+
+async def form(pilot: Any) -> None:
+    await loaded(pilot)
+    await pilot.press("a")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, RouterForm), what="form")
+    await pilot.pause()
+
+
+async def help_screen(pilot: Any) -> None:
+    await loaded(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("screen", [log_of_first_job, pools, form, help_screen], ids=lambda f: f.__name__)
+def test_screens(snap_compare: Any, app: PoolImportApp, size: tuple[int, int], screen: Any) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=screen)
