@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from textual.widgets import Input
 
 from poolimport.core.config import Settings
 from poolimport.tui.app import PoolImportApp
@@ -26,10 +27,18 @@ def app(engine: Engine, tui_settings: Settings) -> PoolImportApp:
     return PoolImportApp(tui_settings)
 
 
+async def settled(pilot: Any) -> None:
+    """DataTable sizes its columns when idle: let that happen before the picture is taken."""
+    for _ in range(3):
+        await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+
+
 async def loaded(pilot: Any) -> None:
     app = pilot.app
     await wait_until(pilot, lambda: app.main_widget(RoutersTable).row_count == 3, what="routers")
     await wait_until(pilot, lambda: app.main_widget(JobsTable).row_count == 5, what="jobs")
+    await settled(pilot)
 
 
 async def log_of_first_job(pilot: Any) -> None:
@@ -37,25 +46,29 @@ async def log_of_first_job(pilot: Any) -> None:
     app = pilot.app
     app.main_widget(JobsTable).select_key("1")
     await wait_until(pilot, lambda: app.main_widget(LogPane).last_event_id == 8, what="job #1 events")
+    await settled(pilot)
 
 
 async def pools(pilot: Any) -> None:
     await loaded(pilot)
     await pilot.press("p")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, PoolsScreen) and pilot.app.screen.pools, what="pools")
+    await settled(pilot)
 
 
 async def form(pilot: Any) -> None:
     await loaded(pilot)
     await pilot.press("a")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, RouterForm), what="form")
-    await pilot.pause()
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False  # a blinking cursor would make every picture different
+    await settled(pilot)
 
 
 async def help_screen(pilot: Any) -> None:
     await loaded(pilot)
     await pilot.press("question_mark")
-    await pilot.pause()
+    await settled(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES)
