@@ -1,6 +1,6 @@
 """Regenerate screenshots/*.svg from the demo: the same simulated routers, a real consumer, real imports.
 
-    .venv/bin/python screenshots/make_screenshots.py      (or: make screenshots)
+.venv/bin/python screenshots/make_screenshots.py      (or: make screenshots)
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ async def shoot(app: Any, sims: dict[str, Any]) -> None:
         table = app.main_widget(RoutersTable)
         table.select_key(next(key for key, r in app.routers.items() if r["name"] == "core-pppoe"))
         await pilot.press("p")
-        pools = await wait_until(pilot, lambda: isinstance(app.screen, PoolsScreen) and app.screen.pools and app.screen)
+        pools = await wait_until(
+            pilot, lambda: isinstance(app.screen, PoolsScreen) and app.screen.pools and app.screen
+        )
         await pilot.pause(0.3)
         save("pools")
         pools.query_one("#pools").select_key(next(k for k, p in pools.pools.items() if p["name"] == "pppoe"))

@@ -118,6 +118,10 @@ class IpPool(Base):
     # Hash of everything the router said about this pool; an unchanged pool is skipped on re-import.
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(10), default="active")  # active | stale
+    # Kept by the importer in the pool's own transaction, so lists never count the address table.
+    used_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    free_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stale_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -138,8 +138,10 @@ class PoolWriter:
             if has_rows:
                 assert pool_id is not None
                 change.stale = self._stale_after(pool_id, None)
-            return change
-        self._merge(spec, pool_id if has_rows else None, pool_id, change)
+        else:
+            self._merge(spec, pool_id if has_rows else None, pool_id, change)
+        if pool_id is not None and not self.dry_run:
+            store_counts(self.conn, [pool_id])
         return change
 
     def _batches(self, spec: PoolSpec) -> Iterator[list[int]]:
@@ -187,6 +189,28 @@ class PoolWriter:
         return len(ids)
 
 
+def store_counts(conn: Connection, pool_ids: list[int]) -> None:
+    """Recount the pools' addresses by status into ip_pools (an index range scan per pool)."""
+    counts: dict[int, dict[str, int]] = {pool_id: {} for pool_id in pool_ids}
+    stmt = (
+        select(ADDRESSES.c.pool_id, ADDRESSES.c.status, func.count())
+        .where(ADDRESSES.c.pool_id.in_(pool_ids))
+        .group_by(ADDRESSES.c.pool_id, ADDRESSES.c.status)
+    )
+    for pool_id, status, count in conn.execute(stmt):
+        counts[pool_id][status] = count
+    for pool_id, by_status in counts.items():
+        conn.execute(
+            update(POOLS)
+            .where(POOLS.c.id == pool_id)
+            .values(
+                used_count=by_status.get("used", 0),
+                free_count=by_status.get("free", 0),
+                stale_count=by_status.get("stale", 0),
+            )
+        )
+
+
 def mark_missing_pools_stale(
     conn: Connection, router_id: int, families: set[int], present: set[str], dry_run: bool
 ) -> tuple[int, int]:
@@ -204,4 +228,5 @@ def mark_missing_pools_stale(
     if not dry_run:
         conn.execute(update(ADDRESSES).where(live).values(status="stale"))
         conn.execute(update(POOLS).where(POOLS.c.id.in_(gone)).values(status="stale", fingerprint=None))
+        store_counts(conn, gone)
     return len(gone), addresses

@@ -18,47 +18,25 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def _status_counts(session: Session, pool_ids: list[int]) -> dict[int, dict[str, int]]:
-    if not pool_ids:
-        return {}
-    counts: dict[int, dict[str, int]] = {pid: dict.fromkeys(ADDRESS_STATUSES, 0) for pid in pool_ids}
-    stmt = (
-        select(PoolAddress.pool_id, PoolAddress.status, func.count())
-        .where(PoolAddress.pool_id.in_(pool_ids))
-        .group_by(PoolAddress.pool_id, PoolAddress.status)
-    )
-    for pool_id, status, count in session.execute(stmt):
-        counts[pool_id][status] = count
-    return counts
-
-
 def router_rows(session: Session, scope: Scope, limit: int | None = None) -> list[dict[str, Any]]:
+    active = IpPool.status == "active"
     pool_totals = (
         select(
             IpPool.router_id,
             func.count(IpPool.id).label("pools"),
-            func.coalesce(func.sum(case((IpPool.status == "active", IpPool.total), else_=0)), 0).label(
-                "addresses"
-            ),
+            func.coalesce(func.sum(case((active, IpPool.total), else_=0)), 0).label("addresses"),
+            func.coalesce(func.sum(case((active, IpPool.used_count), else_=0)), 0).label("used"),
         )
-        .group_by(IpPool.router_id)
-        .subquery()
-    )
-    used = (
-        select(IpPool.router_id, func.count(PoolAddress.id).label("used"))
-        .join(PoolAddress, PoolAddress.pool_id == IpPool.id)
-        .where(PoolAddress.status == "used")
         .group_by(IpPool.router_id)
         .subquery()
     )
     stmt = (
         scope.restrict(
-            select(Router, Tenant.name, pool_totals.c.pools, pool_totals.c.addresses, used.c.used),
+            select(Router, Tenant.name, pool_totals.c.pools, pool_totals.c.addresses, pool_totals.c.used),
             Router.tenant_id,
         )
         .join(Tenant, Tenant.id == Router.tenant_id)
         .outerjoin(pool_totals, pool_totals.c.router_id == Router.id)
-        .outerjoin(used, used.c.router_id == Router.id)
         .order_by(Tenant.name, Router.name)
         .limit(limit)
     )
@@ -92,7 +70,6 @@ def pool_rows(session: Session, router_id: int) -> list[dict[str, Any]]:
             select(IpPool).where(IpPool.router_id == router_id).order_by(IpPool.family, IpPool.name)
         )
     )
-    counts = _status_counts(session, [p.id for p in pools])
     return [
         {
             "id": pool.id,
@@ -104,7 +81,9 @@ def pool_rows(session: Session, router_id: int) -> list[dict[str, Any]]:
             "comment": pool.comment,
             "total": pool.total,
             "expanded": pool.expanded,
-            **counts[pool.id],
+            "used": pool.used_count,
+            "free": pool.free_count,
+            "stale": pool.stale_count,
             "status": pool.status,
             "last_seen": _iso(pool.last_seen),
         }

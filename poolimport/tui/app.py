@@ -161,9 +161,12 @@ class PoolImportApp(App[None]):
 
     # -- polling ---------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="poll")
+    # exit_on_error=False: a poll racing the app's shutdown must not turn a clean quit into a crash.
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def poll(self) -> None:
         now = time.monotonic()
+        if not self.screen_stack:
+            return  # the app is shutting down
         log = self.main_widget(LogPane)
         try:
             jobs = self.data.jobs(limit=self.jobs_limit)

@@ -52,7 +52,9 @@ async def log_of_first_job(pilot: Any) -> None:
 async def pools(pilot: Any) -> None:
     await loaded(pilot)
     await pilot.press("p")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, PoolsScreen) and pilot.app.screen.pools, what="pools")
+    await wait_until(
+        pilot, lambda: isinstance(pilot.app.screen, PoolsScreen) and pilot.app.screen.pools, what="pools"
+    )
     await settled(pilot)
 
 

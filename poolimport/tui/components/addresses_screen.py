@@ -19,7 +19,12 @@ PAGE = 500
 
 
 class AddressesTable(FilterTable):
-    COLUMNS = (("address", "Address"), ("status", "Status"), ("owner", "Owner"), ("info", "Info"))
+    COLUMNS = (
+        ("address", "Address", 24),
+        ("status", "Status", 6),
+        ("owner", "Owner", 24),
+        ("info", "Info", 60),
+    )
 
 
 class AddressesScreen(Screen[None]):

@@ -16,7 +16,8 @@ NARROW_WIDTH = 120
 
 
 class FilterTable(DataTable[Cell]):
-    COLUMNS: Sequence[tuple[str, str]] = ()  # (key, label)
+    # (key, label, width): fixed widths keep the layout still while numbers change under it.
+    COLUMNS: Sequence[tuple[str, str, int]] = ()
     NARROW_COLUMNS: Sequence[str] | None = None  # the keys kept below NARROW_WIDTH; None keeps all
 
     def __init__(self, **kwargs: object) -> None:
@@ -34,17 +35,18 @@ class FilterTable(DataTable[Cell]):
         self._set_columns(self.app.size.width)
 
     def _set_columns(self, width: int) -> None:
-        wanted = [key for key, _ in self.COLUMNS]
+        wanted = [key for key, _, _ in self.COLUMNS]
         if self.NARROW_COLUMNS is not None and width < NARROW_WIDTH:
             wanted = [key for key in wanted if key in self.NARROW_COLUMNS]
         if wanted == self._columns:
             return
         self._columns = wanted
-        labels = dict(self.COLUMNS)
+        specs = {key: (label, width) for key, label, width in self.COLUMNS}
         selected = self.selected_key
         self.clear(columns=True)
         for key in wanted:
-            self.add_column(labels[key], key=key)
+            label, width = specs[key]
+            self.add_column(label, key=key, width=width)
         self._render_rows(force=True)
         if selected is not None:
             self.select_key(selected)

@@ -20,19 +20,19 @@ def progress(job: dict[str, Any]) -> Text:
 class JobsTable(FilterTable):
     BORDER_TITLE = "Jobs"
     COLUMNS = (
-        ("id", "#"),
-        ("router", "Router"),
-        ("status", "Status"),
-        ("progress", "Progress"),
-        ("pools", "Pools"),
-        ("addresses", "Addresses"),
-        ("rate", "Rate"),
-        ("elapsed", "Elapsed"),
-        ("eta", "ETA"),
-        ("attempt", "Try"),
-        ("error", "Error"),
+        ("id", "#", 5),
+        ("router", "Router", 13),
+        ("status", "Status", 9),
+        ("progress", "Progress", 13),
+        ("pools", "Pools", 5),
+        ("addresses", "Addresses", 15),
+        ("rate", "Rate", 10),
+        ("elapsed", "Elapsed", 7),
+        ("eta", "ETA", 6),
+        ("attempt", "Try", 3),
+        ("error", "Error", 80),
     )
-    NARROW_COLUMNS = ("id", "router", "status", "progress", "addresses", "elapsed", "eta", "error")
+    NARROW_COLUMNS = ("id", "router", "status", "progress", "addresses", "eta", "error")
 
     def show(self, jobs: list[dict[str, Any]]) -> None:
         rows = []

@@ -19,15 +19,15 @@ from poolimport.tui.components.filter_table import FilterTable
 
 class PoolsTable(FilterTable):
     COLUMNS = (
-        ("name", "Pool"),
-        ("family", "IP"),
-        ("ranges", "Ranges"),
-        ("total", "Total"),
-        ("used", "Used"),
-        ("free", "Free"),
-        ("stale", "Stale"),
-        ("status", "Status"),
-        ("comment", "Comment"),
+        ("name", "Pool", 18),
+        ("family", "IP", 2),
+        ("ranges", "Ranges", 34),
+        ("total", "Total", 9),
+        ("used", "Used", 9),
+        ("free", "Free", 9),
+        ("stale", "Stale", 7),
+        ("status", "Status", 11),
+        ("comment", "Comment", 60),
     )
     NARROW_COLUMNS = ("name", "family", "total", "used", "free", "stale", "status")
 
@@ -46,7 +46,7 @@ class PoolsTable(FilterTable):
                         "used": cells.number(p["used"]),
                         "free": cells.number(p["free"]),
                         "stale": cells.number(p["stale"]),
-                        "status": cells.plain(p["status"] + ("" if p["expanded"] else " (not expanded)")),
+                        "status": cells.plain(p["status"] if p["expanded"] else "ranges only"),
                         "comment": cells.plain(p["comment"] or ""),
                     },
                 )

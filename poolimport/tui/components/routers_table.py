@@ -19,15 +19,15 @@ def utilisation(used: int, total: int) -> Text:
 class RoutersTable(FilterTable):
     BORDER_TITLE = "Routers"
     COLUMNS = (
-        ("name", "Router"),
-        ("tenant", "Tenant"),
-        ("host", "Host"),
-        ("last", "Last import"),
-        ("when", "When"),
-        ("pools", "Pools"),
-        ("addresses", "Addresses"),
-        ("use", "Used"),
-        ("error", "Last error"),
+        ("name", "Router", 14),
+        ("tenant", "Tenant", 10),
+        ("host", "Host", 21),
+        ("last", "Last import", 11),
+        ("when", "When", 14),
+        ("pools", "Pools", 5),
+        ("addresses", "Addresses", 9),
+        ("use", "Used", 6),
+        ("error", "Last error", 80),
     )
     NARROW_COLUMNS = ("name", "tenant", "last", "when", "addresses", "use", "error")
 
