@@ -6,9 +6,13 @@ rows in its own key span: memory stays bounded by the batch size, whatever the p
 
 from __future__ import annotations
 
+import gc
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
@@ -16,7 +20,7 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, select, updat
 from poolimport.core.bulk import AddressRow, insert_addresses
 from poolimport.core.models import IpPool, PoolAddress
 from poolimport.core.ranges import ipv4_to_str, ipv6_prefix_to_str
-from poolimport.core.snapshot import PoolSpec
+from poolimport.core.snapshot import Holder, PoolSpec
 
 ADDRESSES = cast(Table, PoolAddress.__table__)
 POOLS = cast(Table, IpPool.__table__)
@@ -66,6 +70,34 @@ def _mark_stale(conn: Connection, ids: list[int]) -> None:
     for start in range(0, len(ids), STALE_CHUNK):
         chunk = ids[start : start + STALE_CHUNK]
         conn.execute(update(ADDRESSES).where(ADDRESSES.c.id.in_(chunk)).values(status="stale"))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _new_rows(
+    pool_id: int, batch: list[int], keys: list[str], to_text: Callable[[int], str], used: dict[int, Holder]
+) -> list[AddressRow]:
+    """The fast path of a first import: every address is new, most are free."""
+    rows: list[AddressRow] = list(
+        zip(repeat(pool_id), keys, map(to_text, batch), repeat("free"), repeat(None), repeat(None))
+    )
+    # Used addresses are few: find each in the (sorted) batch rather than test every address.
+    for value in used:
+        if batch[0] <= value <= batch[-1]:
+            index = bisect_left(batch, value)
+            if index < len(batch) and batch[index] == value:
+                owner, info = used[value]
+                rows[index] = (pool_id, keys[index], rows[index][2], "used", owner, info)
+    return rows
 
 
 _UPDATE_ADDRESS = (
@@ -141,7 +173,16 @@ class PoolWriter:
         else:
             self._merge(spec, pool_id if has_rows else None, pool_id, change)
         if pool_id is not None and not self.dry_run:
-            store_counts(self.conn, [pool_id])
+            if has_rows:
+                store_counts(self.conn, [pool_id])
+            else:  # every row is new: the counts are known without counting
+                used = len(spec.used) if expanded else 0
+                free = change.added - used
+                self.conn.execute(
+                    update(POOLS)
+                    .where(POOLS.c.id == pool_id)
+                    .values(used_count=used, free_count=free, stale_count=0)
+                )
         return change
 
     def _batches(self, spec: PoolSpec) -> Iterator[list[int]]:
@@ -149,6 +190,14 @@ class PoolWriter:
         return spec.space.iter_batches(self.batch_size)
 
     def _merge(self, spec: PoolSpec, compare_id: int | None, pool_id: int | None, change: PoolChange) -> None:
+        # Batches allocate tens of thousands of tuples that all live until the batch is written; the
+        # cyclic GC would walk them again and again for nothing (none of them can form a cycle).
+        with _gc_paused():
+            self._merge_batches(spec, compare_id, pool_id, change)
+
+    def _merge_batches(
+        self, spec: PoolSpec, compare_id: int | None, pool_id: int | None, change: PoolChange
+    ) -> None:
         to_text, to_key = _formatters(spec)
         used = spec.used
         previous_key: str | None = None
@@ -157,7 +206,9 @@ class PoolWriter:
             stored = _stored_rows(self.conn, compare_id, previous_key, keys[-1]) if compare_id else {}
             inserts: list[AddressRow] = []
             updates: list[dict[str, Any]] = []
-            for value, key in zip(batch, keys, strict=True):
+            if not stored:
+                inserts = _new_rows(pool_id or 0, batch, keys, to_text, used)
+            for value, key in zip(batch, keys, strict=True) if stored else ():
                 holder = used.get(value) if used else None
                 status, owner, info = ("used", *holder) if holder else ("free", None, None)
                 row = stored.pop(key, None) if stored else None

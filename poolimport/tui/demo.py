@@ -5,7 +5,10 @@ Everything it starts (simulators, the consumer) stops when the TUI quits.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +24,7 @@ from poolimport.core.tenancy import Scope
 from poolimport.sim import SimServer
 from poolimport.sim.demo_routers import demo_configs
 
+PR_SET_PDEATHSIG = 1
 DEMO_PASSWORD = "demo"  # the simulators' password; demo data only
 # router name (and its simulator config in demo_configs()) -> tenant
 DEMO_ROUTERS = {
@@ -46,6 +50,15 @@ def seed(sims: dict[str, SimServer]) -> None:
             save_router(session, admin, settings, tenant, fields, DEMO_PASSWORD)
 
 
+def _die_with_parent() -> None:
+    """Linux: the consumer gets SIGTERM when the demo dies, even by a dropped SSH session (SIGHUP)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # elsewhere the normal exit path still stops it
+
+
 def start_consumer(log_dir: Path) -> subprocess.Popen[bytes]:
     log = (log_dir / "worker.log").open("ab")
     return subprocess.Popen(
@@ -53,6 +66,7 @@ def start_consumer(log_dir: Path) -> subprocess.Popen[bytes]:
         stdout=log,
         stderr=subprocess.STDOUT,
         env=dict(os.environ),
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
 
 

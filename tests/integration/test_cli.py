@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 from poolimport.cli import main
 from poolimport.core.config import Settings
 from poolimport.core.db import dispose_engines
+from poolimport.core.schema import HEAD_REVISION
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD, router_config, run_cli
 
@@ -119,13 +120,13 @@ def test_commands_before_init_and_init_twice(
         assert fails(here(*args), "run `poolimport init`").stdout == ""
 
     first = ok(cli("init"))
-    assert "schema created to 0001" in first.stdout and "created (mode 0600)" in first.stdout
+    assert f"schema created to {HEAD_REVISION}" in first.stdout and "created (mode 0600)" in first.stdout
     key_file = home / "secret.key"
     key = key_file.read_bytes()
     assert key_file.stat().st_mode & 0o777 == 0o600
 
     second = ok(cli("init"))
-    assert "schema is current (0001)" in second.stdout and "kept (mode 0600)" in second.stdout
+    assert f"schema is current ({HEAD_REVISION})" in second.stdout and "kept (mode 0600)" in second.stdout
     assert key_file.read_bytes() == key  # a second init must not replace the key of stored passwords
     assert as_json(ok(here("router", "list", "--json"))) == []
 

@@ -79,3 +79,34 @@ def test_wrong_key_says_so_without_the_secret(tmp_path: Path) -> None:
     assert "hunter2" not in str(caught.value) and token.decode() not in str(caught.value)
     with pytest.raises(SecretError, match="missing: run `poolimport init`"):
         SecretBox(tmp_path / "nope.key")
+
+
+def test_upgrade_from_0001_backfills_pool_counts(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = schema._alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    statements = [
+        "INSERT INTO tenants (id, name, created_at) VALUES (1, 't', '2026-01-01')",
+        "INSERT INTO routers (id, tenant_id, name, host, port, tls, tls_verify, username,"
+        " password_encrypted, encoding, timeout, created_at)"
+        " VALUES (1, 1, 'r', 'h', 8728, 0, 1, 'u', x'00', 'utf-8', 10, '2026-01-01')",
+        "INSERT INTO ip_pools (id, router_id, name, family, ranges, total, expanded, status, first_seen,"
+        " last_seen) VALUES (1, 1, 'p', 4, '10.0.0.1-10.0.0.3', 3, 1, 'active', '2026-01-01', '2026-01-01')",
+    ] + [
+        "INSERT INTO pool_addresses (pool_id, sort_key, address, status)"
+        f" VALUES (1, '{n:08x}', '10.0.0.{n}', '{status}')"
+        for n, status in enumerate(("used", "free", "free"), start=1)
+    ]
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    assert schema.upgrade(engine) == ("0001", schema.HEAD_REVISION)
+    with engine.connect() as conn:
+        counts = conn.execute(text("SELECT used_count, free_count, stale_count FROM ip_pools")).one()
+    assert tuple(counts) == (1, 2, 0)
+    engine.dispose()
