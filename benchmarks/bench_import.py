@@ -121,7 +121,7 @@ def main() -> None:
     print(f"import of one /16 pool (65,533 addresses, 2,000 used) from the simulator; median of {args.runs}")
     print(f"  poolimport, end to end   {m['first_s']:7.3f} s  {ours:10,.0f} addresses/s   (target < 1 s)")
     print(f"  plain sqlite3 executemany{m['baseline_s']:7.3f} s  {raw:10,.0f} addresses/s   (baseline)")
-    print(f"  ratio poolimport/baseline {m['ratio']:6.2f}                                  (target >= 0.5)")
+    print(f"  ratio poolimport/baseline {m['ratio']:6.2f}   (median of each round's ratio; target >= 0.5)")
     print(f"  re-import, unchanged     {m['again_s']:7.3f} s                              (target < 0.5 s)")
     if not args.quick:
         seconds, rss = measure_million()

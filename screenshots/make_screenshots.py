@@ -87,6 +87,7 @@ async def shoot(app: Any, sims: dict[str, Any]) -> None:
 
 
 def main() -> int:
+    from poolimport.queue.process import spawn_worker, stop_worker
     from poolimport.sim import SimServer
     from poolimport.sim.demo_routers import demo_configs
     from poolimport.tui import demo
@@ -101,8 +102,8 @@ def main() -> int:
 
         settings = load_settings()
         settings.log_dir.mkdir(parents=True, exist_ok=True)
-        consumer = demo.start_consumer(settings.log_dir)
-        stack.callback(demo.stop_process, consumer)
+        consumer = spawn_worker(2)
+        stack.callback(stop_worker, consumer)
         asyncio.run(shoot(PoolImportApp(settings), sims))
     return 0
 

@@ -5,15 +5,9 @@ Everything it starts (simulators, the consumer) stops when the TUI quits.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 from contextlib import ExitStack
-from pathlib import Path
 
 from poolimport.core import schema
 from poolimport.core.config import load_settings
@@ -24,7 +18,6 @@ from poolimport.core.tenancy import Scope
 from poolimport.sim import SimServer
 from poolimport.sim.demo_routers import demo_configs
 
-PR_SET_PDEATHSIG = 1
 DEMO_PASSWORD = "demo"  # the simulators' password; demo data only
 # router name (and its simulator config in demo_configs()) -> tenant
 DEMO_ROUTERS = {
@@ -50,26 +43,6 @@ def seed(sims: dict[str, SimServer]) -> None:
             save_router(session, admin, settings, tenant, fields, DEMO_PASSWORD)
 
 
-def _die_with_parent() -> None:
-    """Linux: the consumer gets SIGTERM when the demo dies, even by a dropped SSH session (SIGHUP)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # elsewhere the normal exit path still stops it
-
-
-def start_consumer(log_dir: Path) -> subprocess.Popen[bytes]:
-    log = (log_dir / "worker.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "poolimport.cli", "worker", "-w", "2"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ),
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-    )
-
-
 def run_demo() -> int:
     from poolimport.tui.app import PoolImportApp
 
@@ -82,18 +55,12 @@ def run_demo() -> int:
         seed(sims)
         settings = load_settings()
         settings.log_dir.mkdir(parents=True, exist_ok=True)
-        consumer = start_consumer(settings.log_dir)
+        # Imported here: poolimport.queue builds its Huey from the settings of the moment it loads.
+        from poolimport.queue.process import spawn_worker, stop_worker
+
+        consumer = spawn_worker(2, (settings.log_dir / "worker.log").open("ab"))
         stack.callback(dispose_engines)
-        stack.callback(stop_process, consumer)
+        stack.callback(stop_worker, consumer)
         PoolImportApp(settings).run()
     print("demo stopped: simulators, consumer and the throw-away data are gone")
     return 0
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

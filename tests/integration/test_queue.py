@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from poolimport.core.models import ImportJob, JobEvent, PoolAddress
+from poolimport.queue.process import spawn_worker, stop_worker
 from poolimport.sim import SimServer
 from tests.conftest import router_config, run_cli
 
@@ -35,29 +35,16 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "c
 
 
 @pytest.fixture
-def start_consumer(engine: Engine) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
+def start_consumer(engine: Engine) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
 
-    def start(workers: int = 2) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "poolimport.cli", "worker", "-w", str(workers)],
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(proc)
-        return proc
+    def start(workers: int = 2) -> subprocess.Popen[bytes]:
+        procs.append(spawn_worker(workers))
+        return procs[-1]
 
     yield start
     for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_worker(proc)
 
 
 def show(job_id: int) -> dict[str, Any]:
@@ -148,8 +135,7 @@ def test_killed_consumer_leaves_a_stalled_job_that_retry_completes(
     add_router(sim, name="core")
     first = start_consumer()
     assert wait_status(enqueue("core"), ("succeeded",)) == "succeeded"
-    first.terminate()
-    first.wait(timeout=10)
+    stop_worker(first)
 
     sim.set_menu(
         "/ip/pool",

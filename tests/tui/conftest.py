@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,6 +11,7 @@ import pytest
 from textual.pilot import Pilot
 
 from poolimport.core.config import Settings, load_settings
+from poolimport.queue.process import spawn_worker, stop_worker
 
 
 async def wait_until(
@@ -30,19 +29,9 @@ async def wait_until(
 
 @pytest.fixture
 def consumer(engine: Any) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "poolimport.cli", "worker", "-w", "2"],
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = spawn_worker(2)
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_worker(proc)
 
 
 @pytest.fixture
