@@ -206,9 +206,14 @@ def cmd_flush(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.queue.worker import run_worker
-
     ctx.engine()  # fail early, with a clear message, if the schema is missing
+    try:
+        from poolimport.queue.app import check_queue
+        from poolimport.queue.worker import run_worker
+
+        check_queue()
+    except Exception as exc:  # a bad URL, a missing driver, a queue that doesn't answer
+        raise CliError(f"queue unreachable at {ctx.settings.queue_url}: {exc}") from None
     return run_worker(ctx.settings, workers=args.workers)
 
 

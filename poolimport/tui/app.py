@@ -20,9 +20,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
 from poolimport.core.config import ConfigError, Settings, load_settings
+from poolimport.core.db import DatabaseError, get_engine
 from poolimport.core.job_actions import Outcome
 from poolimport.core.jobs import JobRefused
 from poolimport.core.routers import InvalidInput
+from poolimport.core.schema import SchemaNotReady, ensure_current
 from poolimport.core.secrets import SecretError
 from poolimport.core.tenancy import AccessDenied, NotFound
 from poolimport.core.text import one_line
@@ -370,8 +372,11 @@ def _first_line(exc: BaseException) -> str:
 def main() -> None:
     try:
         settings = load_settings()
-    except ConfigError as exc:
+        ensure_current(get_engine(settings))
+    except (ConfigError, SchemaNotReady, DatabaseError) as exc:
         raise SystemExit(f"error: {exc}") from None
+    except SQLAlchemyError as exc:
+        raise SystemExit(f"error: database unavailable: {_first_line(exc)}") from None
     PoolImportApp(settings).run()
 
 

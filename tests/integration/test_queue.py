@@ -348,3 +348,13 @@ def test_unreachable_queue_fails_the_job_visibly(
     monkeypatch.delenv("POOLIMPORT_QUEUE_URL")
     assert show(1)["status"] == "failed"
     assert run_cli("import", "core").returncode == 0
+
+
+def test_worker_refuses_to_start_on_an_unreachable_queue(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POOLIMPORT_QUEUE_URL", "redis://127.0.0.1:1/0")
+    out = run_cli("worker", "-w", "1", timeout=30)
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: queue unreachable at redis://127.0.0.1:1/0:")
+    assert "Traceback" not in out.stderr

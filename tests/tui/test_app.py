@@ -410,3 +410,18 @@ async def test_database_trouble_is_a_banner_and_the_app_recovers(
         database.with_suffix(".db").unlink(missing_ok=True)
         moved.rename(database)
         await wait_until(pilot, lambda: "database" not in banner.problems, what="recovery")
+
+
+def test_tui_without_a_schema_says_to_run_init(home: Any) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "poolimport.tui.app"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 1
+    assert out.stderr.strip() == "error: the database has no schema yet: run `poolimport init`"
