@@ -131,10 +131,12 @@ class PoolWriter:
 
     def write(self, spec: PoolSpec) -> PoolChange:
         assert spec.space is not None
+        # FOR UPDATE (PostgreSQL; SQLite's write lock already serialises): a job that was declared stalled
+        # but is still alive must not merge the same pool at the same time as its retry.
         stored = self.conn.execute(
-            select(POOLS.c.id, POOLS.c.fingerprint, POOLS.c.status).where(
-                POOLS.c.router_id == self.router_id, POOLS.c.name == spec.name
-            )
+            select(POOLS.c.id, POOLS.c.fingerprint, POOLS.c.status)
+            .where(POOLS.c.router_id == self.router_id, POOLS.c.name == spec.name)
+            .with_for_update()
         ).first()
         fingerprint = spec.fingerprint(self.max_addresses)
         total = spec.total
