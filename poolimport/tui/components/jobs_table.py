@@ -11,6 +11,8 @@ from poolimport.tui.components.filter_table import FilterTable
 
 
 def progress(job: dict[str, Any]) -> Text:
+    if job["status"] == "running" and not job["pools_total"]:
+        return Text("reading router", style="italic")  # totals are known once the pools are read
     done, total = job["addresses_done"], job["addresses_total"]
     if job["status"] == "succeeded" and total == 0:
         done = total = 1
