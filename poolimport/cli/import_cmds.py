@@ -8,7 +8,7 @@ import sys
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_table
 from poolimport.core.importer import ImportResult, run_import
-from poolimport.core.queries import ADDRESS_STATUSES, address_rows, find_pool, pool_rows
+from poolimport.core.queries import ADDRESS_STATUSES, address_rows, find_pools, pool_rows
 from poolimport.core.tenancy import find_router
 from poolimport.core.text import one_line
 
@@ -76,10 +76,15 @@ def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_addresses(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
-        pool = find_pool(session, router.id, args.pool)
-        if pool is None:
-            raise CliError(f"router {router.name} has no pool named {args.pool!r}")
-        rows = address_rows(session, pool.id, args.status, args.limit)
+        pools = find_pools(session, router.id, args.pool, args.family)
+        if not pools:
+            family = f"IPv{args.family} " if args.family else ""
+            raise CliError(f"router {router.name} has no {family}pool named {args.pool!r}")
+        if len(pools) > 1:
+            raise CliError(
+                f"router {router.name} has an IPv4 and an IPv6 pool named {args.pool!r}: add --family 4 or 6"
+            )
+        rows = address_rows(session, pools[0].id, args.status, args.limit)
     if args.json:
         emit_json(rows)
     else:
@@ -97,6 +102,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("router", help="router name or id")
     p.add_argument("pool", help="pool name")
     p.add_argument("--status", choices=ADDRESS_STATUSES)
+    p.add_argument(
+        "--family", type=int, choices=(4, 6), help="IPv4 or IPv6, where both have a pool of the name"
+    )
     p.add_argument("--limit", type=int, help="at most this many rows")
     p.add_argument("--tenant")
     p.set_defaults(func=cmd_addresses)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from poolimport.core.config import Settings
+from poolimport.core.errors import describe
 from poolimport.core.models import Router, utcnow
 from poolimport.core.pool_writer import PoolChange, PoolWriter, mark_missing_pools_stale
 from poolimport.core.routeros import RouterClient, RouterError, RouterTarget
@@ -224,9 +225,13 @@ class Importer:
                 change = writer.write(spec)
                 if self.dry_run:
                     conn.rollback()
+        except ImportStopped:
+            raise
         except DBAPIError as exc:
-            detail = str(exc.orig or exc).splitlines()[0][:200]
-            self._pool_failed(spec, f"database error: {exc.__class__.__name__}: {detail}", result)
+            self._pool_failed(spec, f"database error: {describe(exc)}", result)
+            return
+        except Exception as exc:  # a bug or a surprise in one pool's data must not cost the other pools
+            self._pool_failed(spec, f"internal error: {describe(exc)}", result)
             return
         report = PoolReport(
             name=spec.name,
@@ -262,7 +267,7 @@ class Importer:
         self.emit("error", f"Pool {spec.name}: failed: {message}", {"pool": spec.name, "outcome": "failed"})
 
     def _stale_pools(self, router_id: int, snapshot: RouterSnapshot, result: ImportResult) -> None:
-        present = {spec.name for spec in snapshot.pools}
+        present = {(spec.family, spec.name) for spec in snapshot.pools}
         with self.engine.begin() as conn:
             pools, addresses = mark_missing_pools_stale(
                 conn, router_id, snapshot.families_read, present, self.dry_run

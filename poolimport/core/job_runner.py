@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine
+from poolimport.core.errors import describe
 from poolimport.core.importer import Importer, ImportResult
 from poolimport.core.joblog import job_logger, log_event
 from poolimport.core.jobs import add_event, claim, finish
@@ -145,7 +146,7 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
         ).run(job.router_id)
     except Exception as exc:
         heartbeat.stop()
-        message = f"internal error: {exc.__class__.__name__}: {exc}"
+        message = f"internal error: {describe(exc)}"
         logger.exception("job=%s crashed", job_id)
         with engine.begin() as conn:
             finish(conn, job_id, "failed", error=message)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.job_actions import JobActions, Outcome
 from poolimport.core.job_queries import event_rows, last_jobs_by_router, list_jobs
 from poolimport.core.jobs import effective_status
-from poolimport.core.models import Router, Tenant
+from poolimport.core.models import JobEvent, Router, Tenant
 from poolimport.core.queries import address_rows, pool_rows, router_rows
-from poolimport.core.routers import RouterFields, probe, record_test, save_router
+from poolimport.core.routers import API_PORT, API_SSL_PORT, RouterFields, probe, record_test, save_router
 from poolimport.core.tenancy import find_router, resolve_scope
 
 JOBS_PAGE = 200
@@ -48,6 +50,24 @@ class Data:
     def events(self, job_id: int, after_id: int) -> list[dict[str, Any]]:
         with self._reading() as session:
             return event_rows(session, job_id, after_id, limit=EVENTS_PAGE)
+
+    def event_tail(
+        self, job_id: int, count: int, before_id: int | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The newest `count` events (older than `before_id`), oldest first, and whether older ones exist.
+
+        core's event_rows reads forwards from an id; this finds the id to start from, so a job with
+        100,000 lines opens at its end in one indexed read.
+        """
+        with self._reading() as session:
+            ids = select(JobEvent.id).where(JobEvent.job_id == job_id)
+            if before_id is not None:
+                ids = ids.where(JobEvent.id < before_id)
+            start = session.scalar(ids.order_by(JobEvent.id.desc()).offset(count).limit(1))
+            rows = event_rows(session, job_id, start or 0, limit=count)
+        if before_id is not None:
+            rows = [row for row in rows if row["id"] < before_id]
+        return rows, start is not None
 
     def pools(self, router_id: int) -> list[dict[str, Any]]:
         with self._reading() as session:
@@ -99,20 +119,30 @@ class Data:
             return f"{name}: {test.identity}, RouterOS {test.version}, {test.rtt_ms} ms", True
         return f"{name}: {test.error}", False
 
-    def test_unsaved(self, fields: RouterFields, password: str) -> tuple[str, bool]:
-        """The form's "test connection": nothing is stored."""
+    def test_unsaved(
+        self, fields: RouterFields, password: str | None, router_id: int | None = None
+    ) -> tuple[str, bool]:
+        """The form's "test connection": nothing is stored. Editing with the password left blank tests
+        the stored one."""
         fields.validate()
+        stored = b""
+        if password is None:
+            if router_id is None:
+                return "type the password to test the connection", False
+            with self._reading() as session:
+                scope = resolve_scope(session, self.settings.operator)
+                stored = find_router(session, scope, str(router_id)).password_encrypted
         router = Router(
             name=fields.name,
             host=fields.host,
-            port=fields.port or 8728,
+            port=fields.port or (API_SSL_PORT if fields.tls else API_PORT),
             username=fields.username,
             tls=fields.tls,
             tls_verify=fields.tls_verify,
             ca_file=fields.ca_file,
             encoding=fields.encoding,
             timeout=fields.timeout,
-            password_encrypted=b"",
+            password_encrypted=stored,
         )
         test = probe(router, self.settings, password)
         if test.ok:

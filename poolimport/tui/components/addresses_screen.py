@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import work
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -60,15 +60,20 @@ class AddressesScreen(Screen[None]):
     def action_more(self) -> None:
         self.load(len(self.rows))
 
-    @work(thread=True, exclusive=True, group="addresses")
     def load(self, offset: int) -> None:
-        page = self.app.data.addresses(self.pool_id, self.status, offset, PAGE)  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._show, offset, page)
+        app: Any = self.app
+        status = self.status
+        app.run_core(
+            lambda: app.data.addresses(self.pool_id, status, offset, PAGE),
+            lambda page: self._show(status, offset, page),
+        )
 
-    def _show(self, offset: int, page: list[dict[str, Any]]) -> None:
+    def _show(self, status: str | None, offset: int, page: list[dict[str, Any]]) -> None:
+        if not self.is_attached or status != self.status:
+            return  # the screen was closed, or another status was chosen meanwhile
         self.rows = self.rows[:offset] + page
         table = self.query_one(AddressesTable)
-        table.border_title = (
+        table.border_title = Text(
             f"{one_line(self.pool_name)}: {self.status or 'all'} addresses, {len(self.rows):,} shown"
             + (" (m: more)" if len(page) == PAGE else "")
         )

@@ -43,11 +43,12 @@ def bar(done: int, total: int, width: int = BAR_WIDTH) -> Text:
     return Text.assemble(("█" * filled, "green"), ("░" * (width - filled), "dim"), f" {fraction:4.0%}")
 
 
-def clock(value: str | datetime | None) -> str:
+def clock(value: str | datetime | None, seconds: bool = True) -> str:
+    """UTC, like the CLI and the file log, so times match whichever an operator reads."""
     if value is None:
         return "-"
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(UTC).strftime("%m-%d %H:%M:%S")
+    return moment.astimezone(UTC).strftime("%m-%d %H:%M:%S" if seconds else "%m-%d %H:%M")
 
 
 def duration(seconds: float | None) -> str:

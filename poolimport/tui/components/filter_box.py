@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import events, on
 from textual.widgets import Input
 
@@ -28,7 +29,8 @@ class FilterBox(Input):
             return
         if not keep:
             self.target.set_filter("")
-        self.target.border_subtitle = f"filter: {self.target.filter_text}" if self.target.filter_text else ""
+        text = self.target.filter_text
+        self.target.border_subtitle = Text(f"filter: {text}") if text else ""  # typed text, not markup
         self.target.focus()
 
     @on(Input.Changed)

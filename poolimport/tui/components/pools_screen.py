@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import work
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -18,6 +18,7 @@ from poolimport.tui.components.filter_table import FilterTable
 
 
 class PoolsTable(FilterTable):
+    BINDINGS = [Binding("enter", "select_cursor", "Addresses", tooltip="the pool's addresses")]
     COLUMNS = (
         ("name", "Pool", 18),
         ("family", "IP", 2),
@@ -69,7 +70,7 @@ class PoolsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         table = PoolsTable(id="pools")
-        table.border_title = f"Pools of {one_line(self.router_name)}"
+        table.border_title = Text(f"Pools of {one_line(self.router_name)}")
         yield table
         yield FilterBox()
         yield Footer(compact=True)
@@ -77,12 +78,13 @@ class PoolsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="pools")
     def load(self) -> None:
-        pools = self.app.data.pools(self.router_id)  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._show, pools)
+        app: Any = self.app
+        app.run_core(lambda: app.data.pools(self.router_id), self._show)
 
     def _show(self, pools: list[dict[str, Any]]) -> None:
+        if not self.is_attached:
+            return
         self.pools = {str(p["id"]): p for p in pools}
         self.query_one(PoolsTable).show(pools)
 

@@ -5,14 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from textual import on, work
+from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
 from poolimport.core.routers import InvalidInput, RouterFields
+from poolimport.core.text import one_line
+
+
+class Tick(Checkbox):
+    """A checkbox whose state reads without colour (NO_COLOR, monochrome): X when on, blank when off."""
+
+    @property  # type: ignore[override]
+    def BUTTON_INNER(self) -> str:  # noqa: N802  (the name Textual reads)
+        return "X" if self.value else " "
 
 
 @dataclass
@@ -40,9 +50,9 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
 
     def compose(self) -> ComposeResult:
         v = self.values
-        tenant_options = [(name, name) for name in self.tenants]
+        tenant_options = [(Text(one_line(name)), name) for name in self.tenants]
         with Vertical(id="form-body") as body:
-            body.border_title = f"Edit router {v['name']}" if self.router_id else "Add router"
+            body.border_title = Text(f"Edit router {one_line(v['name'])}") if self.router_id else "Add router"
             with Grid(id="form-grid"):
                 yield Label("Name")
                 yield Input(v.get("name", ""), id="name", compact=True)
@@ -64,14 +74,15 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
                 yield Label("Timeout (s)")
                 yield Input(str(v.get("timeout", 10)), id="timeout", type="number", compact=True)
                 yield Label("TLS")
-                yield Checkbox("API-SSL", v.get("tls", False), id="tls", compact=True)
+                yield Tick("API-SSL", v.get("tls", False), id="tls", compact=True)
                 yield Label("Certificate")
-                yield Checkbox("verify", v.get("tls_verify", True), id="tls_verify", compact=True)
+                yield Tick("verify", v.get("tls_verify", True), id="tls_verify", compact=True)
             yield Static("", id="form-status")
             with Horizontal(id="form-buttons"):
                 yield Button("Test connection", id="test")
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)
 
     def _read(self) -> RouterFormResult:
         def text(widget_id: str) -> str:
@@ -103,7 +114,7 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
 
     def _say(self, message: str, ok: bool) -> None:
         status = self.query_one("#form-status", Static)
-        status.update(message)
+        status.update(Text(one_line(message)))  # a router's error text: never markup
         status.set_class(not ok, "error")
 
     @on(Button.Pressed, "#cancel")
@@ -124,13 +135,14 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
         except InvalidInput as exc:
             self._say(str(exc), ok=False)
             return
-        if result.password is None:
-            self._say("type the password to test an edited router (or press t on the main screen)", ok=False)
-            return
         self._say("testing…", ok=True)
-        self._run_test(result)
+        app: Any = self.app
+        app.run_core(
+            lambda: app.data.test_unsaved(result.fields, result.password, result.router_id),
+            self._tested,
+            lambda: self._say("test failed: see the notification", ok=False),
+        )
 
-    @work(thread=True, exclusive=True, group="form-test")
-    def _run_test(self, result: RouterFormResult) -> None:
-        message, ok = self.app.data.test_unsaved(result.fields, result.password or "")  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._say, message, ok)
+    def _tested(self, outcome: tuple[str, bool]) -> None:
+        if self.is_attached:
+            self._say(*outcome)
