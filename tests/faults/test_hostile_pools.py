@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -261,10 +260,10 @@ def test_pool_gone_from_one_family_leaves_its_namesake_alone(
     assert pools[("subs", 4)]["status"] == "active"
 
 
-def test_upgrade_to_0003_keeps_pools_and_keys_them_by_family(tmp_path: Path) -> None:
+def test_upgrade_to_0003_keeps_pools_and_keys_them_by_family(any_settings: Settings) -> None:
     from alembic import command
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    engine = make_engine(any_settings.database_url)
     config = schema._alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
@@ -273,13 +272,14 @@ def test_upgrade_to_0003_keeps_pools_and_keys_them_by_family(tmp_path: Path) -> 
         "INSERT INTO tenants (id, name, created_at) VALUES (1, 't', '2026-01-01')",
         "INSERT INTO routers (id, tenant_id, name, host, port, tls, tls_verify, username,"
         " password_encrypted, encoding, timeout, created_at)"
-        " VALUES (1, 1, 'r', 'h', 8728, 0, 1, 'u', x'00', 'utf-8', 10, '2026-01-01')",
+        " VALUES (1, 1, 'r', 'h', 8728, false, true, 'u', :secret, 'utf-8', 10, '2026-01-01')",
         "INSERT INTO ip_pools (id, router_id, name, family, ranges, total, expanded, status, first_seen,"
-        " last_seen, used_count, free_count, stale_count) VALUES (1, 1, 'subs', 4, '10.0.0.1-10.0.0.3', 3, 1,"
-        " 'active', '2026-01-01', '2026-01-01', 1, 2, 0)",
+        " last_seen, used_count, free_count, stale_count)"
+        " VALUES (1, 1, 'subs', 4, '10.0.0.1-10.0.0.3', 3, true, 'active', '2026-01-01', '2026-01-01',"
+        " 1, 2, 0)",
         "INSERT INTO import_jobs (id, router_id, tenant_id, requested_by, status, attempt, dry_run,"
         " queued_at, time_limit, cancel_requested, pools_done, pools_total, addresses_done, addresses_total)"
-        " VALUES (1, 1, 1, 'op', 'succeeded', 1, 0, '2026-01-01', 60, 0, 1, 1, 3, 3)",
+        " VALUES (1, 1, 1, 'op', 'succeeded', 1, false, '2026-01-01', 60, false, 1, 1, 3, 3)",
     ] + [
         "INSERT INTO pool_addresses (pool_id, sort_key, address, status)"
         f" VALUES (1, '{n:08x}', '10.0.0.{n}', '{status}')"
@@ -287,13 +287,13 @@ def test_upgrade_to_0003_keeps_pools_and_keys_them_by_family(tmp_path: Path) -> 
     ]
     with engine.begin() as conn:
         for statement in statements:
-            conn.execute(text(statement))
+            conn.execute(text(statement), {"secret": b"\x00"} if ":secret" in statement else {})
     assert schema.upgrade(engine) == ("0002", schema.HEAD_REVISION)
     with session_scope(engine) as session:
         [pool] = pool_rows(session, 1)
         assert [pool[k] for k in ("name", "family", "total", "used", "free")] == ["subs", 4, 3, 1, 2]
         # The same name in the other family is now a pool of its own.
-        session.add(IpPool(router_id=1, name="subs", family=6, ranges="2001:db8::/64", total=2**64))
+        session.add(IpPool(id=2, router_id=1, name="subs", family=6, ranges="2001:db8::/64", total=2**64))
     with session_scope(engine) as session:
         assert sorted((p["family"], p["total"]) for p in pool_rows(session, 1)) == [(4, 3), (6, 2**64)]
         job = session.get(ImportJob, 1)
