@@ -7,7 +7,10 @@ import sys
 
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_table
-from poolimport.core.importer import ImportResult, run_import
+from poolimport.core.importer import ImportResult
+from poolimport.core.job_runner import execute_job
+from poolimport.core.jobs import create_job, finish
+from poolimport.core.models import JobSource
 from poolimport.core.queries import ADDRESS_STATUSES, address_rows, find_pools, pool_rows
 from poolimport.core.tenancy import find_router
 from poolimport.core.text import one_line
@@ -35,12 +38,27 @@ def print_result(result: ImportResult) -> None:
 
 
 def run_sync(ctx: Context, args: argparse.Namespace) -> int:
+    """The import runs here, but as a job like any other: the same claim on the router, row and events."""
+    settings = ctx.settings
     with ctx.session() as (session, scope):
-        router = find_router(session, scope, args.router, args.tenant)
-        if not args.dry_run:
-            scope.require_write("import")
-        router_id = router.id
-    result = run_import(ctx.engine(), ctx.settings, router_id, dry_run=args.dry_run)
+        job_id = create_job(
+            session,
+            scope,
+            find_router(session, scope, args.router, args.tenant),
+            time_limit=settings.job_time_limit,
+            heartbeat_interval=settings.heartbeat_interval,
+            dry_run=args.dry_run,
+            source=JobSource.SYNC,
+        ).id
+    try:
+        run = execute_job(ctx.engine(), settings, job_id)
+    except KeyboardInterrupt:
+        with ctx.engine().begin() as conn:
+            finish(conn, job_id, "cancelled", error="interrupted in the terminal")
+        raise
+    if run is None:
+        raise CliError(f"job #{job_id} was taken before it could start")
+    result = run.result
     if args.json:
         emit_json(result.to_dict(with_details=args.dry_run))
     else:

@@ -16,7 +16,9 @@ from poolimport.core.models import FINISHED_JOB_STATUSES
 from poolimport.core.tenancy import find_router, find_tenant
 from poolimport.core.text import one_line
 
-JOB_COLUMNS = ["id", "router", "status", "attempt", "pools", "addresses", "queued_at", "elapsed", "error"]
+JOB_COLUMNS = [
+    "id", "router", "status", "source", "attempt", "pools", "addresses", "queued_at", "elapsed", "error"
+]
 FOLLOW_POLL = 0.25
 QUEUED_HINT_AFTER = 5.0
 EXIT_BY_STATUS = {"succeeded": 0, "partial": 3, "failed": 1, "cancelled": 4}

@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -85,8 +86,20 @@ def _final_status(result: ImportResult, stop_reason: str | None) -> str:
     return result.status
 
 
+@dataclass
+class JobRun:
+    status: str
+    result: ImportResult
+
+
 def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
     """The job's final status, or None when there was nothing to run (cancelled, or claimed elsewhere)."""
+    run = execute_job(engine, settings, job_id)
+    return run.status if run is not None else None
+
+
+def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | None:
+    """Claim the job and run it here: a consumer's task, or `import --sync` in the operator's process."""
     logger = job_logger(settings.log_dir)
     with engine.begin() as conn:
         if not claim(conn, job_id, WORKER_NAME):
@@ -151,7 +164,9 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
         with engine.begin() as conn:
             finish(conn, job_id, "failed", error=message)
         emit("error", "IP pools import job failed", {"error": message})
-        return "failed"
+        crashed = ImportResult(router=router_name or "", status="failed", dry_run=job.dry_run)
+        crashed.fail(message)
+        return JobRun("failed", crashed)
     heartbeat.stop()
     status = _final_status(result, heartbeat.stop_reason)
     error = "; ".join(str(e["message"]) for e in result.errors[:3]) or None
@@ -172,4 +187,4 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
         emit("warning", "IP pools import job cancelled", {"imported": result.pools["imported"]})
     else:
         emit("error", "IP pools import job failed", {"error": error})
-    return status
+    return JobRun(status, result)

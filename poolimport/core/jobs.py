@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from poolimport.core.models import LIVE_JOB_STATUSES, ImportJob, JobEvent, Router, utcnow
+from poolimport.core.models import LIVE_JOB_STATUSES, ImportJob, JobEvent, JobSource, Router, utcnow
 from poolimport.core.tenancy import NotFound, Scope
 
 STALL_FACTOR = 3
@@ -71,6 +71,7 @@ def create_job(
     heartbeat_interval: float,
     dry_run: bool = False,
     retry_of: ImportJob | None = None,
+    source: JobSource = JobSource.QUEUE,
 ) -> ImportJob:
     """Insert a queued job; the partial unique index makes a second live job per router impossible."""
     scope.require_write("start imports")
@@ -85,6 +86,7 @@ def create_job(
         attempt=retry_of.attempt + 1 if retry_of else 1,
         retry_of_id=retry_of.id if retry_of else None,
         dry_run=dry_run,
+        source=source,
         time_limit=time_limit,
         queued_at=utcnow(),
     )
