@@ -98,7 +98,9 @@ def pg_settings(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setting
     name = f"pi_{uuid.uuid4().hex[:10]}"
     with server.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {name}"))
-    monkeypatch.setenv("POOLIMPORT_DATABASE_URL", f"{POSTGRES_URL}?options=-csearch_path%3D{name}")
+    # application_name lets a test find this schema's own backends (to terminate one mid-import).
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{name}&application_name={name}"
+    monkeypatch.setenv("POOLIMPORT_DATABASE_URL", url)
     settings = load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     ensure_key_file(settings.key_file)
