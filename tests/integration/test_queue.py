@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from poolimport.core.models import ImportJob, JobEvent, PoolAddress
 from poolimport.queue.process import spawn_worker, stop_worker
 from poolimport.sim import SimServer
-from tests.conftest import router_config, run_cli
+from tests.conftest import router_config, run_cli, unavailable
 
 pytestmark = pytest.mark.xdist_group("consumers")
 
@@ -326,7 +326,7 @@ def test_redis_queue_runs_the_same_job(
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).flushdb()
     except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+        unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
     monkeypatch.setenv("POOLIMPORT_QUEUE_URL", REDIS_URL)
     add_router(sim, name="core")
     start_consumer()
