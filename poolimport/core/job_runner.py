@@ -87,6 +87,7 @@ def _final_status(result: ImportResult, stop_reason: str | None) -> str:
 def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
     """The job's final status, or None when there was nothing to run (cancelled, or claimed elsewhere)."""
     logger = job_logger(settings.log_dir)
+    started = time.monotonic()  # the time limit covers the whole job: connect, login, read and writes
     with engine.begin() as conn:
         if not claim(conn, job_id, WORKER_NAME):
             return None
@@ -117,13 +118,12 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
         },
     )
     heartbeat = _Heartbeat(settings, job_id)
-    started = time.monotonic()
 
     def should_stop() -> str | None:
         if heartbeat.stop_reason:
             return heartbeat.stop_reason
         if time.monotonic() - started > job.time_limit:
-            return f"timed out after {job.time_limit:g} s"
+            return f"timed out after {job.time_limit:g} s (job time limit)"
         return None
 
     def on_progress(*progress: int) -> None:
