@@ -101,6 +101,7 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
 def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | None:
     """Claim the job and run it here: a consumer's task, or `import --sync` in the operator's process."""
     logger = job_logger(settings.log_dir)
+    started = time.monotonic()  # the time limit covers the whole job: connect, login, read and writes
     with engine.begin() as conn:
         if not claim(conn, job_id, WORKER_NAME):
             return None
@@ -131,13 +132,12 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
         },
     )
     heartbeat = _Heartbeat(settings, job_id)
-    started = time.monotonic()
 
     def should_stop() -> str | None:
         if heartbeat.stop_reason:
             return heartbeat.stop_reason
         if time.monotonic() - started > job.time_limit:
-            return f"timed out after {job.time_limit:g} s"
+            return f"timed out after {job.time_limit:g} s (job time limit)"
         return None
 
     def on_progress(*progress: int) -> None:

@@ -190,7 +190,7 @@ def test_job_time_limit_stops_between_batches(
     start_consumer()
     job_id = enqueue("core")
     assert wait_status(job_id, ("succeeded", "failed", "partial")) == "failed"
-    assert show(job_id)["error"] == "timed out after 1 s"
+    assert show(job_id)["error"] == "timed out after 1 s (job time limit)"
     assert address_rows(engine) == 0
 
 
