@@ -24,9 +24,13 @@ CLI_ENV = {"POOLIMPORT_OPERATOR": "tester"}
 
 
 def slow_router() -> dict[str, Any]:
-    """Enough rows, slowly enough, that an import is still reading while the others try."""
+    """A router that would take a minute to answer: the test lets it finish (faults.row_delay = 0) once the
+    other imports have been seen refused, so however slowly they start, they meet a live job."""
     config = router_config()
-    config["faults"] = {"row_delay": 0.3}
+    config["menus"]["/ip/pool/used"] = [
+        {"pool": "pppoe", "address": f"100.64.0.{n}", "owner": f"user{n}", "info": ""} for n in range(2, 102)
+    ]
+    config["faults"] = {"row_delay": 0.6}
     return config
 
 
@@ -57,8 +61,11 @@ def test_three_syncs_at_once_run_one_and_refuse_two_naming_it(
     sim_factory: Callable[..., SimServer],
     any_add_router: Callable[..., int],
 ) -> None:
-    any_add_router(sim_factory(slow_router()))
+    sim = sim_factory(slow_router())
+    any_add_router(sim)
     runs = [start_cli("import", "r1", "--sync") for _ in range(3)]
+    wait_for(lambda: sum(run.poll() is not None for run in runs) == 2, timeout=50, what="two refusals")
+    sim.faults.row_delay = 0
     outputs = [run.communicate(timeout=60) for run in runs]
     codes = sorted(run.returncode for run in runs)
     assert codes == [0, 1, 1], outputs
@@ -92,7 +99,8 @@ def test_sync_and_dry_run_are_refused_while_a_queued_job_holds_the_router(
 def test_a_running_sync_holds_the_router_and_shows_in_jobs(
     engine: Engine, settings: Settings, sim_factory: Callable[..., SimServer], add_router: Callable[..., int]
 ) -> None:
-    router_id = add_router(sim_factory(slow_router()))
+    sim = sim_factory(slow_router())
+    router_id = add_router(sim)
     sync = start_cli("import", "r1", "--sync", "--dry-run")
     job_id = wait_for(lambda: running_job(engine), timeout=30, what="the sync job to run")
     with session_scope(engine) as session, pytest.raises(JobRefused, match=f"job #{job_id} \\(running\\)"):
@@ -101,6 +109,7 @@ def test_a_running_sync_holds_the_router_and_shows_in_jobs(
     [row] = json.loads(listed.stdout)
     assert (row["id"], row["status"], row["source"], row["dry_run"]) == (job_id, "running", "sync", True)
     assert row["worker"]
+    sim.faults.row_delay = 0
     out, err = sync.communicate(timeout=60)
     assert sync.returncode == 0, err
     assert "(dry run)" in out

@@ -177,7 +177,7 @@ def test_router_that_stalls_mid_reply_fails_with_a_clear_timeout(
     assert address_rows(engine) == 0
 
 
-def test_job_time_limit_stops_between_batches(
+def test_job_time_limit_stops_a_job_that_reads_too_long(
     engine: Engine,
     sim: SimServer,
     add_router: Callable[..., int],
