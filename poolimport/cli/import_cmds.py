@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
+from poolimport.cli import arguments
 from poolimport.cli.context import CliError, Context
-from poolimport.cli.output import emit_json, print_table
+from poolimport.cli.output import emit_json, print_error, print_table, print_warning, say
 from poolimport.core.importer import ImportResult
 from poolimport.core.job_runner import execute_job
 from poolimport.core.jobs import create_job, finish
 from poolimport.core.models import JobSource
 from poolimport.core.queries import ADDRESS_STATUSES, address_rows, find_pools, pool_rows
 from poolimport.core.tenancy import find_router
-from poolimport.core.text import one_line
 
 
 def print_result(result: ImportResult) -> None:
     verb = "would change" if result.dry_run else "imported"
-    print(
-        f"{one_line(result.router)}: {result.status} in {result.seconds:.2f} s"
-        + (" (dry run)" if result.dry_run else "")
-    )
+    dry_run = " (dry run)" if result.dry_run else ""
+    say(f"{result.router}: {result.status} in {result.seconds:.2f} s{dry_run}")
     p, a = result.pools, result.addresses
     print(f"pools:     {p['total']:,} total, {p['imported']:,} {verb}, {p['failed']:,} failed, ", end="")
     print(f"{p['stale']:,} stale")
@@ -31,10 +28,10 @@ def print_result(result: ImportResult) -> None:
         rows = [vars(d) for d in result.details]
         print_table(rows, ["name", "family", "outcome", "total", "added", "updated", "stale"])
     for error in result.errors:
-        where = f"pool {one_line(error['pool'])}: " if error["pool"] else ""
-        print(f"error: {where}{one_line(error['message'])}", file=sys.stderr)
+        where = f"pool {error['pool']}: " if error["pool"] else ""
+        print_error(f"{where}{error['message']}")
     for warning in result.warnings:
-        print(f"warning: {one_line(warning)}", file=sys.stderr)
+        print_warning(warning)
 
 
 def run_sync(ctx: Context, args: argparse.Namespace) -> int:
@@ -123,6 +120,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument(
         "--family", type=int, choices=(4, 6), help="IPv4 or IPv6, where both have a pool of the name"
     )
-    p.add_argument("--limit", type=int, help="at most this many rows")
+    p.add_argument("--limit", type=arguments.row_limit, help="at most this many rows")
     p.add_argument("--tenant")
     p.set_defaults(func=cmd_addresses)

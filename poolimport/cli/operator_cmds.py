@@ -7,16 +7,18 @@ import argparse
 from sqlalchemy import select
 
 from poolimport.cli.context import Context
-from poolimport.cli.output import emit_json, print_table
+from poolimport.cli.output import emit_json, print_table, say
 from poolimport.core.models import Operator, Tenant
+from poolimport.core.routers import check_name
 from poolimport.core.tenancy import ROLES, add_operator
 
 
 def cmd_operator_add(ctx: Context, args: argparse.Namespace) -> int:
+    check_name("operator name", args.name)
     with ctx.session() as (session, scope):
         operator = add_operator(session, scope, args.name, args.tenant, args.role)
         where = f"tenant {args.tenant}" if args.tenant else "every tenant"
-        print(f"operator {operator.name} added: {operator.role} of {where}")
+        say(f"operator {operator.name} added: {operator.role} of {where}")
     return 0
 
 

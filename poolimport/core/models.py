@@ -34,6 +34,8 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+# The largest id a row can have: SQLite's integers are 64-bit signed, and binding a larger one overflows.
+MAX_ID = 2**63 - 1
 LIVE_JOB_STATUSES = ("queued", "running")
 FINISHED_JOB_STATUSES = ("succeeded", "partial", "failed", "cancelled")
 # The widest count an IPv6 pool can have: ::/0 handed out as /128s is 2**128, 39 decimal digits.

@@ -335,18 +335,19 @@ def test_redis_queue_runs_the_same_job(
     assert address_rows(engine) == EXPECTED_ADDRESSES
 
 
-def test_unreachable_queue_fails_the_job_visibly(
+def test_unreachable_queue_fails_the_import_and_leaves_no_job(
     engine: Engine, sim: SimServer, add_router: Callable[..., int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POOLIMPORT_QUEUE_URL", "redis://127.0.0.1:1/0")
     add_router(sim, name="core")
     out = run_cli("import", "core")
     assert out.returncode == 1
-    assert out.stderr.startswith("error: job #1 could not be queued: queue unreachable:")
+    assert out.stderr.startswith("error: router core not imported, no job created: queue unreachable:")
     assert "Traceback" not in out.stderr
-    # The job is failed, not stuck queued: the router is free for the next attempt.
+    # No job is left behind, stuck queued or failed: the router is free for the next attempt.
     monkeypatch.delenv("POOLIMPORT_QUEUE_URL")
-    assert show(1)["status"] == "failed"
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ImportJob)) == 0
     assert run_cli("import", "core").returncode == 0
 
 
