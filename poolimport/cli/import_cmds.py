@@ -80,7 +80,7 @@ POOL_COLUMNS = [
 def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
-        rows = pool_rows(session, router.id)
+        rows = pool_rows(session, scope, router.id)
     if args.json:
         emit_json(rows)
     else:
@@ -91,7 +91,7 @@ def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_addresses(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
-        pools = find_pools(session, router.id, args.pool, args.family)
+        pools = find_pools(session, scope, router.id, args.pool, args.family)
         if not pools:
             family = f"IPv{args.family} " if args.family else ""
             raise CliError(f"router {router.name} has no {family}pool named {args.pool!r}")
@@ -99,7 +99,7 @@ def cmd_addresses(ctx: Context, args: argparse.Namespace) -> int:
             raise CliError(
                 f"router {router.name} has an IPv4 and an IPv6 pool named {args.pool!r}: add --family 4 or 6"
             )
-        rows = address_rows(session, pools[0].id, args.status, args.limit)
+        rows = address_rows(session, scope, pools[0].id, args.status, args.limit)
     if args.json:
         emit_json(rows)
     else:

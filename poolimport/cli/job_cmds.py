@@ -98,8 +98,8 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
                 file=sys.stderr,
             )
             hint_at = 0.0
-        with ctx.reading() as (session, _scope):
-            events = event_rows(session, job_id, last_event)
+        with ctx.reading() as (session, scope):
+            events = event_rows(session, scope, job_id, last_event)
         for event in events:
             last_event = event["id"]
             if show_events:
@@ -162,7 +162,7 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
         return _follow(ctx, args.id)
     with ctx.reading() as (session, scope):
         jobs.get_job(session, scope, args.id)
-        events = event_rows(session, args.id)
+        events = event_rows(session, scope, args.id)
     if args.json:
         emit_json(events)
     for event in [] if args.json else events:

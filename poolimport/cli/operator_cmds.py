@@ -25,7 +25,10 @@ def cmd_operator_add(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_operator_list(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
         scope.require_write("list operators")
-        stmt = select(Operator, Tenant.name).outerjoin(Tenant, Tenant.id == Operator.tenant_id)
+        stmt = scope.restrict(
+            select(Operator, Tenant.name).outerjoin(Tenant, Tenant.id == Operator.tenant_id),
+            Operator.tenant_id,
+        )
         rows = [
             {"name": op.name, "role": op.role, "tenant": tenant}
             for op, tenant in session.execute(stmt.order_by(Operator.name))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from poolimport.core.models import IpPool, PoolAddress, Router, Tenant
@@ -76,12 +76,14 @@ def _active_pool_sizes(session: Session, router_ids: list[int]) -> dict[int, int
     return sizes
 
 
-def pool_rows(session: Session, router_id: int) -> list[dict[str, Any]]:
-    pools = list(
-        session.scalars(
-            select(IpPool).where(IpPool.router_id == router_id).order_by(IpPool.family, IpPool.name)
-        )
-    )
+def _pools(scope: Scope) -> Select[IpPool]:
+    return scope.restrict(select(IpPool).join(Router, Router.id == IpPool.router_id), Router.tenant_id)
+
+
+def pool_rows(session: Session, scope: Scope, router_id: int) -> list[dict[str, Any]]:
+    """The router's pools; none when the router is outside the scope."""
+    stmt = _pools(scope).where(IpPool.router_id == router_id).order_by(IpPool.family, IpPool.name)
+    pools = list(session.scalars(stmt))
     return [
         {
             "id": pool.id,
@@ -103,19 +105,31 @@ def pool_rows(session: Session, router_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def find_pools(session: Session, router_id: int, name: str, family: int | None = None) -> list[IpPool]:
+def find_pools(
+    session: Session, scope: Scope, router_id: int, name: str, family: int | None = None
+) -> list[IpPool]:
     """The router's pools of that name: one per family at most (IPv4 and IPv6 may share a name)."""
-    stmt = select(IpPool).where(IpPool.router_id == router_id, IpPool.name == name)
+    stmt = _pools(scope).where(IpPool.router_id == router_id, IpPool.name == name)
     if family is not None:
         stmt = stmt.where(IpPool.family == family)
     return list(session.scalars(stmt.order_by(IpPool.family)))
 
 
 def address_rows(
-    session: Session, pool_id: int, status: str | None = None, limit: int | None = None, offset: int = 0
+    session: Session,
+    scope: Scope,
+    pool_id: int,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    stmt = select(PoolAddress.address, PoolAddress.status, PoolAddress.owner, PoolAddress.info).where(
-        PoolAddress.pool_id == pool_id
+    """A pool's addresses in address order; none when the pool's router is outside the scope."""
+    stmt = scope.restrict(
+        select(PoolAddress.address, PoolAddress.status, PoolAddress.owner, PoolAddress.info)
+        .join(IpPool, IpPool.id == PoolAddress.pool_id)
+        .join(Router, Router.id == IpPool.router_id)
+        .where(PoolAddress.pool_id == pool_id),
+        Router.tenant_id,
     )
     if status:
         stmt = stmt.where(PoolAddress.status == status)

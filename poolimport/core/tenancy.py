@@ -12,7 +12,7 @@ from poolimport.core.models import MAX_ID, ImportJob, Operator, Router, Tenant
 
 ROLES = ("admin", "operator", "viewer")
 
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 class AccessDenied(Exception):

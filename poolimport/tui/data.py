@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.job_actions import JobActions, Outcome
-from poolimport.core.job_queries import event_rows, last_jobs_by_router, list_jobs
+from poolimport.core.job_queries import event_rows, last_jobs_by_router, list_jobs, newest_event_id_before
 from poolimport.core.jobs import effective_status
-from poolimport.core.models import JobEvent, Router, Tenant
+from poolimport.core.models import Router, Tenant
 from poolimport.core.queries import address_rows, pool_rows, router_rows
 from poolimport.core.routers import API_PORT, API_SSL_PORT, RouterFields, probe, record_test, save_router
 from poolimport.core.tenancy import find_router, resolve_scope
@@ -33,7 +31,7 @@ class Data:
         with self._reading() as session:
             scope = resolve_scope(session, self.settings.operator)
             rows = router_rows(session, scope, limit=ROUTERS_LIMIT)
-            last = last_jobs_by_router(session, [row["id"] for row in rows])
+            last = last_jobs_by_router(session, scope, [row["id"] for row in rows])
         for row in rows:
             job = last.get(row["id"])
             row["last_job_status"] = effective_status(job, self.settings.heartbeat_interval) if job else None
@@ -49,7 +47,8 @@ class Data:
 
     def events(self, job_id: int, after_id: int) -> list[dict[str, Any]]:
         with self._reading() as session:
-            return event_rows(session, job_id, after_id, limit=EVENTS_PAGE)
+            scope = resolve_scope(session, self.settings.operator)
+            return event_rows(session, scope, job_id, after_id, limit=EVENTS_PAGE)
 
     def event_tail(
         self, job_id: int, count: int, before_id: int | None = None
@@ -60,22 +59,21 @@ class Data:
         100,000 lines opens at its end in one indexed read.
         """
         with self._reading() as session:
-            ids = select(JobEvent.id).where(JobEvent.job_id == job_id)
-            if before_id is not None:
-                ids = ids.where(JobEvent.id < before_id)
-            start = session.scalar(ids.order_by(JobEvent.id.desc()).offset(count).limit(1))
-            rows = event_rows(session, job_id, start or 0, limit=count)
+            scope = resolve_scope(session, self.settings.operator)
+            start = newest_event_id_before(session, scope, job_id, count, before_id)
+            rows = event_rows(session, scope, job_id, start or 0, limit=count)
         if before_id is not None:
             rows = [row for row in rows if row["id"] < before_id]
         return rows, start is not None
 
     def pools(self, router_id: int) -> list[dict[str, Any]]:
         with self._reading() as session:
-            return pool_rows(session, router_id)
+            return pool_rows(session, resolve_scope(session, self.settings.operator), router_id)
 
     def addresses(self, pool_id: int, status: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
         with self._reading() as session:
-            return address_rows(session, pool_id, status, limit=limit, offset=offset)
+            scope = resolve_scope(session, self.settings.operator)
+            return address_rows(session, scope, pool_id, status, limit=limit, offset=offset)
 
     def tenants(self) -> list[str]:
         with self._reading() as session:

@@ -57,7 +57,7 @@ def stored_pools(engine: Engine) -> dict[tuple[str, int], dict[str, Any]]:
         return {
             (row["name"], row["family"]): row
             for router_id in router_ids
-            for row in pool_rows(session, router_id)
+            for row in pool_rows(session, ADMIN, router_id)
         }
 
 
@@ -290,12 +290,12 @@ def test_upgrade_to_0003_keeps_pools_and_keys_them_by_family(any_settings: Setti
             conn.execute(text(statement), {"secret": b"\x00"} if ":secret" in statement else {})
     assert schema.upgrade(engine) == ("0002", schema.HEAD_REVISION)
     with session_scope(engine) as session:
-        [pool] = pool_rows(session, 1)
+        [pool] = pool_rows(session, ADMIN, 1)
         assert [pool[k] for k in ("name", "family", "total", "used", "free")] == ["subs", 4, 3, 1, 2]
         # The same name in the other family is now a pool of its own.
         session.add(IpPool(id=2, router_id=1, name="subs", family=6, ranges="2001:db8::/64", total=2**64))
     with session_scope(engine) as session:
-        assert sorted((p["family"], p["total"]) for p in pool_rows(session, 1)) == [(4, 3), (6, 2**64)]
+        assert sorted((p["family"], p["total"]) for p in pool_rows(session, ADMIN, 1)) == [(4, 3), (6, 2**64)]
         job = session.get(ImportJob, 1)
         assert job is not None and (job.addresses_total, job.source) == (3, "queue")
     with engine.connect() as conn:

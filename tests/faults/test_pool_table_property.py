@@ -16,7 +16,7 @@ from poolimport.core.importer import run_import
 from poolimport.core.queries import pool_rows
 from poolimport.core.snapshot import NUL, NUL_SHOWN_AS
 from poolimport.sim import SimServer
-from tests.conftest import router_config
+from tests.conftest import ADMIN, router_config
 
 BAD_IPV4 = ["", "not-a-range", "10.0.0.300", "10.0.0.1-", "1.2.3.4/33", "10.0.0.9-10.0.0.1,x", "-", ","]
 BAD_IPV6 = [("2001:db8::/120", "119"), ("2001:db8::/120", "abc"), ("zz::/64", "64"), ("2001:db8::", "128")]
@@ -104,7 +104,7 @@ def test_only_bad_pools_fail(
     else:
         assert result.status == ("failed" if not good else "partial")
     with session_scope(engine) as session:
-        stored = {(row["family"], row["name"]): row for row in pool_rows(session, router_id)}
+        stored = {(row["family"], row["name"]): row for row in pool_rows(session, ADMIN, router_id)}
     for key, total in good.items():
         assert stored[key]["total"] == total
         assert stored[key]["status"] == "active"
