@@ -2,6 +2,7 @@
 both get it, since both ask the Huey instance for its consumer:
 
 - a queue that stops answering is one warning, one line when it is back, and backoff in between (outage.py);
+- a stalled-job sweeper runs beside the workers (sweeper.py);
 - SIGHUP: Huey reads it as "restart", which a supervisor relies on; a worker started from a terminal stops
   instead when the terminal closes, rather than living on as an orphan.
 """
@@ -17,7 +18,9 @@ from huey import Huey
 from huey.api import Task
 from huey.consumer import Consumer, Worker
 
+from poolimport.core.config import load_settings
 from poolimport.queue.outage import Backoff, Outage
+from poolimport.queue.sweeper import StalledJobSweeper
 
 logger = logging.getLogger("huey.consumer")
 
@@ -94,3 +97,16 @@ class PoolimportConsumer(Consumer):
         if hasattr(signal, "SIGHUP") and attached_to_terminal():
             # Closing the terminal stops the worker the way SIGTERM does.
             self._signal_actions[signal.SIGHUP] = self._signal_actions[self._interrupt_sig]
+        self.sweeper: StalledJobSweeper | None = None
+
+    def start(self) -> None:
+        from poolimport.queue.app import send_import  # app builds the Huey instance from this module
+
+        super().start()
+        self.sweeper = StalledJobSweeper(load_settings(), send_import, self.huey.queue_outage)
+        self.sweeper.start()
+
+    def stop(self, graceful: bool = False) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        super().stop(graceful)
