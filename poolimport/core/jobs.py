@@ -311,7 +311,10 @@ def auto_retry_stalled(settings: Settings, send: Sender) -> list[StalledJobHandl
     engine = get_engine(settings)
     handled = []
     for job_id in stalled:
-        outcome = _handle_stalled(engine, settings, job_id)
+        try:
+            outcome = _handle_stalled(engine, settings, job_id)
+        except JobRefused:  # the router got another job meanwhile; all rolled back, look again next sweep
+            continue
         if outcome is None:
             continue  # another consumer got there first, or the job beat again
         if outcome.retry_id is not None:

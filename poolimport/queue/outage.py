@@ -20,8 +20,9 @@ def describe(exc: BaseException) -> str:
     """One line naming the error; for a database error, the driver's own first line (no SQL, no URL)."""
     if isinstance(exc, SQLAlchemyError) and getattr(exc, "orig", None) is not None:
         exc = exc.orig  # type: ignore[attr-defined]
-    text = str(exc).strip().splitlines()
-    return f"{exc.__class__.__name__}: {one_line(text[0])}" if text else exc.__class__.__name__
+    lines = str(exc).strip().splitlines()
+    text = one_line(lines[0]).rstrip(".") if lines else ""
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
 class Outage:
