@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from poolimport.core.config import ConfigError, load_settings
+from poolimport.core.config import ConfigError, Settings, load_settings
+from poolimport.core.db import get_read_engine
 from poolimport.core.models import ImportJob, IpPool, PoolAddress
 from poolimport.sim import SimServer
 from tests.conftest import router_config, run_cli
@@ -20,14 +21,14 @@ from tests.integration.test_queue import enqueue, events, show, wait_for, wait_s
 pytestmark = pytest.mark.xdist_group("consumers")
 
 POOLS = 40
-ADDRESSES_PER_POOL = 4094  # 10.N.0.1-10.N.15.254
+ADDRESSES_PER_POOL = 8190  # 10.N.0.1-10.N.31.254
 
 
 def many_pools_config() -> dict[str, Any]:
     """Enough pools that writing them takes a while: a kill lands between two pool transactions."""
     return router_config(
         menus={
-            "/ip/pool": [{"name": f"p{n:02}", "ranges": f"10.{n}.0.1-10.{n}.15.254"} for n in range(POOLS)],
+            "/ip/pool": [{"name": f"p{n:02}", "ranges": f"10.{n}.0.1-10.{n}.31.254"} for n in range(POOLS)],
             "/ip/pool/used": [
                 {"pool": f"p{n:02}", "address": f"10.{n}.0.1", "owner": f"user{n}", "info": "pppoe"}
                 for n in range(POOLS)
@@ -64,6 +65,7 @@ def messages(engine: Engine, job_id: int) -> list[str]:
 
 def test_killed_consumers_job_is_retried_once_by_the_next_consumers_and_ends_exact(
     engine: Engine,
+    settings: Settings,
     sim_factory: Callable[..., SimServer],
     add_router: Callable[..., int],
     start_consumer: Callable[..., Consumer],
@@ -71,7 +73,9 @@ def test_killed_consumers_job_is_retried_once_by_the_next_consumers_and_ends_exa
     add_router(sim_factory(many_pools_config()), name="core")
     victim = start_consumer()
     job_id = enqueue("core")
-    wait_for(lambda: job_row(engine, job_id).pools_done >= 1, 60, "the first pool to be written")
+    # Polled during the import with the reader: on SQLite it never takes the write lock the import needs.
+    reader = get_read_engine(settings)
+    wait_for(lambda: job_row(reader, job_id).pools_done >= 1, 60, "the first pool to be written")
     kill(victim)
     killed = job_row(engine, job_id)
     assert killed.status == "running" and killed.pools_done < POOLS, "the import ended before the kill"
