@@ -35,6 +35,8 @@ class Settings:
     batch_size: int = 20_000
     job_time_limit: float = 600.0
     heartbeat_interval: float = 10.0
+    # Automatic retries of a job whose consumer died (0: none; the stalled job is marked failed).
+    stalled_retries: int = 1
     operator: str = ""
 
     @property
@@ -47,7 +49,10 @@ _TYPED_KEYS: dict[str, type] = {
     "batch_size": int,
     "job_time_limit": float,
     "heartbeat_interval": float,
+    "stalled_retries": int,
 }
+# Settings for which 0 means "off" rather than an unusable value.
+_ZERO_ALLOWED = {"stalled_retries"}
 
 
 def _coerce(key: str, raw: Any) -> Any:
@@ -58,7 +63,9 @@ def _coerce(key: str, raw: Any) -> Any:
         value = wanted(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"{key} must be a number, got {raw!r}") from None
-    if value <= 0:
+    if key in _ZERO_ALLOWED and value < 0:
+        raise ConfigError(f"{key} must be 0 or more, got {raw!r}")
+    if key not in _ZERO_ALLOWED and value <= 0:
         raise ConfigError(f"{key} must be greater than 0, got {raw!r}")
     return value
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,8 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from poolimport.core.config import Settings
+from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.models import LIVE_JOB_STATUSES, ImportJob, JobEvent, JobSource, Router, utcnow
 from poolimport.core.tenancy import NotFound, Scope
 
@@ -18,6 +21,8 @@ STALL_FACTOR = 3
 RETRYABLE = ("failed", "partial", "stalled", "cancelled")
 # Sends job_id to the queue and returns the queue's task id. Injected: core never imports the queue.
 Sender = Callable[[int], str]
+# The system retrying stalled jobs: every tenant, recorded as the requester of the attempts it makes.
+AUTO_RETRY = Scope(operator="auto-retry", tenant_ids=None, role="admin")
 
 
 class JobRefused(Exception):
@@ -177,10 +182,21 @@ def cancel(
     raise JobRefused(f"job #{job.id} is {job.status}: nothing to cancel")
 
 
-def retire_stalled(session: Session, job: ImportJob, reason: str) -> None:
+def retire_stalled(
+    session: Session, job: ImportJob, reason: str, *, stalled_before: datetime | None = None
+) -> bool:
+    """running -> failed, saying why. False when someone got there first (another consumer's sweep, an
+    operator) or, given `stalled_before`, when the job has beaten since: only the caller that matched acts."""
     message = f"stalled: no heartbeat since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC; {reason}"
-    finish(session.connection(), job.id, "failed", error=message)
+    stmt = update(ImportJob).where(ImportJob.id == job.id, ImportJob.status == "running")
+    if stalled_before is not None:
+        stmt = stmt.where(ImportJob.heartbeat_at < stalled_before)
+    done = session.connection().execute(stmt.values(status="failed", finished_at=utcnow(), error=message))
+    if done.rowcount != 1:
+        return False
     add_event(session, job.id, "error", "IP pools import job failed", {"error": message})
+    session.expire(job)
+    return True
 
 
 def retry(
@@ -197,9 +213,14 @@ def retry(
     assert router is not None
     if status == "stalled":
         retire_stalled(session, job, "retried")
-        session.expire(job)
     return create_job(
-        session, scope, router, time_limit=time_limit, heartbeat_interval=heartbeat_interval, retry_of=job
+        session,
+        scope,
+        router,
+        time_limit=time_limit,
+        heartbeat_interval=heartbeat_interval,
+        dry_run=job.dry_run,
+        retry_of=job,
     )
 
 
@@ -212,6 +233,101 @@ def stalled_jobs(session: Session, scope: Scope, heartbeat_interval: float) -> l
 def flush_stuck(session: Session, scope: Scope, heartbeat_interval: float) -> list[int]:
     scope.require_write("flush jobs")
     jobs = stalled_jobs(session, scope, heartbeat_interval)
-    for job in jobs:
-        retire_stalled(session, job, f"flushed by {scope.operator}")
-    return [job.id for job in jobs]
+    return [job.id for job in jobs if retire_stalled(session, job, f"flushed by {scope.operator}")]
+
+
+@dataclass(frozen=True)
+class StalledJobHandled:
+    """What a sweep did with one stalled job: retried it as `retry_id`, or (None) only marked it failed."""
+
+    job_id: int
+    retry_id: int | None
+    note: str
+
+
+def automatic_retries_used(session: Session, job: ImportJob) -> int:
+    """The automatic retries that led to `job`: the run of auto-retry attempts back along retry_of."""
+    used = 0
+    current: ImportJob | None = job
+    while current is not None and current.requested_by == AUTO_RETRY.operator:
+        used += 1
+        current = session.get(ImportJob, current.retry_of_id) if current.retry_of_id else None
+    return used
+
+
+def _not_retried_reason(allowed: int, source: str) -> str:
+    if source == JobSource.SYNC:
+        return "not retried automatically: it ran in a terminal (`import --sync`), which is gone"
+    if allowed == 0:
+        return "not retried automatically: POOLIMPORT_STALLED_RETRIES is 0"
+    retries = "1 automatic retry is" if allowed == 1 else f"{allowed} automatic retries are"
+    return f"not retried automatically: its {retries} used"
+
+
+def _handle_stalled(engine: Engine, settings: Settings, job_id: int) -> StalledJobHandled | None:
+    cutoff = stall_cutoff(utcnow(), settings.heartbeat_interval)
+    with session_scope(engine) as session:
+        job = session.get(ImportJob, job_id)
+        if job is None:
+            return None
+        since = f"no heartbeat since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
+        used = automatic_retries_used(session, job)
+        if job.source == JobSource.SYNC or used >= settings.stalled_retries:
+            reason = _not_retried_reason(settings.stalled_retries, job.source)
+            if not retire_stalled(session, job, reason, stalled_before=cutoff):
+                return None
+            return StalledJobHandled(job_id, None, f"{since}; {reason}")
+        if not retire_stalled(session, job, "retried automatically", stalled_before=cutoff):
+            return None
+        router = session.get(Router, job.router_id)
+        assert router is not None  # a job's router can't go while the job is live (foreign key)
+        attempt = create_job(
+            session,
+            AUTO_RETRY,
+            router,
+            time_limit=settings.job_time_limit,
+            heartbeat_interval=settings.heartbeat_interval,
+            dry_run=job.dry_run,
+            retry_of=job,
+        )
+        count = f"automatic retry {used + 1} of {settings.stalled_retries}"
+        add_event(
+            session,
+            job_id,
+            "warning",
+            f"Retried automatically as job #{attempt.id} ({count}): the job stalled, {since}",
+            {"retry_id": attempt.id},
+        )
+        add_event(
+            session,
+            attempt.id,
+            "info",
+            f"Queued as the automatic retry of job #{job_id}, which stalled ({since}; {count})",
+            {"retry_of": job_id},
+        )
+        return StalledJobHandled(job_id, attempt.id, f"{since}; retried automatically as job #{attempt.id}")
+
+
+def auto_retry_stalled(settings: Settings, send: Sender) -> list[StalledJobHandled]:
+    """Every consumer sweeps: each stalled job, across all tenants, is retried automatically (up to
+    `stalled_retries` automatic retries in a row) or marked failed saying why. The retire is one
+    conditional UPDATE, so when several consumers sweep at once exactly one of them acts on a job."""
+    with session_scope(get_read_engine(settings)) as session:
+        # Read first with the reader: on SQLite a sweep that finds nothing never takes the write lock.
+        stalled = [job.id for job in stalled_jobs(session, AUTO_RETRY, settings.heartbeat_interval)]
+    engine = get_engine(settings)
+    handled = []
+    for job_id in stalled:
+        try:
+            outcome = _handle_stalled(engine, settings, job_id)
+        except JobRefused:  # the router got another job meanwhile; all rolled back, look again next sweep
+            continue
+        if outcome is None:
+            continue  # another consumer got there first, or the job beat again
+        if outcome.retry_id is not None:
+            try:
+                dispatch(engine, outcome.retry_id, send)
+            except JobRefused as exc:  # the queue is away: dispatch removed the retry again
+                outcome = replace(outcome, note=f"{outcome.note}, which could not be queued: {exc}")
+        handled.append(outcome)
+    return handled

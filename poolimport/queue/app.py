@@ -9,6 +9,7 @@ from huey import Huey
 from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 
 from poolimport.core.config import ConfigError, Settings, load_settings
+from poolimport.queue.consumer import PoolimportHuey
 
 NAME = "poolimport"
 
@@ -31,7 +32,7 @@ def storage_for(url: str) -> tuple[type[BaseStorage], dict[str, Any]]:
 def make_huey(settings: Settings) -> Huey:
     storage_class, options = storage_for(settings.queue_url)
     # Job state lives in the database, not in Huey's result store (Result.get() pops it).
-    instance = Huey(NAME, results=False, storage_class=storage_class, **options)
+    instance = PoolimportHuey(NAME, results=False, storage_class=storage_class, **options)
     instance.queue_url = settings.queue_url  # type: ignore[attr-defined]
     return instance
 
