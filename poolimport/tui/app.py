@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
@@ -139,7 +140,7 @@ class PoolImportApp(App[None]):
 
     def on_mount(self) -> None:
         backend = make_url(self.settings.database_url).get_backend_name()
-        self.sub_title = f"{self.settings.operator} @ {backend}"
+        self.sub_title = one_line(f"{self.settings.operator} @ {backend}")
         for widget_id in ("routers", "jobs", "log"):
             widget = self.query_one(f"#{widget_id}")
             widget.border_title = widget.BORDER_TITLE  # type: ignore[attr-defined]
@@ -189,6 +190,12 @@ class PoolImportApp(App[None]):
     def _problem(self, source: str, message: str | None) -> None:
         self.main_widget(Banner).set_problem(source, message)
 
+    def _tell(
+        self, message: object, severity: SeverityLevel = "information", timeout: float | None = None
+    ) -> None:
+        """A notification whose text may come from a router, an operator or the database: shown literally."""
+        self.notify(one_line(message), severity=severity, timeout=timeout, markup=False)
+
     def _show(
         self,
         jobs: list[dict[str, Any]],
@@ -233,13 +240,13 @@ class PoolImportApp(App[None]):
     def _selected_router(self) -> dict[str, Any] | None:
         router = self.routers.get(self.main_widget(RoutersTable).selected_key or "")
         if router is None:
-            self.notify("no router selected", severity="warning")
+            self._tell("no router selected", severity="warning")
         return router
 
     def _selected_job(self) -> int | None:
         key = self.main_widget(JobsTable).selected_key
         if key is None:
-            self.notify("no job selected", severity="warning")
+            self._tell("no job selected", severity="warning")
         return int(key) if key else None
 
     @work(thread=True, group="actions")
@@ -248,25 +255,23 @@ class PoolImportApp(App[None]):
         try:
             result = action()
         except REFUSALS as exc:
-            self.call_from_thread(self.notify, one_line(exc), severity="warning", markup=False)
+            self.call_from_thread(self._tell, exc, severity="warning")
             return
         except (DBAPIError, SQLAlchemyError) as exc:
             self.call_from_thread(self._problem, "database", _first_line(exc))
-            self.call_from_thread(
-                self.notify, f"database error: {_first_line(exc)}", severity="error", markup=False
-            )
+            self.call_from_thread(self._tell, f"database error: {_first_line(exc)}", severity="error")
             return
         self.call_from_thread(done, result)
 
     def _queued(self, outcome: Outcome) -> None:
         for message in outcome.refused:
-            self.notify(one_line(message), severity="warning", markup=False, timeout=8)
+            self._tell(message, severity="warning", timeout=8)
             if "queue unreachable" in message:
                 self._problem("queue", message.split("queue unreachable: ", 1)[-1])
         if outcome.created:
             self._problem("queue", None)
             newest = max(outcome.created)
-            self.notify(f"queued {', '.join(f'#{n}' for n in outcome.created)}", markup=False)
+            self._tell(f"queued {', '.join(f'#{n}' for n in outcome.created)}")
             self.select_job_next = newest
             self.main_widget(LogPane).watch_job(newest)
             self.poll()
@@ -289,20 +294,18 @@ class PoolImportApp(App[None]):
         if (job_id := self._selected_job()) is not None:
 
             def said(outcome: str) -> None:
-                self.notify(f"job #{job_id} {outcome}", markup=False)
+                self._tell(f"job #{job_id} {outcome}")
                 self.poll()
 
             self._act(lambda: self.data.actions().cancel(job_id), said)
 
     def action_test_router(self) -> None:
         if router := self._selected_router():
-            self.notify(f"testing {one_line(router['name'])}…", markup=False, timeout=2)
+            self._tell(f"testing {router['name']}…", timeout=2)
 
             def said(result: tuple[str, bool]) -> None:
                 message, ok = result
-                self.notify(
-                    one_line(message), severity="information" if ok else "error", markup=False, timeout=8
-                )
+                self._tell(message, severity="information" if ok else "error", timeout=8)
                 self._routers_due = 0.0
 
             self._act(lambda: self.data.test_router(router["id"]), said)
@@ -326,7 +329,7 @@ class PoolImportApp(App[None]):
             return
 
         def saved(router_id: int) -> None:
-            self.notify(f"router {one_line(result.fields.name)} saved", markup=False)
+            self._tell(f"router {result.fields.name} saved")
             self._routers_due = 0.0
             self.poll()
 
@@ -341,7 +344,7 @@ class PoolImportApp(App[None]):
 
     def action_toggle_follow(self) -> None:
         following = self.main_widget(LogPane).toggle_follow()
-        self.notify("log follows the job" if following else "log paused: scroll freely", timeout=2)
+        self._tell("log follows the job" if following else "log paused: scroll freely", timeout=2)
 
     def action_older_jobs(self) -> None:
         self.jobs_limit += JOBS_PAGE

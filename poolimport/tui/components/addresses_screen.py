@@ -10,7 +10,6 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from poolimport.core.text import one_line
 from poolimport.tui.components import cells
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
@@ -68,8 +67,8 @@ class AddressesScreen(Screen[None]):
     def _show(self, offset: int, page: list[dict[str, Any]]) -> None:
         self.rows = self.rows[:offset] + page
         table = self.query_one(AddressesTable)
-        table.border_title = (
-            f"{one_line(self.pool_name)}: {self.status or 'all'} addresses, {len(self.rows):,} shown"
+        table.border_title = cells.plain(
+            f"{self.pool_name}: {self.status or 'all'} addresses, {len(self.rows):,} shown"
             + (" (m: more)" if len(page) == PAGE else "")
         )
         table.show_rows(

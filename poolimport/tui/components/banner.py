@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import Static
+
+from poolimport.tui.components import cells
 
 
 class Banner(Static):
@@ -21,4 +22,4 @@ class Banner(Static):
         text = "  ".join(
             f"{source} unavailable: {message} (retrying)" for source, message in self.problems.items()
         )
-        self.update(Text(text))
+        self.update(cells.plain(text))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual import events, on
 from textual.widgets import Input
 
+from poolimport.tui.components import cells
 from poolimport.tui.components.filter_table import FilterTable
 
 
@@ -28,7 +29,8 @@ class FilterBox(Input):
             return
         if not keep:
             self.target.set_filter("")
-        self.target.border_subtitle = f"filter: {self.target.filter_text}" if self.target.filter_text else ""
+        text = self.target.filter_text
+        self.target.border_subtitle = cells.plain(f"filter: {text}") if text else ""
         self.target.focus()
 
     @on(Input.Changed)

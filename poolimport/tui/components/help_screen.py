@@ -9,18 +9,25 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from poolimport.tui.components import cells
+
 
 def _key_table(bindings: list[BindingType]) -> Table:
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
     table.add_column("Key")
     table.add_column("Does")
+    keys: list[tuple[str, str]] = []
     for binding in bindings:
         if isinstance(binding, Binding) and binding.description:
-            table.add_row(binding.key_display or binding.key, binding.tooltip or binding.description)
-    table.add_row("tab / shift+tab", "move between panes")
-    table.add_row("enter", "on a router: its pools; on a pool: its addresses")
-    table.add_row("escape", "close this screen, a form or the filter")
-    table.add_row("ctrl+p", "command palette: every action by name")
+            keys.append((binding.key_display or binding.key, binding.tooltip or binding.description))
+    keys += [
+        ("tab / shift+tab", "move between panes"),
+        ("enter", "on a router: its pools; on a pool: its addresses"),
+        ("escape", "close this screen, a form or the filter"),
+        ("ctrl+p", "command palette: every action by name"),
+    ]
+    for key, does in keys:
+        table.add_row(cells.plain(key), cells.plain(does, wrap=True))
     return table
 
 

@@ -10,7 +10,6 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
-from poolimport.core.text import one_line
 from poolimport.tui.components import cells
 from poolimport.tui.components.addresses_screen import AddressesScreen
 from poolimport.tui.components.filter_box import FilterBox
@@ -69,7 +68,7 @@ class PoolsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         table = PoolsTable(id="pools")
-        table.border_title = f"Pools of {one_line(self.router_name)}"
+        table.border_title = cells.plain(f"Pools of {self.router_name}")
         yield table
         yield FilterBox()
         yield Footer(compact=True)
