@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -29,7 +29,7 @@ from poolimport.core.schema import SchemaNotReady, ensure_current
 from poolimport.core.secrets import SecretError
 from poolimport.core.tenancy import AccessDenied, NotFound
 from poolimport.core.text import one_line
-from poolimport.tui.components.banner import Banner
+from poolimport.tui.components.banner import DATABASE_ERRORS, Banner, first_line
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.help_screen import HelpScreen
@@ -126,6 +126,7 @@ class PoolImportApp(App[None]):
         self._routers_due = 0.0
         self._queue_due = 0.0
         self._job_statuses: dict[int, str] = {}
+        self.problems: dict[str, str] = {}  # the app's own trouble, shown on every screen's banner
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -178,8 +179,8 @@ class PoolImportApp(App[None]):
             if now >= self._routers_due:
                 self._routers_due = now + ROUTERS_POLL
                 routers = self.data.routers()
-        except (DBAPIError, SQLAlchemyError) as exc:
-            self.call_from_thread(self._problem, "database", _first_line(exc))
+        except DATABASE_ERRORS as exc:
+            self.call_from_thread(self._problem, "database", first_line(exc))
             return
         self.call_from_thread(self._problem, "database", None)
         self.call_from_thread(self._show, jobs, events, log.job_id, routers)
@@ -188,7 +189,13 @@ class PoolImportApp(App[None]):
             self.call_from_thread(self._problem, "queue", self.data.queue_ok())
 
     def _problem(self, source: str, message: str | None) -> None:
-        self.main_widget(Banner).set_problem(source, message)
+        if message is None:
+            self.problems.pop(source, None)
+        else:
+            self.problems[source] = message
+        for screen in self.screen_stack:
+            for banner in screen.query(Banner):
+                banner.set_problem(source, message)
 
     def _tell(
         self, message: object, severity: SeverityLevel = "information", timeout: float | None = None
@@ -257,9 +264,9 @@ class PoolImportApp(App[None]):
         except REFUSALS as exc:
             self.call_from_thread(self._tell, exc, severity="warning")
             return
-        except (DBAPIError, SQLAlchemyError) as exc:
-            self.call_from_thread(self._problem, "database", _first_line(exc))
-            self.call_from_thread(self._tell, f"database error: {_first_line(exc)}", severity="error")
+        except DATABASE_ERRORS as exc:
+            self.call_from_thread(self._problem, "database", first_line(exc))
+            self.call_from_thread(self._tell, f"database error: {first_line(exc)}", severity="error")
             return
         self.call_from_thread(done, result)
 
@@ -365,13 +372,6 @@ class PoolImportApp(App[None]):
             boxes[0].open(table)
 
 
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)
-    return one_line(
-        str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else type(exc).__name__
-    )
-
-
 def main() -> None:
     try:
         settings = load_settings()
@@ -379,7 +379,7 @@ def main() -> None:
     except (ConfigError, SchemaNotReady, DatabaseError) as exc:
         raise SystemExit(f"error: {exc}") from None
     except SQLAlchemyError as exc:
-        raise SystemExit(f"error: database unavailable: {_first_line(exc)}") from None
+        raise SystemExit(f"error: database unavailable: {first_line(exc)}") from None
     PoolImportApp(settings).run()
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from poolimport.tui.components import cells
+from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
+from poolimport.tui.components.loading_screen import LoadingScreen
 
 PAGE = 500
 
@@ -26,7 +27,8 @@ class AddressesTable(FilterTable):
     )
 
 
-class AddressesScreen(Screen[None]):
+class AddressesScreen(LoadingScreen):
+    SOURCE = "addresses"
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="addresses.back"),
         Binding("a", "status(None)", "All", id="addresses.all"),
@@ -45,6 +47,7 @@ class AddressesScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Banner(id="banner")
         yield AddressesTable(id="addresses")
         yield FilterBox()
         yield Footer(compact=True)
@@ -59,10 +62,12 @@ class AddressesScreen(Screen[None]):
     def action_more(self) -> None:
         self.load(len(self.rows))
 
-    @work(thread=True, exclusive=True, group="addresses")
     def load(self, offset: int) -> None:
-        page = self.app.data.addresses(self.pool_id, self.status, offset, PAGE)  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._show, offset, page)
+        status = self.status
+        self.fetch(
+            lambda: self.app.data.addresses(self.pool_id, status, offset, PAGE),  # type: ignore[attr-defined]
+            partial(self._show, offset),
+        )
 
     def _show(self, offset: int, page: list[dict[str, Any]]) -> None:
         self.rows = self.rows[:offset] + page

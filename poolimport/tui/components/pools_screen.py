@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
 from poolimport.tui.components import cells
 from poolimport.tui.components.addresses_screen import AddressesScreen
+from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
+from poolimport.tui.components.loading_screen import LoadingScreen
 
 
 class PoolsTable(FilterTable):
@@ -54,7 +54,8 @@ class PoolsTable(FilterTable):
         )
 
 
-class PoolsScreen(Screen[None]):
+class PoolsScreen(LoadingScreen):
+    SOURCE = "pools"
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="pools.back"),
         Binding("slash", "app.filter", "Filter", id="pools.filter"),
@@ -67,6 +68,7 @@ class PoolsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Banner(id="banner")
         table = PoolsTable(id="pools")
         table.border_title = cells.plain(f"Pools of {self.router_name}")
         yield table
@@ -74,12 +76,7 @@ class PoolsScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True, group="pools")
-    def load(self) -> None:
-        pools = self.app.data.pools(self.router_id)  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._show, pools)
+        self.fetch(lambda: self.app.data.pools(self.router_id), self._show)  # type: ignore[attr-defined]
 
     def _show(self, pools: list[dict[str, Any]]) -> None:
         self.pools = {str(p["id"]): p for p in pools}
