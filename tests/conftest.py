@@ -6,20 +6,35 @@ import copy
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.exc import OperationalError
 
 from poolimport.core import schema
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
+from poolimport.core.models import Tenant
 from poolimport.core.routers import RouterFields, add_tenant, save_router
 from poolimport.core.secrets import ensure_key_file
 from poolimport.core.tenancy import Scope
 from poolimport.sim import SimServer
+
+POSTGRES_URL = os.environ.get(
+    "POOLIMPORT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A server a test needs is missing: skipped on a developer's machine, a failure in CI (CI is set)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: a missing server fails the run instead of skipping)")
+    pytest.skip(reason)
+
 
 ADMIN = Scope(operator="tester", tenant_ids=None, role="admin")
 PASSWORD = "s3cret-pw"
@@ -81,6 +96,47 @@ def engine(settings: Settings) -> Engine:
 
 
 @pytest.fixture
+def pg_settings(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings whose database is a schema of its own on the PostgreSQL server, dropped afterwards."""
+    server = create_engine(POSTGRES_URL)
+    try:
+        with server.connect():
+            pass
+    except OperationalError as exc:
+        unavailable(f"PostgreSQL not reachable at {POSTGRES_URL}: {str(exc.orig).splitlines()[0]}")
+    name = f"pi_{uuid.uuid4().hex[:10]}"
+    with server.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    # application_name lets a test find this schema's own backends (to terminate one mid-import).
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{name}&application_name={name}"
+    monkeypatch.setenv("POOLIMPORT_DATABASE_URL", url)
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_key_file(settings.key_file)
+    try:
+        yield settings
+    finally:
+        dispose_engines()
+        with server.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        server.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_settings(request: pytest.FixtureRequest) -> Settings:
+    """The test once on SQLite and once on PostgreSQL."""
+    fixture = "settings" if request.param == "sqlite" else "pg_settings"
+    return request.getfixturevalue(fixture)
+
+
+@pytest.fixture
+def any_engine(any_settings: Settings) -> Engine:
+    engine = get_engine(any_settings)
+    schema.upgrade(engine)
+    return engine
+
+
+@pytest.fixture
 def sim_factory() -> Iterator[Callable[..., SimServer]]:
     started: list[SimServer] = []
 
@@ -99,9 +155,8 @@ def sim(sim_factory: Callable[..., SimServer]) -> SimServer:
     return sim_factory()
 
 
-@pytest.fixture
-def add_router(engine: Engine, settings: Settings) -> Callable[..., int]:
-    """Registers a router (its tenant too, if new) and returns its id."""
+def router_adder(engine: Engine, settings: Settings) -> Callable[..., int]:
+    """A function that registers a router (its tenant too, if new) and returns its id."""
 
     def add(
         sim: SimServer | None = None,
@@ -111,10 +166,6 @@ def add_router(engine: Engine, settings: Settings) -> Callable[..., int]:
         **fields: Any,
     ) -> int:
         with session_scope(engine) as session:
-            from sqlalchemy import select
-
-            from poolimport.core.models import Tenant
-
             if session.scalar(select(Tenant).where(Tenant.name == tenant)) is None:
                 add_tenant(session, ADMIN, tenant)
             values: dict[str, Any] = {"host": "127.0.0.1", "username": "admin", "timeout": 3.0}
@@ -127,6 +178,16 @@ def add_router(engine: Engine, settings: Settings) -> Callable[..., int]:
             return router.id
 
     return add
+
+
+@pytest.fixture
+def add_router(engine: Engine, settings: Settings) -> Callable[..., int]:
+    return router_adder(engine, settings)
+
+
+@pytest.fixture
+def any_add_router(any_engine: Engine, any_settings: Settings) -> Callable[..., int]:
+    return router_adder(any_engine, any_settings)
 
 
 def run_cli(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.exc import OperationalError
 
 from poolimport.cli import import_cmds, job_cmds, operator_cmds, setup_cmds, tool_cmds
 from poolimport.cli.context import CliError, Context
+from poolimport.cli.output import print_error
 from poolimport.core.config import ConfigError
 from poolimport.core.db import DatabaseError, describe_connect_error
 from poolimport.core.jobs import JobRefused
@@ -29,6 +31,8 @@ EXPECTED = (
     InvalidInput,
     JobRefused,
 )
+# What the shell reports for any tool stopped by a closed pipe: 128 + SIGPIPE.
+EXIT_BROKEN_PIPE = 141
 
 
 class Parser(argparse.ArgumentParser):
@@ -42,13 +46,25 @@ class Parser(argparse.ArgumentParser):
         self, args: Any = None, namespace: Any = None
     ) -> tuple[argparse.Namespace, list[str]]:
         parsed, extras = super().parse_known_args(args, namespace)
-        if extras and self.prog == "poolimport":
-            options = [arg.split("=", 1)[0] for arg in extras if arg.startswith("-")]
-            hidden = len(extras) - len(options)
-            shown = " ".join(options) or "(none)"
-            more = f" and {hidden} value(s), not shown" if hidden else ""
-            self.error(f"unrecognized arguments: {shown}{more}")
+        if extras:
+            # Refused by the innermost (sub)command that saw them, so the usage shown is that command's.
+            self.error(_describe_extras(self.prog, extras))
         return parsed, extras
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print_error(message)
+        sys.exit(2)
+
+
+def _describe_extras(prog: str, extras: list[str]) -> str:
+    options = [arg.split("=", 1)[0] for arg in extras if arg.startswith("-")]
+    values = len(extras) - len(options)
+    if not options:
+        many = f"{values} argument{'s' if values > 1 else ''} too many"
+        return f"{many} for {prog} (not echoed: it could be a secret)"
+    more = f" and {values} value(s), not shown" if values else ""
+    return f"unrecognized arguments: {' '.join(options)}{more}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        status = _run(sys.argv[1:] if argv is None else argv)
+        # A reader that went away (`| head`) shows here, not at exit where Python can only complain.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The standard remedy (Python docs, "Note on SIGPIPE"): nothing more can reach the reader, and
+        # the interpreter's own flush at exit must not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+def _run(argv: list[str]) -> int:
     if argv[:1] == ["sim"]:
         # The simulator has its own parser; argparse sub-commands can't pass its options through.
         from poolimport.sim.cli import run
@@ -73,20 +102,17 @@ def main(argv: list[str] | None = None) -> int:
         return run(argv[1:])
     if any(arg == "--password" or arg.startswith("--password=") for arg in argv):
         # argparse would echo the unknown option, password and all, in its usage error.
-        print(
-            "error: no password on the command line: use --password-stdin or --password-env VAR",
-            file=sys.stderr,
-        )
+        print_error("no password on the command line: use --password-stdin or --password-env VAR")
         return 2
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(Context(), args) or 0)
     except EXPECTED as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
     except OperationalError as exc:
-        print(f"error: database unavailable: {describe_connect_error(exc)}", file=sys.stderr)
+        print_error(f"database unavailable: {describe_connect_error(exc)}")
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        print_error("interrupted")
         return 130
     return 1
 

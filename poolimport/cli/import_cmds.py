@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
+from poolimport.cli import arguments
 from poolimport.cli.context import CliError, Context
-from poolimport.cli.output import emit_json, print_table
-from poolimport.core.importer import ImportResult, run_import
-from poolimport.core.queries import ADDRESS_STATUSES, address_rows, find_pool, pool_rows
+from poolimport.cli.output import emit_json, print_error, print_table, print_warning, say
+from poolimport.core.importer import ImportResult
+from poolimport.core.job_runner import execute_job
+from poolimport.core.jobs import create_job, finish
+from poolimport.core.models import JobSource
+from poolimport.core.queries import ADDRESS_STATUSES, address_rows, find_pools, pool_rows
 from poolimport.core.tenancy import find_router
-from poolimport.core.text import one_line
 
 
 def print_result(result: ImportResult) -> None:
     verb = "would change" if result.dry_run else "imported"
-    print(
-        f"{one_line(result.router)}: {result.status} in {result.seconds:.2f} s"
-        + (" (dry run)" if result.dry_run else "")
-    )
+    dry_run = " (dry run)" if result.dry_run else ""
+    say(f"{result.router}: {result.status} in {result.seconds:.2f} s{dry_run}")
     p, a = result.pools, result.addresses
     print(f"pools:     {p['total']:,} total, {p['imported']:,} {verb}, {p['failed']:,} failed, ", end="")
     print(f"{p['stale']:,} stale")
@@ -28,19 +28,34 @@ def print_result(result: ImportResult) -> None:
         rows = [vars(d) for d in result.details]
         print_table(rows, ["name", "family", "outcome", "total", "added", "updated", "stale"])
     for error in result.errors:
-        where = f"pool {one_line(error['pool'])}: " if error["pool"] else ""
-        print(f"error: {where}{one_line(error['message'])}", file=sys.stderr)
+        where = f"pool {error['pool']}: " if error["pool"] else ""
+        print_error(f"{where}{error['message']}")
     for warning in result.warnings:
-        print(f"warning: {one_line(warning)}", file=sys.stderr)
+        print_warning(warning)
 
 
 def run_sync(ctx: Context, args: argparse.Namespace) -> int:
+    """The import runs here, but as a job like any other: the same claim on the router, row and events."""
+    settings = ctx.settings
     with ctx.session() as (session, scope):
-        router = find_router(session, scope, args.router, args.tenant)
-        if not args.dry_run:
-            scope.require_write("import")
-        router_id = router.id
-    result = run_import(ctx.engine(), ctx.settings, router_id, dry_run=args.dry_run)
+        job_id = create_job(
+            session,
+            scope,
+            find_router(session, scope, args.router, args.tenant),
+            time_limit=settings.job_time_limit,
+            heartbeat_interval=settings.heartbeat_interval,
+            dry_run=args.dry_run,
+            source=JobSource.SYNC,
+        ).id
+    try:
+        run = execute_job(ctx.engine(), settings, job_id)
+    except KeyboardInterrupt:
+        with ctx.engine().begin() as conn:
+            finish(conn, job_id, "cancelled", error="interrupted in the terminal")
+        raise
+    if run is None:
+        raise CliError(f"job #{job_id} was taken before it could start")
+    result = run.result
     if args.json:
         emit_json(result.to_dict(with_details=args.dry_run))
     else:
@@ -65,7 +80,7 @@ POOL_COLUMNS = [
 def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
-        rows = pool_rows(session, router.id)
+        rows = pool_rows(session, scope, router.id)
     if args.json:
         emit_json(rows)
     else:
@@ -76,10 +91,15 @@ def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_addresses(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
-        pool = find_pool(session, router.id, args.pool)
-        if pool is None:
-            raise CliError(f"router {router.name} has no pool named {args.pool!r}")
-        rows = address_rows(session, pool.id, args.status, args.limit)
+        pools = find_pools(session, scope, router.id, args.pool, args.family)
+        if not pools:
+            family = f"IPv{args.family} " if args.family else ""
+            raise CliError(f"router {router.name} has no {family}pool named {args.pool!r}")
+        if len(pools) > 1:
+            raise CliError(
+                f"router {router.name} has an IPv4 and an IPv6 pool named {args.pool!r}: add --family 4 or 6"
+            )
+        rows = address_rows(session, scope, pools[0].id, args.status, args.limit)
     if args.json:
         emit_json(rows)
     else:
@@ -97,6 +117,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("router", help="router name or id")
     p.add_argument("pool", help="pool name")
     p.add_argument("--status", choices=ADDRESS_STATUSES)
-    p.add_argument("--limit", type=int, help="at most this many rows")
+    p.add_argument(
+        "--family", type=int, choices=(4, 6), help="IPv4 or IPv6, where both have a pool of the name"
+    )
+    p.add_argument("--limit", type=arguments.row_limit, help="at most this many rows")
     p.add_argument("--tenant")
     p.set_defaults(func=cmd_addresses)

@@ -6,17 +6,19 @@ import argparse
 import sys
 import time
 
+from poolimport.cli import arguments
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.import_cmds import run_sync
-from poolimport.cli.output import emit_json, print_fields, print_table
+from poolimport.cli.output import emit_json, print_error, print_fields, print_table, say
 from poolimport.core import jobs
 from poolimport.core.job_actions import JobActions
 from poolimport.core.job_queries import event_rows, event_text, job_row, list_jobs
 from poolimport.core.models import FINISHED_JOB_STATUSES
 from poolimport.core.tenancy import find_router, find_tenant
-from poolimport.core.text import one_line
 
-JOB_COLUMNS = ["id", "router", "status", "attempt", "pools", "addresses", "queued_at", "elapsed", "error"]
+JOB_COLUMNS = [
+    "id", "router", "status", "source", "attempt", "pools", "addresses", "queued_at", "elapsed", "error"
+]
 FOLLOW_POLL = 0.25
 QUEUED_HINT_AFTER = 5.0
 EXIT_BY_STATUS = {"succeeded": 0, "partial": 3, "failed": 1, "cancelled": 4}
@@ -64,19 +66,19 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
             {"job_id": created[0]} if not args.all and created else {"job_ids": created, "refused": refused}
         )
     elif not args.json:
-        for job_id in created:
-            print(f"job #{job_id} queued")
+        for new_id in created:
+            say(f"job #{new_id} queued")
     for message in refused:
-        print(f"error: {message}", file=sys.stderr)
+        print_error(message)
     if not created:
         return 1
     if args.wait:
-        return max(_follow(ctx, job_id, show_events=not args.json) for job_id in created)
+        return max(_follow(ctx, new_id, show_events=not args.json) for new_id in created)
     return 1 if refused else 0
 
 
 def _print_event(event: dict) -> None:
-    print(f"{event['time']} {event['level'].upper():7} {one_line(event_text(event))}", flush=True)
+    say(f"{event['time']} {event['level'].upper():7} {event_text(event)}", flush=True)
 
 
 def _status_now(ctx: Context, job_id: int) -> dict:
@@ -96,15 +98,15 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
                 file=sys.stderr,
             )
             hint_at = 0.0
-        with ctx.reading() as (session, _scope):
-            events = event_rows(session, job_id, last_event)
+        with ctx.reading() as (session, scope):
+            events = event_rows(session, scope, job_id, last_event)
         for event in events:
             last_event = event["id"]
             if show_events:
                 _print_event(event)
         if row["status"] in FINISHED_JOB_STATUSES or row["status"] == "stalled":
             if show_events:
-                print(f"job #{job_id} {row['status']}", flush=True)
+                say(f"job #{job_id} {row['status']}", flush=True)
             else:
                 emit_json(row)
             return EXIT_BY_STATUS.get(row["status"], 5)
@@ -149,9 +151,9 @@ def cmd_job_show(ctx: Context, args: argparse.Namespace) -> int:
         if result:
             print_fields({"pools": result["pools"], "addresses": result["addresses"]})
             for error in result["errors"]:
-                print(f"  error: {one_line(error['pool'] or '')} {one_line(error['message'])}")
+                say(f"  error: {error['pool'] or ''} {error['message']}")
             for warning in result["warnings"]:
-                print(f"  warning: {one_line(warning)}")
+                say(f"  warning: {warning}")
     return 0
 
 
@@ -160,7 +162,7 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
         return _follow(ctx, args.id)
     with ctx.reading() as (session, scope):
         jobs.get_job(session, scope, args.id)
-        events = event_rows(session, args.id)
+        events = event_rows(session, scope, args.id)
     if args.json:
         emit_json(events)
     for event in [] if args.json else events:
@@ -182,14 +184,14 @@ def cmd_retry(ctx: Context, args: argparse.Namespace) -> int:
         )
     else:
         for new_id in created:
-            print(f"job #{new_id} queued")
+            say(f"job #{new_id} queued")
     for message in outcome.refused:
-        print(f"error: {message}", file=sys.stderr)
+        print_error(message)
     return 1 if outcome.refused or (args.id and not created) else 0
 
 
 def cmd_cancel(ctx: Context, args: argparse.Namespace) -> int:
-    print(f"job #{args.id} {_actions(ctx).cancel(args.id)}")
+    say(f"job #{args.id} {_actions(ctx).cancel(args.id)}")
     return 0
 
 
@@ -198,7 +200,7 @@ def cmd_flush(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError("say what to flush: --stuck")
     with ctx.session() as (session, scope):
         flushed = jobs.flush_stuck(session, scope, ctx.settings.heartbeat_interval)
-    print(
+    say(
         f"{len(flushed)} stalled jobs marked failed"
         + (f": {', '.join(f'#{i}' for i in flushed)}" if flushed else "")
     )
@@ -234,36 +236,36 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("jobs", help="list jobs, newest first", parents=[common])
     p.add_argument("--status", choices=["queued", "running", "stalled", *FINISHED_JOB_STATUSES])
     p.add_argument("--router", help="router name or id")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=arguments.row_limit, default=50)
     p.set_defaults(func=cmd_jobs)
 
     job = sub.add_parser("job", help="one job").add_subparsers(dest="action", required=True)
     p = job.add_parser("show", help="everything about one job", parents=[common])
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=arguments.job_id)
     p.set_defaults(func=cmd_job_show)
 
     p = sub.add_parser("logs", help="a job's events", parents=[common])
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=arguments.job_id)
     p.add_argument(
         "--follow", "-f", action="store_true", help="follow until the job ends; exit with its status"
     )
     p.set_defaults(func=cmd_logs)
 
     p = sub.add_parser("failed", help="failed and stalled jobs", parents=[common])
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=arguments.row_limit, default=50)
     p.set_defaults(func=cmd_failed)
 
     p = sub.add_parser(
         "retry", help="a new attempt of a failed, partial, stalled or cancelled job", parents=[common]
     )
-    p.add_argument("id", type=int, nargs="?")
+    p.add_argument("id", type=arguments.job_id, nargs="?")
     p.add_argument(
         "--all-failed", action="store_true", help="retry the newest failed or stalled job of each router"
     )
     p.set_defaults(func=cmd_retry)
 
     p = sub.add_parser("cancel", help="cancel a queued or running job")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=arguments.job_id)
     p.set_defaults(func=cmd_cancel)
 
     p = sub.add_parser("flush", help="clean up: --stuck marks stalled jobs failed, freeing their routers")

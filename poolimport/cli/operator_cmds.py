@@ -7,23 +7,28 @@ import argparse
 from sqlalchemy import select
 
 from poolimport.cli.context import Context
-from poolimport.cli.output import emit_json, print_table
+from poolimport.cli.output import emit_json, print_table, say
 from poolimport.core.models import Operator, Tenant
+from poolimport.core.routers import check_name
 from poolimport.core.tenancy import ROLES, add_operator
 
 
 def cmd_operator_add(ctx: Context, args: argparse.Namespace) -> int:
+    check_name("operator name", args.name)
     with ctx.session() as (session, scope):
         operator = add_operator(session, scope, args.name, args.tenant, args.role)
         where = f"tenant {args.tenant}" if args.tenant else "every tenant"
-        print(f"operator {operator.name} added: {operator.role} of {where}")
+        say(f"operator {operator.name} added: {operator.role} of {where}")
     return 0
 
 
 def cmd_operator_list(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
         scope.require_write("list operators")
-        stmt = select(Operator, Tenant.name).outerjoin(Tenant, Tenant.id == Operator.tenant_id)
+        stmt = scope.restrict(
+            select(Operator, Tenant.name).outerjoin(Tenant, Tenant.id == Operator.tenant_id),
+            Operator.tenant_id,
+        )
         rows = [
             {"name": op.name, "role": op.role, "tenant": tenant}
             for op, tenant in session.execute(stmt.order_by(Operator.name))

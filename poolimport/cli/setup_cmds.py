@@ -7,7 +7,7 @@ import os
 import sys
 
 from poolimport.cli.context import CliError, Context
-from poolimport.cli.output import emit_json, print_fields, print_table
+from poolimport.cli.output import emit_json, print_fields, print_table, say
 from poolimport.core import schema
 from poolimport.core.models import Router
 from poolimport.core.queries import router_rows
@@ -23,17 +23,17 @@ def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
     created_key = ensure_key_file(settings.key_file)
     before, after = schema.upgrade(ctx.engine(check_schema=False))
     if before == after:
-        print(f"schema is current ({after}) in {settings.database_url}")
+        say(f"schema is current ({after}) in {settings.database_url}")
     else:
-        print(f"schema {'created' if before is None else 'upgraded'} to {after} in {settings.database_url}")
-    print(f"key file {settings.key_file} {'created' if created_key else 'kept'} (mode 0600)")
+        say(f"schema {'created' if before is None else 'upgraded'} to {after} in {settings.database_url}")
+    say(f"key file {settings.key_file} {'created' if created_key else 'kept'} (mode 0600)")
     return 0
 
 
 def cmd_tenant_add(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.session() as (session, scope):
         tenant = add_tenant(session, scope, args.name)
-        print(f"tenant {tenant.name} added (id {tenant.id})")
+        say(f"tenant {tenant.name} added (id {tenant.id})")
     return 0
 
 
@@ -73,7 +73,7 @@ def cmd_router_add(ctx: Context, args: argparse.Namespace) -> int:
     password = _read_password(args)
     with ctx.session() as (session, scope):
         router = save_router(session, scope, ctx.settings, args.tenant, fields, password)
-        print(f"router {router.name} added (id {router.id}) at {router.host}:{router.port}")
+        say(f"router {router.name} added (id {router.id}) at {router.host}:{router.port}")
     return 0
 
 
@@ -132,7 +132,7 @@ def cmd_router_remove(ctx: Context, args: argparse.Namespace) -> int:
         router = find_router(session, scope, args.router, args.tenant)
         name = router.name
         remove_router(session, scope, router)
-    print(f"router {name} removed with its pools and jobs")
+    say(f"router {name} removed with its pools and jobs")
     return 0
 
 

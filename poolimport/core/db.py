@@ -56,8 +56,10 @@ def make_engine(url: str, purpose: str = "write") -> Engine:
     except ArgumentError:
         raise DatabaseError(f"invalid database URL {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        folder = sqlite_folder(url)
+        if folder is not None and not folder.is_dir():
+            # SQLite would say only "unable to open database file"; a typo must not create folders.
+            raise DatabaseError(f"the database folder {folder} does not exist: create it or fix the URL")
         busy = HEARTBEAT_BUSY_TIMEOUT_MS if purpose == "heartbeat" else SQLITE_BUSY_TIMEOUT_MS
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": busy / 1000})
         event.listen(engine, "connect", _sqlite_tuner(busy))
@@ -65,8 +67,22 @@ def make_engine(url: str, purpose: str = "write") -> Engine:
         return engine
     try:
         return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
-    except NoSuchModuleError:
-        raise DatabaseError(f"no driver for {parsed.drivername}: install the matching extra") from None
+    except (NoSuchModuleError, ImportError):  # an unknown dialect, or a known one without its module
+        raise DatabaseError(
+            f"database driver for {parsed.drivername} is not installed"
+            " (supported: sqlite, postgresql+psycopg with the postgres extra)"
+        ) from None
+
+
+def sqlite_folder(url: str) -> Path | None:
+    """The folder of a SQLite database file; None for other databases and in-memory ones."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).parent
 
 
 _engines: dict[tuple[str, str], Engine] = {}
@@ -78,6 +94,8 @@ def get_engine(settings: Settings, purpose: str = "write") -> Engine:
     key = (settings.database_url, purpose)
     engine = _engines.get(key)
     if engine is None:
+        if sqlite_folder(settings.database_url) == settings.home:
+            settings.home.mkdir(parents=True, exist_ok=True)  # the one folder made on demand
         engine = _engines[key] = make_engine(settings.database_url, purpose)
     return engine
 

@@ -12,9 +12,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from poolimport.core.config import Settings
+from poolimport.core.errors import describe
 from poolimport.core.models import Router, utcnow
 from poolimport.core.pool_writer import PoolChange, PoolWriter, mark_missing_pools_stale
-from poolimport.core.routeros import RouterClient, RouterError, RouterTarget
+from poolimport.core.routeros import RouterClient, RouterError, RouterStopped, RouterTarget, StopCheck
 from poolimport.core.secrets import SecretBox, SecretError
 from poolimport.core.snapshot import PoolSpec, RouterSnapshot, read_snapshot
 
@@ -22,8 +23,6 @@ from poolimport.core.snapshot import PoolSpec, RouterSnapshot, read_snapshot
 EventSink = Callable[[str, str, dict[str, Any]], None]
 # (pools_done, pools_total, addresses_done, addresses_total)
 ProgressSink = Callable[[int, int, int, int], None]
-# Returns a reason to stop (time limit, cancel) or None; checked between batches.
-StopCheck = Callable[[], str | None]
 
 
 class ImportStopped(Exception):
@@ -126,6 +125,12 @@ class Importer:
         try:
             target = router_target(router, SecretBox(self.settings.key_file))
             snapshot = self._read(target)
+        except RouterStopped as stop:
+            # Not the router's fault: its status stays as it was, and nothing is written.
+            result.status = "failed"
+            result.fail(str(stop))
+            self.emit("error", f"Import stopped while reading the router: {stop}", {"reason": str(stop)})
+            return self._finish(result, started)
         except SecretError as exc:
             result.status = "failed"
             result.fail(f"reading pools failed: {exc}")
@@ -146,7 +151,7 @@ class Importer:
 
     def _read(self, target: RouterTarget) -> RouterSnapshot:
         self.emit("info", f"Connecting to {target.address}", {"host": target.host, "port": target.port})
-        with RouterClient(target) as client:
+        with RouterClient(target, should_stop=self.should_stop) as client:
             snapshot = read_snapshot(client)
         addresses = sum(spec.total for spec in snapshot.pools)
         self.emit(
@@ -224,9 +229,13 @@ class Importer:
                 change = writer.write(spec)
                 if self.dry_run:
                     conn.rollback()
+        except ImportStopped:
+            raise
         except DBAPIError as exc:
-            detail = str(exc.orig or exc).splitlines()[0][:200]
-            self._pool_failed(spec, f"database error: {exc.__class__.__name__}: {detail}", result)
+            self._pool_failed(spec, f"database error: {describe(exc)}", result)
+            return
+        except Exception as exc:  # a bug or a surprise in one pool's data must not cost the other pools
+            self._pool_failed(spec, f"internal error: {describe(exc)}", result)
             return
         report = PoolReport(
             name=spec.name,
@@ -262,7 +271,7 @@ class Importer:
         self.emit("error", f"Pool {spec.name}: failed: {message}", {"pool": spec.name, "outcome": "failed"})
 
     def _stale_pools(self, router_id: int, snapshot: RouterSnapshot, result: ImportResult) -> None:
-        present = {spec.name for spec in snapshot.pools}
+        present = {(spec.family, spec.name) for spec in snapshot.pools}
         with self.engine.begin() as conn:
             pools, addresses = mark_missing_pools_stale(
                 conn, router_id, snapshot.families_read, present, self.dry_run

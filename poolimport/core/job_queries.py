@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from poolimport.core.jobs import effective_status, stall_cutoff
@@ -34,6 +34,7 @@ def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = No
         "retry_of": job.retry_of_id,
         "requested_by": job.requested_by,
         "dry_run": job.dry_run,
+        "source": job.source,
         "queued_at": _iso(job.queued_at),
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
@@ -85,15 +86,16 @@ def list_jobs(
     return [job_row(job, heartbeat_interval, now) for job in session.scalars(stmt)]
 
 
+def _events(scope: Scope, job_id: int) -> Select[JobEvent]:
+    stmt = select(JobEvent).join(ImportJob, ImportJob.id == JobEvent.job_id).where(JobEvent.job_id == job_id)
+    return scope.restrict(stmt, ImportJob.tenant_id)
+
+
 def event_rows(
-    session: Session, job_id: int, after_id: int = 0, limit: int | None = None
+    session: Session, scope: Scope, job_id: int, after_id: int = 0, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    stmt = (
-        select(JobEvent)
-        .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
-        .order_by(JobEvent.id)
-        .limit(limit)
-    )
+    """The job's events after `after_id`, oldest first; none when the job is outside the scope."""
+    stmt = _events(scope, job_id).where(JobEvent.id > after_id).order_by(JobEvent.id).limit(limit)
     return [
         {
             "id": event.id,
@@ -106,7 +108,17 @@ def event_rows(
     ]
 
 
-def last_jobs_by_router(session: Session, router_ids: list[int]) -> dict[int, ImportJob]:
+def newest_event_id_before(
+    session: Session, scope: Scope, job_id: int, count: int, before_id: int | None = None
+) -> int | None:
+    """The id `count` events back from the newest (before `before_id`): where a tail of the log starts."""
+    stmt = _events(scope, job_id).with_only_columns(JobEvent.id)
+    if before_id is not None:
+        stmt = stmt.where(JobEvent.id < before_id)
+    return session.scalar(stmt.order_by(JobEvent.id.desc()).offset(count).limit(1))
+
+
+def last_jobs_by_router(session: Session, scope: Scope, router_ids: list[int]) -> dict[int, ImportJob]:
     if not router_ids:
         return {}
     newest = (
@@ -114,7 +126,7 @@ def last_jobs_by_router(session: Session, router_ids: list[int]) -> dict[int, Im
         .where(ImportJob.router_id.in_(router_ids))
         .group_by(ImportJob.router_id)
     )
-    jobs = session.scalars(select(ImportJob).where(ImportJob.id.in_(newest.scalar_subquery())))
+    jobs = session.scalars(scope.jobs().where(ImportJob.id.in_(newest.scalar_subquery())))
     return {job.router_id: job for job in jobs}
 
 

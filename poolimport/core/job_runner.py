@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -13,6 +14,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine
+from poolimport.core.errors import describe
 from poolimport.core.importer import Importer, ImportResult
 from poolimport.core.joblog import job_logger, log_event
 from poolimport.core.jobs import add_event, claim, finish
@@ -84,9 +86,22 @@ def _final_status(result: ImportResult, stop_reason: str | None) -> str:
     return result.status
 
 
+@dataclass
+class JobRun:
+    status: str
+    result: ImportResult
+
+
 def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
     """The job's final status, or None when there was nothing to run (cancelled, or claimed elsewhere)."""
+    run = execute_job(engine, settings, job_id)
+    return run.status if run is not None else None
+
+
+def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | None:
+    """Claim the job and run it here: a consumer's task, or `import --sync` in the operator's process."""
     logger = job_logger(settings.log_dir)
+    started = time.monotonic()  # the time limit covers the whole job: connect, login, read and writes
     with engine.begin() as conn:
         if not claim(conn, job_id, WORKER_NAME):
             return None
@@ -117,13 +132,12 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
         },
     )
     heartbeat = _Heartbeat(settings, job_id)
-    started = time.monotonic()
 
     def should_stop() -> str | None:
         if heartbeat.stop_reason:
             return heartbeat.stop_reason
         if time.monotonic() - started > job.time_limit:
-            return f"timed out after {job.time_limit:g} s"
+            return f"timed out after {job.time_limit:g} s (job time limit)"
         return None
 
     def on_progress(*progress: int) -> None:
@@ -145,12 +159,14 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
         ).run(job.router_id)
     except Exception as exc:
         heartbeat.stop()
-        message = f"internal error: {exc.__class__.__name__}: {exc}"
+        message = f"internal error: {describe(exc)}"
         logger.exception("job=%s crashed", job_id)
         with engine.begin() as conn:
             finish(conn, job_id, "failed", error=message)
         emit("error", "IP pools import job failed", {"error": message})
-        return "failed"
+        crashed = ImportResult(router=router_name or "", status="failed", dry_run=job.dry_run)
+        crashed.fail(message)
+        return JobRun("failed", crashed)
     heartbeat.stop()
     status = _final_status(result, heartbeat.stop_reason)
     error = "; ".join(str(e["message"]) for e in result.errors[:3]) or None
@@ -171,4 +187,4 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
         emit("warning", "IP pools import job cancelled", {"imported": result.pools["imported"]})
     else:
         emit("error", "IP pools import job failed", {"error": error})
-    return status
+    return JobRun(status, result)

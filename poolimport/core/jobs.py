@@ -7,11 +7,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from poolimport.core.models import LIVE_JOB_STATUSES, ImportJob, JobEvent, Router, utcnow
+from poolimport.core.models import LIVE_JOB_STATUSES, ImportJob, JobEvent, JobSource, Router, utcnow
 from poolimport.core.tenancy import NotFound, Scope
 
 STALL_FACTOR = 3
@@ -71,6 +71,7 @@ def create_job(
     heartbeat_interval: float,
     dry_run: bool = False,
     retry_of: ImportJob | None = None,
+    source: JobSource = JobSource.QUEUE,
 ) -> ImportJob:
     """Insert a queued job; the partial unique index makes a second live job per router impossible."""
     scope.require_write("start imports")
@@ -85,6 +86,7 @@ def create_job(
         attempt=retry_of.attempt + 1 if retry_of else 1,
         retry_of_id=retry_of.id if retry_of else None,
         dry_run=dry_run,
+        source=source,
         time_limit=time_limit,
         queued_at=utcnow(),
     )
@@ -103,15 +105,18 @@ def create_job(
 
 
 def dispatch(engine: Engine, job_id: int, send: Sender) -> None:
-    """Hand a committed job to the queue; when the queue is unreachable the job fails, freeing its router."""
+    """Hand a committed job to the queue. When the queue is unreachable the job is deleted again (with its
+    events): nothing was imported, nothing is left to retry, and its router is free."""
     try:
         task_id = send(job_id)
     except Exception as exc:
         message = f"queue unreachable: {exc.__class__.__name__}: {exc}"
         with engine.begin() as conn:
-            finish(conn, job_id, "failed", error=message, expect="queued")
-            add_event(conn, job_id, "error", "IP pools import job failed", {"error": message})
-        raise JobRefused(f"job #{job_id} could not be queued: {message}") from None
+            job = select(ImportJob.router_id).where(ImportJob.id == job_id).scalar_subquery()
+            router = conn.scalar(select(Router.name).where(Router.id == job))
+            # Only while still queued: a job an operator already cancelled stays on record.
+            conn.execute(delete(ImportJob).where(ImportJob.id == job_id, ImportJob.status == "queued"))
+        raise JobRefused(f"router {router} not imported, no job created: {message}") from None
     with engine.begin() as conn:
         conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(task_id=task_id))
 

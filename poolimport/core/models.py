@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -13,6 +17,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -20,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -29,8 +34,19 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+# The largest id a row can have: SQLite's integers are 64-bit signed, and binding a larger one overflows.
+MAX_ID = 2**63 - 1
 LIVE_JOB_STATUSES = ("queued", "running")
 FINISHED_JOB_STATUSES = ("succeeded", "partial", "failed", "cancelled")
+# The widest count an IPv6 pool can have: ::/0 handed out as /128s is 2**128, 39 decimal digits.
+COUNT_DIGITS = 39
+
+
+class JobSource(StrEnum):
+    """Where a job came from: the queue (TUI, `poolimport import`), or a CLI process that ran it itself."""
+
+    QUEUE = "queue"
+    SYNC = "sync"
 
 
 def utcnow() -> datetime:
@@ -52,6 +68,29 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+class AddressCount(TypeDecorator[int]):
+    """A pool's size, exact up to 2**128. NUMERIC(39) on PostgreSQL; elsewhere zero-padded decimal text, as
+    SQLite's INTEGER stops at 2**63 and its REAL rounds: padded text still compares and sorts numerically."""
+
+    impl = String(COUNT_DIGITS)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(COUNT_DIGITS, 0))
+        return dialect.type_descriptor(String(COUNT_DIGITS))
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> object:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return Decimal(int(value))
+        return f"{int(value):0{COUNT_DIGITS}d}"
+
+    def process_result_value(self, value: object, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 class Base(DeclarativeBase):
@@ -104,7 +143,10 @@ class Router(Base):
 
 class IpPool(Base):
     __tablename__ = "ip_pools"
-    __table_args__ = (UniqueConstraint("router_id", "name", name="uq_ip_pools_router_name"),)
+    # RouterOS keeps /ip/pool and /ipv6/pool apart: the same name in both is two pools.
+    __table_args__ = (
+        UniqueConstraint("router_id", "family", "name", name="uq_ip_pools_router_family_name"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     router_id: Mapped[int] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(Text)
@@ -113,15 +155,15 @@ class IpPool(Base):
     prefix_length: Mapped[int | None] = mapped_column(Integer)
     next_pool: Mapped[str | None] = mapped_column(Text)
     comment: Mapped[str | None] = mapped_column(Text)
-    total: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(AddressCount, default=0)
     expanded: Mapped[bool] = mapped_column(Boolean, default=True)
     # Hash of everything the router said about this pool; an unchanged pool is skipped on re-import.
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(10), default="active")  # active | stale
     # Kept by the importer in the pool's own transaction, so lists never count the address table.
-    used_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    free_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    stale_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    used_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    free_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    stale_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -162,6 +204,7 @@ class ImportJob(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     retry_of_id: Mapped[int | None] = mapped_column(ForeignKey("import_jobs.id", ondelete="SET NULL"))
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(20), default=JobSource.QUEUE, server_default=JobSource.QUEUE)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -171,8 +214,8 @@ class ImportJob(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     pools_done: Mapped[int] = mapped_column(Integer, default=0)
     pools_total: Mapped[int] = mapped_column(Integer, default=0)
-    addresses_done: Mapped[int] = mapped_column(Integer, default=0)
-    addresses_total: Mapped[int] = mapped_column(Integer, default=0)
+    addresses_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    addresses_total: Mapped[int] = mapped_column(BigInteger, default=0)
     result_json: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     task_id: Mapped[str | None] = mapped_column(String(64))

@@ -135,7 +135,9 @@ class PoolWriter:
         # but is still alive must not merge the same pool at the same time as its retry.
         stored = self.conn.execute(
             select(POOLS.c.id, POOLS.c.fingerprint, POOLS.c.status)
-            .where(POOLS.c.router_id == self.router_id, POOLS.c.name == spec.name)
+            .where(
+                POOLS.c.router_id == self.router_id, POOLS.c.family == spec.family, POOLS.c.name == spec.name
+            )
             .with_for_update()
         ).first()
         fingerprint = spec.fingerprint(self.max_addresses)
@@ -265,15 +267,16 @@ def store_counts(conn: Connection, pool_ids: list[int]) -> None:
 
 
 def mark_missing_pools_stale(
-    conn: Connection, router_id: int, families: set[int], present: set[str], dry_run: bool
+    conn: Connection, router_id: int, families: set[int], present: set[tuple[int, str]], dry_run: bool
 ) -> tuple[int, int]:
-    """Pools the router no longer has become stale with their addresses; returns (pools, addresses)."""
+    """Pools the router no longer has become stale with their addresses; returns (pools, addresses).
+    `present` holds the (family, name) of every pool the router still has."""
     rows = conn.execute(
-        select(POOLS.c.id, POOLS.c.name).where(
+        select(POOLS.c.id, POOLS.c.family, POOLS.c.name).where(
             POOLS.c.router_id == router_id, POOLS.c.family.in_(families), POOLS.c.status == "active"
         )
     ).all()
-    gone = [row.id for row in rows if row.name not in present]
+    gone = [row.id for row in rows if (row.family, row.name) not in present]
     if not gone:
         return 0, 0
     live = ADDRESSES.c.pool_id.in_(gone) & (ADDRESSES.c.status != "stale")

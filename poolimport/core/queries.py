@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from poolimport.core.models import IpPool, PoolAddress, Router, Tenant
@@ -24,7 +24,6 @@ def router_rows(session: Session, scope: Scope, limit: int | None = None) -> lis
         select(
             IpPool.router_id,
             func.count(IpPool.id).label("pools"),
-            func.coalesce(func.sum(case((active, IpPool.total), else_=0)), 0).label("addresses"),
             func.coalesce(func.sum(case((active, IpPool.used_count), else_=0)), 0).label("used"),
         )
         .group_by(IpPool.router_id)
@@ -32,7 +31,7 @@ def router_rows(session: Session, scope: Scope, limit: int | None = None) -> lis
     )
     stmt = (
         scope.restrict(
-            select(Router, Tenant.name, pool_totals.c.pools, pool_totals.c.addresses, pool_totals.c.used),
+            select(Router, Tenant.name, pool_totals.c.pools, pool_totals.c.used),
             Router.tenant_id,
         )
         .join(Tenant, Tenant.id == Router.tenant_id)
@@ -41,7 +40,9 @@ def router_rows(session: Session, scope: Scope, limit: int | None = None) -> lis
         .limit(limit)
     )
     rows = []
-    for router, tenant, pools, addresses, used_count in session.execute(stmt):
+    found = session.execute(stmt).all()
+    sizes = _active_pool_sizes(session, [router.id for router, *_ in found])
+    for router, tenant, pools, used_count in found:
         rows.append(
             {
                 "id": router.id,
@@ -57,19 +58,32 @@ def router_rows(session: Session, scope: Scope, limit: int | None = None) -> lis
                 "last_error": router.last_error,
                 "last_checked_at": _iso(router.last_checked_at),
                 "pools": pools or 0,
-                "addresses": addresses or 0,
+                "addresses": sizes.get(router.id, 0),
                 "used": used_count or 0,
             }
         )
     return rows
 
 
-def pool_rows(session: Session, router_id: int) -> list[dict[str, Any]]:
-    pools = list(
-        session.scalars(
-            select(IpPool).where(IpPool.router_id == router_id).order_by(IpPool.family, IpPool.name)
-        )
+def _active_pool_sizes(session: Session, router_ids: list[int]) -> dict[int, int]:
+    """Summed here, not in SQL: a pool's size can pass 2**64, where SQLite's SUM turns to floats."""
+    sizes: dict[int, int] = {}
+    stmt = select(IpPool.router_id, IpPool.total).where(
+        IpPool.status == "active", IpPool.router_id.in_(router_ids)
     )
+    for router_id, total in session.execute(stmt):
+        sizes[router_id] = sizes.get(router_id, 0) + total
+    return sizes
+
+
+def _pools(scope: Scope) -> Select[IpPool]:
+    return scope.restrict(select(IpPool).join(Router, Router.id == IpPool.router_id), Router.tenant_id)
+
+
+def pool_rows(session: Session, scope: Scope, router_id: int) -> list[dict[str, Any]]:
+    """The router's pools; none when the router is outside the scope."""
+    stmt = _pools(scope).where(IpPool.router_id == router_id).order_by(IpPool.family, IpPool.name)
+    pools = list(session.scalars(stmt))
     return [
         {
             "id": pool.id,
@@ -91,15 +105,31 @@ def pool_rows(session: Session, router_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def find_pool(session: Session, router_id: int, name: str) -> IpPool | None:
-    return session.scalar(select(IpPool).where(IpPool.router_id == router_id, IpPool.name == name))
+def find_pools(
+    session: Session, scope: Scope, router_id: int, name: str, family: int | None = None
+) -> list[IpPool]:
+    """The router's pools of that name: one per family at most (IPv4 and IPv6 may share a name)."""
+    stmt = _pools(scope).where(IpPool.router_id == router_id, IpPool.name == name)
+    if family is not None:
+        stmt = stmt.where(IpPool.family == family)
+    return list(session.scalars(stmt.order_by(IpPool.family)))
 
 
 def address_rows(
-    session: Session, pool_id: int, status: str | None = None, limit: int | None = None, offset: int = 0
+    session: Session,
+    scope: Scope,
+    pool_id: int,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    stmt = select(PoolAddress.address, PoolAddress.status, PoolAddress.owner, PoolAddress.info).where(
-        PoolAddress.pool_id == pool_id
+    """A pool's addresses in address order; none when the pool's router is outside the scope."""
+    stmt = scope.restrict(
+        select(PoolAddress.address, PoolAddress.status, PoolAddress.owner, PoolAddress.info)
+        .join(IpPool, IpPool.id == PoolAddress.pool_id)
+        .join(Router, Router.id == IpPool.router_id)
+        .where(PoolAddress.pool_id == pool_id),
+        Router.tenant_id,
     )
     if status:
         stmt = stmt.where(PoolAddress.status == status)

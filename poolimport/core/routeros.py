@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from librouteros import create_transport
 from librouteros.api import Api
+from librouteros.connections import SocketTransport
 from librouteros.exceptions import (
     ConnectionClosed,
     FatalError,
@@ -27,7 +28,11 @@ REPLY_WORDS = frozenset({"!re", "!done", "!trap", "!fatal", "!empty"})
 # attributes whose bytes did not decode in the router's encoding.
 UNDECODABLE = ".undecodable"
 MAX_WORD_BYTES = 16 * 1024 * 1024
+# Socket reads wait this long at a time, so a stop request is seen this soon however slowly a router sends.
+WAIT_SLICE = 0.25
 Row = dict[str, str]
+# Returns a reason to stop (job time limit, operator's cancel) or None.
+StopCheck = Callable[[], str | None]
 
 
 class RouterError(Exception):
@@ -42,6 +47,13 @@ class UnknownMenu(RouterError):
     def __init__(self, path: str, detail: str) -> None:
         super().__init__("unknown_menu", f"router has no {path} menu ({detail})")
         self.path = path
+
+
+class RouterStopped(RouterError):
+    """The caller asked to stop (time limit, cancel) while talking to the router; str() is its reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("stopped", reason)
 
 
 class NotRouterOS(ProtocolError):
@@ -63,6 +75,62 @@ class RouterTarget:
     @property
     def address(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def _never_stop() -> str | None:
+    return None
+
+
+class PatientTransport(SocketTransport):
+    """Reads in WAIT_SLICE waits, asking `should_stop` between them: a router that trickles bytes, each gap
+    under its timeout, can't hold the caller. The router is given up after `timeout` without a byte."""
+
+    def __init__(self, sock: socket.socket, timeout: float, should_stop: StopCheck) -> None:
+        super().__init__(sock)
+        self.timeout = timeout
+        self.should_stop = should_stop
+        self._next_check = 0.0
+        sock.settimeout(min(WAIT_SLICE, timeout))
+
+    def write(self, data: bytes) -> None:
+        # sendall may have sent part of the data when it times out: a write waits the whole timeout at once.
+        self.sock.settimeout(self.timeout)
+        try:
+            self.sock.sendall(data)
+        finally:
+            self.sock.settimeout(min(WAIT_SLICE, self.timeout))
+
+    def read(self, length: int) -> bytes:
+        data = bytearray()
+        now = last_byte = time.monotonic()
+        while (missing := length - len(data)) > 0:
+            self._check_stop(now)
+            try:
+                got = self.sock.recv(missing)
+            except TimeoutError:
+                now = time.monotonic()
+                if now - last_byte >= self.timeout:
+                    self._check_stop(now)  # a stop asked for meanwhile is the better reason
+                    raise
+                continue
+            if not got:
+                raise ConnectionClosed("Connection unexpectedly closed.")
+            data += got
+            now = last_byte = time.monotonic()
+        return bytes(data)
+
+    def check_stop(self) -> None:
+        self._next_check = 0.0
+        self._check_stop(time.monotonic())
+
+    def _check_stop(self, now: float) -> None:
+        # Reads come word by word, thousands a second from a fast router: ask once per slice at most.
+        if now < self._next_check:
+            return
+        self._next_check = now + WAIT_SLICE
+        reason = self.should_stop()
+        if reason:
+            raise RouterStopped(reason)
 
 
 class TextProtocol(ApiProtocol):
@@ -129,10 +197,14 @@ def _ssl_wrapper(target: RouterTarget) -> Callable[[socket.socket], socket.socke
 
 
 class RouterClient:
-    """Use as a context manager; the connection is closed on every path and never reused after an error."""
+    """Use as a context manager; the connection is closed on every path and never reused after an error.
 
-    def __init__(self, target: RouterTarget) -> None:
+    `should_stop` is asked before connecting and about every WAIT_SLICE while waiting for the router; a
+    reason from it ends the connection with RouterStopped. Connecting itself waits up to the timeout."""
+
+    def __init__(self, target: RouterTarget, should_stop: StopCheck = _never_stop) -> None:
         self.target = target
+        self.should_stop = should_stop
         self._api: TextApi | None = None
         self._phase = "connecting to"
 
@@ -146,11 +218,16 @@ class RouterClient:
     def connect(self) -> None:
         target = self.target
         with self._errors_mapped():
+            reason = self.should_stop()
+            if reason:
+                raise RouterStopped(reason)
             wrapper = _ssl_wrapper(target) if target.tls else None
-            transport = create_transport(
+            connected = create_transport(
                 target.host, port=target.port, saddr=None, timeout=target.timeout, ssl_wrapper=wrapper
             )
+            transport = PatientTransport(connected.sock, target.timeout, self.should_stop)
             self._api = TextApi(protocol=TextProtocol(transport, target.encoding))
+            transport.check_stop()
             self._phase = "logging in to"
             self._login()
             self._phase = "reading from"

@@ -5,17 +5,19 @@ Alembic is imported only by `upgrade`: it costs a third of a second, and every c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration; a test checks it against Alembic's own idea of head.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 class SchemaNotReady(Exception):
@@ -49,10 +51,30 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
 
     before = current_revision(engine)
     config = _alembic_config()
-    with engine.begin() as conn:
+    with engine.connect() as conn, _foreign_keys_off(conn), conn.begin():
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     return before, current_revision(engine)
+
+
+@contextmanager
+def _foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite changes a table by recreating it (Alembic's batch mode); with foreign keys on, dropping the old
+    table would cascade-delete every row that refers to it. The pragma has no effect inside a transaction,
+    so it is set on the bare connection around the migration, and the references are checked after."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise SchemaNotReady(f"the migration left {len(broken)} broken references; restore a backup")
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def ensure_current(engine: Engine) -> None:

@@ -21,6 +21,11 @@ from poolimport.core.routeros import UNDECODABLE, RouterClient, Row, UnknownMenu
 
 Emit = Callable[[str, str, dict[str, object]], None]
 Holder = tuple[str, str]  # (owner, info)
+# PostgreSQL text can't hold NUL, and a NUL cut short on the way to a terminal: shown as the NUL symbol
+# on every backend alike, so a pool keeps one name whatever the database.
+NUL, NUL_SHOWN_AS = "\x00", "\u2400"
+# Like UNDECODABLE: a field name RouterOS never sends, listing the fields that held a NUL.
+HAD_NUL = ".nul"
 
 
 @dataclass
@@ -64,11 +69,33 @@ def _next_pool(row: Row) -> str | None:
     return None if value in (None, "", "none") else value
 
 
-def _undecodable_warning(row: Row, what: str) -> str | None:
-    fields = row.get(UNDECODABLE)
-    if not fields:
-        return None
-    return f"{what}: bytes in {fields} are not valid in the router's encoding; shown as U+FFFD"
+def _read(client: RouterClient, path: str) -> list[Row]:
+    rows = client.print(path)
+    for row in rows:
+        nul_fields = [key for key, value in row.items() if NUL in value]
+        for key in nul_fields:
+            row[key] = row[key].replace(NUL, NUL_SHOWN_AS)
+        if nul_fields:
+            row[HAD_NUL] = ",".join(nul_fields)
+    return rows
+
+
+def _odd_text_warnings(fields: dict[str, set[str]], what: str) -> list[str]:
+    """One warning per kind of odd text, naming the fields: {UNDECODABLE: {...}, HAD_NUL: {...}}."""
+    warnings = []
+    if fields.get(UNDECODABLE):
+        names = ",".join(sorted(fields[UNDECODABLE]))
+        warnings.append(f"{what}: bytes in {names} are not valid in the router's encoding; shown as U+FFFD")
+    if fields.get(HAD_NUL):
+        names = ",".join(sorted(fields[HAD_NUL]))
+        warnings.append(f"{what}: NUL characters in {names}; stored and shown as {NUL_SHOWN_AS}")
+    return warnings
+
+
+def _odd_fields(row: Row, into: dict[str, set[str]]) -> None:
+    for marker in (UNDECODABLE, HAD_NUL):
+        if row.get(marker):
+            into.setdefault(marker, set()).update(row[marker].split(","))
 
 
 def _ipv4_spec(row: Row) -> PoolSpec:
@@ -107,13 +134,12 @@ def _ipv6_spec(row: Row) -> PoolSpec:
 def _attach_used(specs: dict[str, PoolSpec], rows: list[Row], key: str, warnings: list[str]) -> None:
     parse = ipv4_from_str if key == "address" else ipv6_from_str
     skipped: dict[str, int] = {}
-    undecodable: dict[str, set[str]] = {}
+    odd: dict[str, dict[str, set[str]]] = {}
     for row in rows:
         spec = specs.get(row.get("pool", ""))
         if spec is None or spec.space is None:
             continue
-        if row.get(UNDECODABLE):
-            undecodable.setdefault(spec.name, set()).update(row[UNDECODABLE].split(","))
+        _odd_fields(row, odd.setdefault(spec.name, {}))
         try:
             address = parse(row.get(key, ""))
         except RangeError:
@@ -125,11 +151,8 @@ def _attach_used(specs: dict[str, PoolSpec], rows: list[Row], key: str, warnings
         spec.used[address] = (row.get("owner", ""), row.get("info", ""))
     for name, count in skipped.items():
         warnings.append(f"pool {name}: {count} used entries are not addresses of the pool; ignored")
-    for name, fields in undecodable.items():
-        warnings.append(
-            f"pool {name}: used entries: bytes in {','.join(sorted(fields))} are not valid in the router's "
-            "encoding; shown as U+FFFD"
-        )
+    for name, fields in odd.items():
+        warnings.extend(_odd_text_warnings(fields, f"pool {name}: used entries"))
 
 
 def _collect(rows: list[Row], build: Callable[[Row], PoolSpec], kind: str) -> list[PoolSpec]:
@@ -153,32 +176,26 @@ def _build_specs(rows: list[Row], build: Callable[[Row], PoolSpec], kind: str) -
         elif spec.name in seen:
             spec.error = "the router sent two pools with this name"
         seen.add(spec.name)
-        warning = _undecodable_warning(row, f"pool {spec.name}")
-        if warning:
-            spec.warnings.append(warning)
+        fields: dict[str, set[str]] = {}
+        _odd_fields(row, fields)
+        spec.warnings.extend(_odd_text_warnings(fields, f"pool {spec.name}"))
         yield spec
 
 
 def read_snapshot(client: RouterClient) -> RouterSnapshot:
     """Everything we import from one router; RouterError when the IPv4 menus can't be read."""
     warnings: list[str] = []
-    ipv4 = _collect(client.print("/ip/pool"), _ipv4_spec, "IPv4")
-    _attach_used(_by_name(ipv4), client.print("/ip/pool/used"), "address", warnings)
+    ipv4 = _collect(_read(client, "/ip/pool"), _ipv4_spec, "IPv4")
+    _attach_used(_by_name(ipv4), _read(client, "/ip/pool/used"), "address", warnings)
     families = {4}
     ipv6: list[PoolSpec] = []
     try:
-        ipv6 = _collect(client.print("/ipv6/pool"), _ipv6_spec, "IPv6")
+        ipv6 = _collect(_read(client, "/ipv6/pool"), _ipv6_spec, "IPv6")
         families.add(6)
     except UnknownMenu:
         warnings.append("router has no /ipv6/pool menu (IPv6 disabled?): IPv6 pools skipped")
-    # Pools are stored by (router, name): an IPv6 pool named like an IPv4 one would overwrite it.
-    ipv4_names = {spec.name for spec in ipv4}
-    for spec in ipv6:
-        if spec.name in ipv4_names and spec.error is None:
-            spec.space = None
-            spec.error = "an IPv6 pool with the name of an IPv4 pool; rename one of them on the router"
     if ipv6:
         # Older RouterOS has no used-list for IPv6; every prefix then counts as free.
         with suppress(UnknownMenu):
-            _attach_used(_by_name(ipv6), client.print("/ipv6/pool/used"), "prefix", warnings)
+            _attach_used(_by_name(ipv6), _read(client, "/ipv6/pool/used"), "prefix", warnings)
     return RouterSnapshot(pools=ipv4 + ipv6, families_read=families, warnings=warnings)

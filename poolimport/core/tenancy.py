@@ -8,11 +8,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from poolimport.core.models import ImportJob, Operator, Router, Tenant
+from poolimport.core.models import MAX_ID, ImportJob, Operator, Router, Tenant
 
 ROLES = ("admin", "operator", "viewer")
 
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 class AccessDenied(Exception):
@@ -84,7 +84,7 @@ def find_router(session: Session, scope: Scope, ref: str, tenant: str | None = N
         raise NotFound(f"router {ref!r} exists in tenants {names}: pass --tenant")
     if matches:
         return matches[0]
-    if ref.isdigit():
+    if ref.isdigit() and int(ref) <= MAX_ID:
         by_id = session.scalar(scope.routers().where(Router.id == int(ref)))
         if by_id is not None and (tenant is None or by_id.tenant.name == tenant):
             return by_id

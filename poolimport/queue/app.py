@@ -16,7 +16,12 @@ NAME = "poolimport"
 def storage_for(url: str) -> tuple[type[BaseStorage], dict[str, Any]]:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            # Only POOLIMPORT_HOME is made on demand: a queue elsewhere that nobody consumes would
+            # take every job and leave it queued forever.
+            if path.parent != load_settings().home:
+                raise ConfigError(f"the queue folder {path.parent} does not exist: create it or fix the URL")
+            path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteStorage, {"filename": str(path), "timeout": 30}
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisStorage, {"url": url, "blocking": True, "read_timeout": 1}

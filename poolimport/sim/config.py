@@ -32,6 +32,8 @@ _TOP_DEFAULTS: dict[str, Any] = {
     "identity": "MikroTik",
     "version": "7.16.2 (stable)",
     "login": "plain",
+    # The message of the trap a failed login gets (a router's own text: tests put escapes in it).
+    "login_error": "invalid user name or password (6)",
     "encoding": "utf-8",
     "ipv6": True,
     "send_empty": False,
@@ -83,7 +85,7 @@ def normalize_config(raw: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
     cfg: dict[str, Any] = {key: raw.get(key, default) for key, default in _TOP_DEFAULTS.items()}
 
-    for key in ("identity", "version"):
+    for key in ("identity", "version", "login_error"):
         cfg[key] = _require(cfg[key], str, key)
     if cfg["login"] not in _LOGIN_MODES:
         raise ValueError(f"login must be one of {', '.join(_LOGIN_MODES)}, got {cfg['login']!r}")

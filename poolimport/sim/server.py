@@ -3,7 +3,8 @@
 Behaviour choices worth knowing:
 
 * Plain login (RouterOS >= 6.43): ``/login =name= =password=``. A bare ``/login`` in plain mode
-  fails with the bad-credentials trap, like a router on which the challenge login is gone.
+  fails with the bad-credentials trap (its text: ``login_error`` in the config), like a router on
+  which the challenge login is gone.
 * Legacy login (< 6.43): any ``/login`` without ``=response=`` (bare or with a password) answers
   ``!done =ret=<challenge>``, so a plain-login client "succeeds" without being logged in and its
   next command gets ``not logged in`` -- which is what such a client sees on an old router.
@@ -37,7 +38,6 @@ from poolimport.sim.wire import WireError, encode_sentence, read_sentence
 
 log = logging.getLogger(__name__)
 
-BAD_CREDENTIALS = "invalid user name or password (6)"
 NOT_ROUTEROS_REPLY = b"HTTP/1.0 400 Bad Request\r\n\r\n"
 # A sim must not let a garbage stream make it allocate gigabytes for one word.
 MAX_INCOMING_WORD = 16 * 1024 * 1024
@@ -389,7 +389,7 @@ class _Session:
             self._send("!done", tag=tag)
             self._flush()
         else:
-            self._trap(BAD_CREDENTIALS, tag)
+            self._trap(self.srv.config["login_error"], tag)
 
     def _unknown(self, command: str, tag: str | None) -> None:
         known = self.srv._known_paths()

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.job_actions import JobActions, Outcome
-from poolimport.core.job_queries import event_rows, last_jobs_by_router, list_jobs
+from poolimport.core.job_queries import event_rows, last_jobs_by_router, list_jobs, newest_event_id_before
 from poolimport.core.jobs import effective_status
 from poolimport.core.models import Router, Tenant
 from poolimport.core.queries import address_rows, pool_rows, router_rows
-from poolimport.core.routers import RouterFields, probe, record_test, save_router
+from poolimport.core.routers import API_PORT, API_SSL_PORT, RouterFields, probe, record_test, save_router
 from poolimport.core.tenancy import NotFound, Scope, resolve_scope
 
 JOBS_PAGE = 200
@@ -41,7 +41,7 @@ class Data:
         with self._reading() as session:
             scope = resolve_scope(session, self.settings.operator)
             rows = router_rows(session, scope, limit=ROUTERS_LIMIT)
-            last = last_jobs_by_router(session, [row["id"] for row in rows])
+            last = last_jobs_by_router(session, scope, [row["id"] for row in rows])
         for row in rows:
             job = last.get(row["id"])
             row["last_job_status"] = effective_status(job, self.settings.heartbeat_interval) if job else None
@@ -57,15 +57,33 @@ class Data:
 
     def events(self, job_id: int, after_id: int) -> list[dict[str, Any]]:
         with self._reading() as session:
-            return event_rows(session, job_id, after_id, limit=EVENTS_PAGE)
+            scope = resolve_scope(session, self.settings.operator)
+            return event_rows(session, scope, job_id, after_id, limit=EVENTS_PAGE)
+
+    def event_tail(
+        self, job_id: int, count: int, before_id: int | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The newest `count` events (older than `before_id`), oldest first, and whether older ones exist.
+
+        core's event_rows reads forwards from an id; this finds the id to start from, so a job with
+        100,000 lines opens at its end in one indexed read.
+        """
+        with self._reading() as session:
+            scope = resolve_scope(session, self.settings.operator)
+            start = newest_event_id_before(session, scope, job_id, count, before_id)
+            rows = event_rows(session, scope, job_id, start or 0, limit=count)
+        if before_id is not None:
+            rows = [row for row in rows if row["id"] < before_id]
+        return rows, start is not None
 
     def pools(self, router_id: int) -> list[dict[str, Any]]:
         with self._reading() as session:
-            return pool_rows(session, router_id)
+            return pool_rows(session, resolve_scope(session, self.settings.operator), router_id)
 
     def addresses(self, pool_id: int, status: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
         with self._reading() as session:
-            return address_rows(session, pool_id, status, limit=limit, offset=offset)
+            scope = resolve_scope(session, self.settings.operator)
+            return address_rows(session, scope, pool_id, status, limit=limit, offset=offset)
 
     def tenants(self) -> list[str]:
         with self._reading() as session:
@@ -109,20 +127,30 @@ class Data:
             return f"{name}: {test.identity}, RouterOS {test.version}, {test.rtt_ms} ms", True
         return f"{name}: {test.error}", False
 
-    def test_unsaved(self, fields: RouterFields, password: str) -> tuple[str, bool]:
-        """The form's "test connection": nothing is stored."""
+    def test_unsaved(
+        self, fields: RouterFields, password: str | None, router_id: int | None = None
+    ) -> tuple[str, bool]:
+        """The form's "test connection": nothing is stored. Editing with the password left blank tests
+        the stored one."""
         fields.validate()
+        stored = b""
+        if password is None:
+            if router_id is None:
+                return "type the password to test the connection", False
+            with self._reading() as session:
+                scope = resolve_scope(session, self.settings.operator)
+                stored = _router_by_id(session, scope, router_id).password_encrypted
         router = Router(
             name=fields.name,
             host=fields.host,
-            port=fields.port or 8728,
+            port=fields.port or (API_SSL_PORT if fields.tls else API_PORT),
             username=fields.username,
             tls=fields.tls,
             tls_verify=fields.tls_verify,
             ca_file=fields.ca_file,
             encoding=fields.encoding,
             timeout=fields.timeout,
-            password_encrypted=b"",
+            password_encrypted=stored,
         )
         test = probe(router, self.settings, password)
         if test.ok:

@@ -2,53 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, select
 
 from poolimport.core import schema
-from poolimport.core.config import Settings, load_settings
-from poolimport.core.db import dispose_engines, get_engine, session_scope
+from poolimport.core.config import Settings
+from poolimport.core.db import get_engine, session_scope
 from poolimport.core.importer import run_import
 from poolimport.core.jobs import JobRefused, create_job
 from poolimport.core.models import PoolAddress, Router
 from poolimport.core.routers import RouterFields, add_tenant, save_router
-from poolimport.core.secrets import ensure_key_file
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, PASSWORD
-
-SERVER_URL = os.environ.get(
-    "POOLIMPORT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-@pytest.fixture
-def pg_settings(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    server = create_engine(SERVER_URL)
-    try:
-        with server.connect():
-            pass
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {SERVER_URL}: {str(exc.orig).splitlines()[0]}")
-    name = f"pi_{uuid.uuid4().hex[:10]}"
-    with server.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    monkeypatch.setenv("POOLIMPORT_DATABASE_URL", f"{SERVER_URL}?options=-csearch_path%3D{name}")
-    settings = load_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    ensure_key_file(settings.key_file)
-    try:
-        yield settings
-    finally:
-        dispose_engines()
-        with server.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-        server.dispose()
 
 
 def test_import_on_postgres_is_idempotent_and_uses_copy(

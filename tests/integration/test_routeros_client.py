@@ -7,8 +7,6 @@ can act on, and no connection may stay open on the simulator afterwards.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import ipaddress
 import socket
 import threading
 import time
@@ -17,10 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine
 
 from poolimport.core.config import Settings
@@ -30,6 +24,7 @@ from poolimport.core.routeros import UNDECODABLE, RouterClient, RouterError, Rou
 from poolimport.core.routers import probe, record_test
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD, router_config
+from tests.pki import issue_certificates
 
 TIMEOUT = 0.5
 
@@ -175,70 +170,10 @@ def test_undecodable_bytes_are_reported_per_field_not_dropped(latin1_sim: SimSer
 # -- TLS -------------------------------------------------------------------------------------------------
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A CA and a server certificate it signed, for localhost and 127.0.0.1."""
-    now = datetime.datetime.now(datetime.UTC)
-    valid = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1))
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("poolimport test CA"))
-        .issuer_name(_name("poolimport test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(valid[0])
-        .not_valid_after(valid[1])
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(valid[0])
-        .not_valid_after(valid[1])
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("pki")
-    paths = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
-    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(_pem_key(key))
-    return paths
+    return issue_certificates(tmp_path_factory.mktemp("pki"), ["localhost", "127.0.0.1"])
 
 
 @pytest.fixture
@@ -272,12 +207,18 @@ def test_api_ssl_untrusted_certificate(tls_sim: SimServer) -> None:
     assert_all_closed(tls_sim)
 
 
-def test_api_ssl_certificate_for_another_host(tls_sim: SimServer, pki: dict[str, Path]) -> None:
-    # The certificate names localhost and 127.0.0.1, not 127.0.0.2 (a loopback address too).
-    error = failure(target(tls_sim.port, host="127.0.0.2", tls=True, ca_file=str(pki["ca"])))
-    assert error.kind in ("tls", "refused")  # refused where 127.0.0.2 isn't routed to lo
-    if error.kind == "tls":
-        assert "not trusted" in str(error)
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_api_ssl_certificate_for_another_name_is_refused_before_login(
+    tmp_path: Path, host: str
+) -> None:
+    """A certificate the CA really signed, but for another router: the name check alone must refuse it."""
+    other = issue_certificates(tmp_path, ["router-b.example.net"])
+    with SimServer(router_config(), port=0, tls_cert=other["cert"], tls_key=other["key"]) as sim:
+        error = failure(target(sim.port, host=host, tls=True, ca_file=str(other["ca"])))
+        assert error.kind == "tls"
+        assert "not trusted" in str(error) and "match" in str(error)
+        assert sim.logins == []  # the password was never sent
+        assert_all_closed(sim)
 
 
 def test_plain_client_to_a_tls_port(tls_sim: SimServer) -> None:

@@ -1,6 +1,7 @@
 """Hostile text in every field the TUI shows: markup, escape sequences, 5,000 characters, non-ASCII and
-names that look like numbers or booleans. Seeded the way sample_data.py seeds: routers through core, the
-rest (what an import would have written) straight into the tables."""
+names that look like numbers or booleans. Seeded the way sample_data.py seeds: routers through core (then
+given their hostile names and user names, which core's rules may refuse today), the rest (what an import
+would have written) straight into the tables."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ NON_ASCII = "Zürich-ñ-路由器"
 NUMBERS = ("007", "true", "1e3", "1")
 HOSTILE = (UNBALANCED, STYLED, ESCAPES, LONG, NON_ASCII, *NUMBERS)
 
+# Names core no longer accepts (control characters, over 100 characters) may still be stored from before
+# that rule: seeded straight into the table, shown literally, and saving them untouched is refused.
+REFUSED_ON_SAVE = {
+    ESCAPES: "router name must not contain control characters",
+    LONG: "router name is too long",
+}
+
 TENANTS = ("t[/x]", "[bold]tenant")
 ROUTERS = HOSTILE  # router ids follow this order: UNBALANCED is #1
 POOL_OWNER = UNBALANCED  # the router whose pools are hostile
@@ -50,9 +58,10 @@ def seed(engine: Engine, settings: Settings) -> None:
                 settings,
                 TENANTS[n % 2],
                 # port 1: nothing listens there, so `t` fails with the router's name in the message
-                RouterFields(name=name, host="127.0.0.1", port=1, username=f"api{name}", timeout=2),
+                RouterFields(name=f"router-{n}", host="127.0.0.1", port=1, username=f"api{n}", timeout=2),
                 "sample",
             )
+            router.name, router.username = name, f"api{name}"
             router.last_status, router.last_error = "error", f"login as {name} failed: {ESCAPES}"
     with engine.begin() as conn:
         pool_ids = []

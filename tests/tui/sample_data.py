@@ -144,6 +144,12 @@ def seed(engine: Engine, settings: Settings) -> None:
             (1, 2, "info", "IP pools import completed successfully", {"imported": 2, "failed": 0}),
             (2, 61, "error", "Reading IP pools failed", {"error": "login to 10.9.0.9:8729 as 'api' failed"}),
             (2, 61, "error", "IP pools import job failed", {"error": "invalid user name or password (6)"}),
+            (4, 200, "info", "Job queued by ops (attempt 2, retry of #1)", {}),
+            (4, 201, "info", "Starting IP pools import job", {}),
+            (4, 201, "info", "Connecting to 10.9.0.8:8728", {}),
+            (4, 202, "info", "Read 2 pools (65800 addresses)", {}),
+            (4, 215, "info", "Pool [bold red]static: 267 addresses, added", {"pool": "[bold red]static"}),
+            (5, 300, "info", "Job queued by ops (attempt 2, retry of #2)", {}),
         ]
         conn.execute(
             insert(JobEvent),

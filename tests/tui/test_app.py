@@ -7,22 +7,26 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.exc import OperationalError
+from textual.content import Content
 from textual.widgets import Input
 
 from poolimport.core.config import Settings
-from poolimport.core.models import ImportJob, Router
+from poolimport.core.models import ImportJob, JobEvent, Operator, Router, Tenant
 from poolimport.sim import SimServer
 from poolimport.tui.app import PoolImportApp
+from poolimport.tui.components import cells
 from poolimport.tui.components.addresses_screen import AddressesScreen
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.help_screen import HelpScreen
 from poolimport.tui.components.jobs_table import JobsTable
-from poolimport.tui.components.log_pane import LogPane
+from poolimport.tui.components.log_pane import OLDER_EVENTS, TAIL_EVENTS, LogPane
 from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.router_form import RouterForm
 from poolimport.tui.components.routers_table import RoutersTable
 from tests.conftest import router_config
 from tests.tui.conftest import wait_until
+from tests.tui.sample_data import T0
 
 SIZE = (160, 48)
 ENDED = ("succeeded", "partial", "failed", "cancelled")
@@ -41,8 +45,13 @@ def notices(app: PoolImportApp) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
 
+def shown_title(title: str | None) -> str:
+    """A border title as the operator sees it (Textual hands titles back as markup)."""
+    return Content.from_markup(title or "").plain
+
+
 def log_text(app: PoolImportApp) -> str:
-    return "\n".join(line.text for line in app.query_one(LogPane).lines)
+    return app.query_one(LogPane).plain_text()
 
 
 async def routers_loaded(pilot: Any, app: PoolImportApp, count: int) -> None:
@@ -425,3 +434,251 @@ def test_tui_without_a_schema_says_to_run_init(home: Any) -> None:
     )
     assert out.returncode == 1
     assert out.stderr.strip() == "error: the database has no schema yet: run `poolimport init`"
+
+
+def add_events(engine: Engine, job_id: int, count: int, start: int = 0) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(JobEvent),
+            [
+                {"job_id": job_id, "level": "info", "message": f"line {n}", "created_at": T0}
+                for n in range(start, start + count)
+            ],
+        )
+
+
+def add_job(engine: Engine, router_id: int, status: str = "succeeded") -> int:
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                insert(ImportJob).values(
+                    router_id=router_id,
+                    tenant_id=1,
+                    requested_by="ops",
+                    status=status,
+                    queued_at=T0,
+                    time_limit=600,
+                )
+            ).inserted_primary_key[0]
+        )
+
+
+async def test_a_hundred_thousand_log_lines_open_at_the_end_older_on_demand_and_keep_their_place(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    job_id = add_job(engine, add_router(None, name="chatty", port=1))
+    add_events(engine, job_id, 100_000)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(LogPane)
+        await wait_until(pilot, lambda: len(log.event_ids) == TAIL_EVENTS, what="the tail")
+        assert log.plain_text().endswith("line 99999") and log.has_older
+        assert log.scroll_y == log.max_scroll_y > 0  # following: at the newest line
+        log.focus()
+        await pilot.press("m")
+        await wait_until(pilot, lambda: len(log.event_ids) == TAIL_EVENTS + OLDER_EVENTS, what="older page")
+        assert log.event_ids == sorted(log.event_ids) and log.event_ids[-1] == 100_000
+        assert not log.follow and "paused" in str(log.border_title)
+        await pilot.press("pageup")
+        place, top = log.scroll_y, log.event_ids[0]
+        add_events(engine, job_id, 30, start=100_000)
+        await wait_until(pilot, lambda: log.plain_text().endswith("line 100029"), what="new lines")
+        assert log.scroll_y == place and log.event_ids[0] == top  # paused: the view did not move
+        await pilot.press("end")
+        assert log.follow and log.scroll_y == log.max_scroll_y
+
+
+async def test_log_lines_are_rewrapped_when_the_terminal_is_resized(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    job_id = add_job(engine, add_router(None, name="r", port=1))
+    with engine.begin() as conn:
+        conn.execute(insert(JobEvent).values(job_id=job_id, level="error", message="x" * 150, created_at=T0))
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(LogPane)
+        await wait_until(pilot, lambda: log.event_ids == [1], what="the event")
+        assert log.virtual_size.height == 3  # 150 characters under a 23-column head in 77 columns
+        await pilot.resize_terminal(200, 40)
+        await wait_until(pilot, lambda: log.virtual_size.height == 1, what="one line at 200 columns")
+
+
+async def test_a_thousand_routers_are_listed(engine: Engine, tui_settings: Settings) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(Tenant).values(name="big"))
+        conn.execute(
+            insert(Router),
+            [
+                {
+                    "tenant_id": 1,
+                    "name": f"r{n:04d}",
+                    "host": "192.0.2.1",
+                    "port": 8728,
+                    "username": "api",
+                    "password_encrypted": b"x",
+                }
+                for n in range(1000)
+            ],
+        )
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await routers_loaded(pilot, app, 1000)
+        await pilot.press("pagedown", "pagedown")
+        assert app.query_one(RoutersTable).cursor_row > 5
+
+
+async def test_markup_in_names_shows_literally_in_titles_and_forms(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    add_router(None, name="[/b]odd[bold red]", port=1)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("p")
+        pools = await wait_until(pilot, lambda: isinstance(app.screen, PoolsScreen) and app.screen)
+        assert shown_title(pools.query_one("#pools").border_title) == "Pools of [/b]odd[bold red]"
+        await pilot.press("escape", "e")
+        form = await wait_until(pilot, lambda: isinstance(app.screen, RouterForm) and app.screen)
+        assert shown_title(form.query_one("#form-body").border_title) == "Edit router [/b]odd[bold red]"
+        await pilot.press("slash")  # not on the main screen: the form has no table to filter
+        await pilot.press("escape")
+        await pilot.press("slash", *"[/x]")
+        assert app.query_one(RoutersTable).row_count == 0
+        await pilot.press("enter")
+        assert shown_title(app.query_one(RoutersTable).border_subtitle) == "filter: [/x]"
+
+
+async def test_main_screen_keys_are_off_while_another_screen_is_on_top(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    add_router(None, name="core", port=1)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PoolsScreen))
+        await pilot.press("i", "I")
+        await pilot.pause(0.3)  # let a wrongly run action reach the database (there should be none)
+        await app.workers.wait_for_complete()
+        with engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(ImportJob)) == 0
+        assert "Import (i)" not in [c.title for c in app.get_system_commands(app.screen)]
+
+
+async def test_a_database_error_in_a_screen_is_its_banner_not_a_crash(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_router(None, name="core", port=1)
+    app = PoolImportApp(tui_settings)
+
+    def broken(router_id: int) -> list[dict[str, Any]]:
+        raise OperationalError("SELECT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(app.data, "pools", broken)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("p")
+        pools = await wait_until(pilot, lambda: isinstance(app.screen, PoolsScreen) and app.screen)
+        banner = pools.query_one(Banner)
+        await wait_until(pilot, lambda: "disk I/O error" in str(banner.render()), what="banner")
+        assert app.is_running and app.screen is pools
+
+
+async def test_a_refusal_while_a_screen_loads_is_a_notice_not_a_crash(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    add_router(None, name="core", port=1)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await routers_loaded(pilot, app, 1)
+        # Operators registered meanwhile, not this one: every read is now refused.
+        with engine.begin() as conn:
+            conn.execute(insert(Operator).values(name="someone-else", role="admin", tenant_id=None))
+        await pilot.press("p")
+        await wait_until(
+            pilot, lambda: any("operator 'ops' is not registered" in n for n in notices(app)), what="notice"
+        )
+        assert app.is_running and isinstance(app.screen, PoolsScreen)
+
+
+async def test_viewer_is_told_why_not(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    add_router(None, name="core", port=1)
+    with engine.begin() as conn:
+        conn.execute(insert(Operator).values(name="ops", role="viewer", tenant_id=None))
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("i")
+        await wait_until(
+            pilot, lambda: any("ops is a viewer and may not start imports" in n for n in notices(app))
+        )
+        assert app.is_running
+
+
+async def test_no_color_keeps_statuses_readable(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router_id = add_router(None, name="core", port=1)
+    for status in ("failed", "cancelled", "succeeded"):
+        add_job(engine, router_id, status)
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = PoolImportApp(tui_settings)
+    assert app.no_color
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(JobsTable)
+        await wait_until(pilot, lambda: table.row_count == 3)
+        shown = {str(table.get_row(str(n))[2]) for n in (1, 2, 3)}
+        assert shown == {"FAILED", "cancelled", "ok"}
+        assert cells.status("stalled").plain.startswith("!")
+
+
+async def test_keys_can_be_remapped_and_help_shows_the_new_key(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int]
+) -> None:
+    add_router(sim, name="core")
+    (tui_settings.home / "tui-keys.toml").write_text('import = "j"\n')
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("j")
+        await wait_until(pilot, lambda: job_ids(app) == [1], what="job #1 from j")
+        await pilot.press("question_mark")
+        help_screen = await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen)
+        assert ("j", "import") in [(key, binding.id) for key, binding in help_screen.keys]
+
+
+async def test_edit_form_tests_the_stored_password_when_none_is_typed(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int]
+) -> None:
+    add_router(sim, name="core")
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await pilot.press("e")
+        form = await wait_until(pilot, lambda: isinstance(app.screen, RouterForm) and app.screen)
+        await pilot.press("ctrl+t")
+        await wait_until(
+            pilot,
+            lambda: "connected: test-router" in str(form.query_one("#form-status").render()),
+            what="form test result",
+        )
+
+
+async def test_edit_form_tests_the_stored_password_of_the_router_by_id_not_by_name(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int]
+) -> None:
+    # Router #1 is *named* "2" and has the wrong password; router #2 has the right one.
+    add_router(sim, name="2", password="not-the-password")
+    second = add_router(sim, name="core")
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 2)
+        app.query_one(RoutersTable).select_key(str(second))
+        await pilot.press("e")
+        form = await wait_until(pilot, lambda: isinstance(app.screen, RouterForm) and app.screen)
+        await pilot.press("ctrl+t")
+        status = form.query_one("#form-status")
+        await wait_until(pilot, lambda: str(status.render()) not in ("", "testing…"), what="test result")
+        assert "connected: test-router" in str(status.render())

@@ -10,6 +10,7 @@ from textual.widgets import Input
 
 from poolimport.core.config import Settings
 from poolimport.tui.app import PoolImportApp
+from poolimport.tui.components.addresses_screen import AddressesScreen
 from poolimport.tui.components.jobs_table import JobsTable
 from poolimport.tui.components.log_pane import LogPane
 from poolimport.tui.components.pools_screen import PoolsScreen
@@ -41,11 +42,19 @@ async def loaded(pilot: Any) -> None:
     await settled(pilot)
 
 
+async def main_screen(pilot: Any) -> None:
+    """Routers and jobs as they open: the newest job (queued) selected, a stalled one standing out."""
+    await loaded(pilot)
+    await wait_until(pilot, lambda: pilot.app.main_widget(LogPane).loaded, what="job #5 events")
+    await settled(pilot)
+
+
 async def log_of_first_job(pilot: Any) -> None:
     await loaded(pilot)
     app = pilot.app
     app.main_widget(JobsTable).select_key("1")
     await wait_until(pilot, lambda: app.main_widget(LogPane).last_event_id == 8, what="job #1 events")
+    app.main_widget(JobsTable).focus()
     await settled(pilot)
 
 
@@ -55,6 +64,23 @@ async def pools(pilot: Any) -> None:
     await wait_until(
         pilot, lambda: isinstance(pilot.app.screen, PoolsScreen) and pilot.app.screen.pools, what="pools"
     )
+    await settled(pilot)
+
+
+async def addresses(pilot: Any) -> None:
+    await pools(pilot)
+    screen = pilot.app.screen
+    table = screen.query_one("#pools")
+    table.select_key(next(key for key, pool in screen.pools.items() if pool["name"] == "pppoe"))
+    table.focus()
+    await pilot.press("enter")
+    await wait_until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, AddressesScreen) and pilot.app.screen.rows,
+        what="addresses",
+    )
+    await pilot.press("u")
+    await wait_until(pilot, lambda: pilot.app.screen.status == "used" and len(pilot.app.screen.rows) == 20)
     await settled(pilot)
 
 
@@ -74,6 +100,8 @@ async def help_screen(pilot: Any) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("screen", [log_of_first_job, pools, form, help_screen], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "screen", [main_screen, log_of_first_job, pools, addresses, form, help_screen], ids=lambda f: f.__name__
+)
 def test_screens(snap_compare: Any, app: PoolImportApp, size: tuple[int, int], screen: Any) -> None:
     assert snap_compare(app, terminal_size=size, run_before=screen)

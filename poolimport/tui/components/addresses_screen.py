@@ -66,10 +66,12 @@ class AddressesScreen(LoadingScreen):
         status = self.status
         self.fetch(
             lambda: self.app.data.addresses(self.pool_id, status, offset, PAGE),  # type: ignore[attr-defined]
-            partial(self._show, offset),
+            partial(self._show, status, offset),
         )
 
-    def _show(self, offset: int, page: list[dict[str, Any]]) -> None:
+    def _show(self, status: str | None, offset: int, page: list[dict[str, Any]]) -> None:
+        if status != self.status:
+            return  # another status was chosen meanwhile
         self.rows = self.rows[:offset] + page
         table = self.query_one(AddressesTable)
         table.border_title = cells.plain(

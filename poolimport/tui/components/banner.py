@@ -19,9 +19,8 @@ DATABASE_ERRORS = (SQLAlchemyError, DatabaseError)
 def first_line(exc: BaseException) -> str:
     """The driver's own first line of an error (not SQLAlchemy's wrapping), fit for one line."""
     orig = getattr(exc, "orig", None)
-    return one_line(
-        str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else type(exc).__name__
-    )
+    text = str(orig or exc).strip()
+    return one_line(text.splitlines()[0] if text else type(exc).__name__)
 
 
 class Banner(Static):

@@ -1,8 +1,8 @@
 """Cell renderers. Router text becomes rich Text (never markup) with control characters replaced.
 
 `plain` is the one way text from a router, an operator or the database reaches the screen: table cells,
-border titles and subtitles, the banner, the form, the help. Notifications take a str: `one_line` it and
-pass markup=False."""
+border titles and subtitles, the banner, the form, the help. Notifications take a str: they go through
+the app's `_tell`, which `one_line`s it and passes markup=False."""
 
 from __future__ import annotations
 
@@ -50,11 +50,12 @@ def bar(done: int, total: int, width: int = BAR_WIDTH) -> Text:
     return Text.assemble(("█" * filled, "green"), ("░" * (width - filled), "dim"), f" {fraction:4.0%}")
 
 
-def clock(value: str | datetime | None) -> str:
+def clock(value: str | datetime | None, seconds: bool = True) -> str:
+    """UTC, like the CLI and the file log, so times match whichever an operator reads."""
     if value is None:
         return "-"
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(UTC).strftime("%m-%d %H:%M:%S")
+    return moment.astimezone(UTC).strftime("%m-%d %H:%M:%S" if seconds else "%m-%d %H:%M")
 
 
 def duration(seconds: float | None) -> str:

@@ -25,7 +25,7 @@ class JobsTable(FilterTable):
         ("id", "#", 5),
         ("router", "Router", 13),
         ("status", "Status", 9),
-        ("progress", "Progress", 13),
+        ("progress", "Progress", 14),
         ("pools", "Pools", 5),
         ("addresses", "Addresses", 15),
         ("rate", "Rate", 10),

@@ -1,6 +1,7 @@
 """A screen filled by one database query at a time, run in a thread worker so the UI never waits on it.
 
-A database error is this screen's banner, and the query is tried again until it answers: never an exit."""
+A database error is this screen's banner, and the query is tried again until it answers; any other error
+is a notification, as for the app's other core calls: never an exit."""
 
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ class LoadingScreen(Screen[None]):
         except DATABASE_ERRORS as exc:
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._failed, first_line(exc), query, show)
+            return
+        except Exception as exc:  # a refusal (the operator's access changed) or a bug: said, not retried
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self.app.report_failure, exc)  # type: ignore[attr-defined]
             return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._fetched, result, show)

@@ -17,6 +17,7 @@ from poolimport.tui.components.loading_screen import LoadingScreen
 
 
 class PoolsTable(FilterTable):
+    BINDINGS = [Binding("enter", "select_cursor", "Addresses", tooltip="the pool's addresses")]
     COLUMNS = (
         ("name", "Pool", 18),
         ("family", "IP", 2),

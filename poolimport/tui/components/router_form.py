@@ -5,16 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
 from poolimport.core.routers import InvalidInput, RouterFields
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
+
+
+class Tick(Checkbox):
+    """A checkbox whose state reads without colour (NO_COLOR, monochrome): X when on, blank when off."""
+
+    @property  # type: ignore[override]
+    def BUTTON_INNER(self) -> str:  # noqa: N802  (the name Textual reads)
+        return "X" if self.value else " "
 
 
 @dataclass
@@ -66,14 +74,15 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
                 yield Label("Timeout (s)")
                 yield Input(str(v.get("timeout", 10)), id="timeout", type="number", compact=True)
                 yield Label("TLS")
-                yield Checkbox("API-SSL", v.get("tls", False), id="tls", compact=True)
+                yield Tick("API-SSL", v.get("tls", False), id="tls", compact=True)
                 yield Label("Certificate")
-                yield Checkbox("verify", v.get("tls_verify", True), id="tls_verify", compact=True)
+                yield Tick("verify", v.get("tls_verify", True), id="tls_verify", compact=True)
             yield Static("", id="form-status")
             with Horizontal(id="form-buttons"):
                 yield Button("Test connection", id="test")
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)
 
     def _read(self) -> RouterFormResult:
         def text(widget_id: str) -> str:
@@ -131,13 +140,14 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
         except InvalidInput as exc:
             self._say(str(exc), ok=False)
             return
-        if result.password is None:
-            self._say("type the password to test an edited router (or press t on the main screen)", ok=False)
-            return
         self._say("testing…", ok=True)
-        self._run_test(result)
+        app: Any = self.app
+        app.run_core(
+            lambda: app.data.test_unsaved(result.fields, result.password, result.router_id),
+            self._tested,
+            lambda: self._say("test failed: see the notification", ok=False),
+        )
 
-    @work(thread=True, exclusive=True, group="form-test")
-    def _run_test(self, result: RouterFormResult) -> None:
-        message, ok = self.app.data.test_unsaved(result.fields, result.password or "")  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._say, message, ok)
+    def _tested(self, outcome: tuple[str, bool]) -> None:
+        if self.is_attached:
+            self._say(*outcome)

@@ -1,0 +1,29 @@
+"""Argument types: a number the database can't hold is a usage error, not a traceback from the driver."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from poolimport.core.models import MAX_ID
+
+
+def whole_number(what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to MAX_ID; `what` names it in the message."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if not 1 <= number <= MAX_ID:
+            raise argparse.ArgumentTypeError(
+                f"invalid {what} {value!r}: a whole number from 1 to {MAX_ID} is expected"
+            )
+        return number
+
+    return parse
+
+
+job_id = whole_number("job id")
+row_limit = whole_number("limit")
