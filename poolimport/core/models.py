@@ -116,6 +116,19 @@ class Operator(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class OperatorKey(Base):
+    """An SSH public key that names its operator when they come in through the shared service account."""
+
+    __tablename__ = "operator_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    # SHA256:... as `ssh-keygen -l` prints it: what operators compare, and unique across operators.
+    fingerprint: Mapped[str] = mapped_column(String(100), unique=True)
+    public_key: Mapped[str] = mapped_column(Text)  # "<type> <base64>", the comment dropped
+    comment: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Router(Base):
     __tablename__ = "routers"
     __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_routers_tenant_name"),)
@@ -129,6 +142,8 @@ class Router(Base):
     ca_file: Mapped[str | None] = mapped_column(String(1000))
     username: Mapped[str] = mapped_column(String(200))
     password_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    # Set when the key file was replaced (`init --new-key`): the stored password can't be decrypted.
+    password_needed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     encoding: Mapped[str] = mapped_column(String(40), default="utf-8")
     timeout: Mapped[float] = mapped_column(Float, default=10.0)
     last_status: Mapped[str | None] = mapped_column(String(20))  # ok | error
@@ -232,3 +247,23 @@ class JobEvent(Base):
     level: Mapped[str] = mapped_column(String(10))  # debug | info | warning | error
     message: Mapped[str] = mapped_column(Text)
     data_json: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEvent(Base):
+    """One change or refusal, append-only (triggers refuse UPDATE and DELETE). No foreign keys: the record
+    outlives the router, job or tenant it names."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))  # who asked
+    acting_as: Mapped[str | None] = mapped_column(String(100))  # an admin acting as this operator
+    origin: Mapped[str] = mapped_column(String(200))  # "local", or the SSH client's address
+    action: Mapped[str] = mapped_column(String(40))  # e.g. "import", "router.edit", "key.rotate"
+    outcome: Mapped[str] = mapped_column(String(10))  # ok | refused | failed
+    tenant_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    router_id: Mapped[int | None] = mapped_column(Integer)
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    subject: Mapped[str | None] = mapped_column(Text)  # the name of what was acted on
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -28,6 +28,9 @@ class Scope:
     operator: str
     tenant_ids: frozenset[int] | None  # None: every tenant
     role: str = "admin"
+    # Who really asked, where an administrator acts as `operator`; recorded in the audit.
+    actor: str | None = None
+    origin: str = "local"  # or the SSH client's address
 
     @property
     def can_write(self) -> bool:
