@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, TypeVar
 
-from rich.text import Text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
@@ -34,7 +34,8 @@ from poolimport.core.schema import SchemaNotReady, ensure_current
 from poolimport.core.secrets import SecretError
 from poolimport.core.tenancy import AccessDenied, NotFound
 from poolimport.core.text import one_line
-from poolimport.tui.components.banner import Banner
+from poolimport.tui.components import cells
+from poolimport.tui.components.banner import DATABASE_ERRORS, Banner, first_line
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.help_screen import HelpScreen
@@ -142,6 +143,7 @@ class PoolImportApp(App[None]):
         self._routers_due = 0.0
         self._queue_due = 0.0
         self._job_statuses: dict[int, str] = {}
+        self.problems: dict[str, str] = {}  # the app's own trouble, shown on every screen's banner
         self._polling = False
         self._poll_again = False
         self._checking_queue = False
@@ -159,7 +161,7 @@ class PoolImportApp(App[None]):
 
     def on_mount(self) -> None:
         backend = make_url(self.settings.database_url).get_backend_name()
-        self.sub_title = f"{self.settings.operator} @ {backend}"
+        self.sub_title = one_line(f"{self.settings.operator} @ {backend}")
         for widget_id in ("routers", "jobs"):
             widget = self.query_one(f"#{widget_id}")
             widget.border_title = widget.BORDER_TITLE  # type: ignore[attr-defined]
@@ -177,7 +179,7 @@ class PoolImportApp(App[None]):
             with path.open("rb") as handle:
                 keymap = {str(k): str(v) for k, v in tomllib.load(handle).items()}
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            self.notify(f"{path}: {exc}", severity="warning", markup=False)
+            self._tell(f"{path}: {exc}", severity="warning")
             return
         self.set_keymap(keymap)
 
@@ -255,8 +257,8 @@ class PoolImportApp(App[None]):
             if now >= self._routers_due:
                 self._routers_due = now + ROUTERS_POLL
                 routers = self.data.routers()
-        except (DBAPIError, SQLAlchemyError) as exc:
-            self.call_from_thread(self._problem, "database", _first_line(exc))
+        except DATABASE_ERRORS as exc:
+            self.call_from_thread(self._problem, "database", first_line(exc))
             return False
         self.call_from_thread(self._problem, "database", None)
         self.call_from_thread(self._show, jobs, tail, events, routers)
@@ -272,7 +274,19 @@ class PoolImportApp(App[None]):
             self._checking_queue = False
 
     def _problem(self, source: str, message: str | None) -> None:
-        self.main_widget(Banner).set_problem(source, message)
+        if message is None:
+            self.problems.pop(source, None)
+        else:
+            self.problems[source] = message
+        for screen in self.screen_stack:
+            for banner in screen.query(Banner):
+                banner.set_problem(source, message)
+
+    def _tell(
+        self, message: object, severity: SeverityLevel = "information", timeout: float | None = None
+    ) -> None:
+        """A notification whose text may come from a router, an operator or the database: shown literally."""
+        self.notify(one_line(message), severity=severity, timeout=timeout, markup=False)
 
     def _show(
         self,
@@ -316,7 +330,7 @@ class PoolImportApp(App[None]):
         if table.filter_text:
             return  # the subtitle shows the filter
         job = self.jobs.get(table.selected_key or "")
-        table.border_subtitle = Text(one_line(job["error"]), style="bold") if job and job["error"] else ""
+        table.border_subtitle = cells.plain(job["error"], "bold") if job and job["error"] else ""
 
     def _describe_router(self) -> None:
         table = self.main_widget(RoutersTable)
@@ -324,7 +338,7 @@ class PoolImportApp(App[None]):
             return
         router = self.routers.get(table.selected_key or "")
         error = router and router["last_error"]
-        table.border_subtitle = Text(one_line(error), style="bold") if error else ""
+        table.border_subtitle = cells.plain(error, "bold") if error else ""
 
     @on(DataTable.RowHighlighted, "#jobs")
     def _job_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -356,50 +370,50 @@ class PoolImportApp(App[None]):
         notifications (and banners), never a crash; `failed()` runs when there was no result."""
         try:
             result = action()
-        except REFUSALS as exc:
-            self._tell(one_line(exc), "warning", failed)
-            return
-        except (DBAPIError, SQLAlchemyError) as exc:
-            self.call_from_thread(self._problem, "database", _first_line(exc))
-            self._tell(f"database error: {_first_line(exc)}", "error", failed)
-            return
-        except Exception as exc:  # a bug must not end an operator's session: say it and carry on
-            log.exception("TUI action failed")
-            self._tell(f"unexpected error: {exc.__class__.__name__}: {one_line(exc)}", "error", failed)
+        except Exception as exc:  # a refusal, trouble or a bug must not end an operator's session
+            if self.is_running:
+                self.call_from_thread(self.report_failure, exc, failed)
             return
         if self.is_running:
             self.call_from_thread(done, result)
 
-    def _tell(self, message: str, severity: str, failed: Callable[[], None] | None) -> None:
-        if not self.is_running:
-            return
-        self.call_from_thread(self.notify, message, severity=severity, markup=False, timeout=8)
+    def report_failure(self, exc: Exception, failed: Callable[[], None] | None = None) -> None:
+        """Tell the operator why a core call gave no result: a refusal says why, database trouble is also
+        on the banner, a bug is logged and said. Then `failed()`."""
+        if isinstance(exc, REFUSALS):
+            self._tell(exc, severity="warning", timeout=8)
+        elif isinstance(exc, DATABASE_ERRORS):
+            self._problem("database", first_line(exc))
+            self._tell(f"database error: {first_line(exc)}", severity="error", timeout=8)
+        else:
+            log.error("TUI action failed", exc_info=exc)
+            self._tell(f"unexpected error: {exc.__class__.__name__}: {exc}", severity="error", timeout=8)
         if failed is not None:
-            self.call_from_thread(failed)
+            failed()
 
     # -- actions ---------------------------------------------------------------------------
 
     def _selected_router(self) -> dict[str, Any] | None:
         router = self.routers.get(self.main_widget(RoutersTable).selected_key or "")
         if router is None:
-            self.notify("no router selected", severity="warning")
+            self._tell("no router selected", severity="warning")
         return router
 
     def _selected_job(self) -> int | None:
         key = self.main_widget(JobsTable).selected_key
         if key is None:
-            self.notify("no job selected", severity="warning")
+            self._tell("no job selected", severity="warning")
         return int(key) if key else None
 
     def _queued(self, outcome: Outcome) -> None:
         for message in outcome.refused:
-            self.notify(one_line(message), severity="warning", markup=False, timeout=8)
+            self._tell(message, severity="warning", timeout=8)
             if "queue unreachable" in message:
                 self._problem("queue", one_line(message.split("queue unreachable: ", 1)[-1]))
         if outcome.created:
             self._problem("queue", None)
             newest = max(outcome.created)
-            self.notify(f"queued {', '.join(f'#{n}' for n in outcome.created)}", markup=False)
+            self._tell(f"queued {', '.join(f'#{n}' for n in outcome.created)}")
             self.select_job_next = newest
             self.main_widget(LogPane).watch_job(newest)
         self.refresh_data()
@@ -418,7 +432,7 @@ class PoolImportApp(App[None]):
     def action_retry_all(self) -> None:
         def done(outcome: Outcome) -> None:
             if not outcome.created and not outcome.refused:
-                self.notify("no failed or stalled jobs to retry")
+                self._tell("no failed or stalled jobs to retry")
             self._queued(outcome)
 
         self.run_core(lambda: self.data.actions().retry_all_failed(), done)
@@ -427,20 +441,18 @@ class PoolImportApp(App[None]):
         if (job_id := self._selected_job()) is not None:
 
             def said(outcome: str) -> None:
-                self.notify(f"job #{job_id} {outcome}", markup=False)
+                self._tell(f"job #{job_id} {outcome}")
                 self.refresh_data()
 
             self.run_core(lambda: self.data.actions().cancel(job_id), said)
 
     def action_test_router(self) -> None:
         if router := self._selected_router():
-            self.notify(f"testing {one_line(router['name'])}…", markup=False, timeout=2)
+            self._tell(f"testing {router['name']}…", timeout=2)
 
             def said(result: tuple[str, bool]) -> None:
                 message, ok = result
-                self.notify(
-                    one_line(message), severity="information" if ok else "error", markup=False, timeout=8
-                )
+                self._tell(message, severity="information" if ok else "error", timeout=8)
                 self._routers_due = 0.0
 
             self.run_core(lambda: self.data.test_router(router["id"]), said)
@@ -448,7 +460,7 @@ class PoolImportApp(App[None]):
     def action_add_router(self) -> None:
         def open_form(tenants: list[str]) -> None:
             if not tenants:
-                self.notify("no tenants yet: add one with `poolimport tenant add NAME`", severity="warning")
+                self._tell("no tenants yet: add one with `poolimport tenant add NAME`", severity="warning")
                 return
             self.push_screen(RouterForm(tenants), self._save_router)
 
@@ -470,7 +482,7 @@ class PoolImportApp(App[None]):
             return
 
         def saved(router_id: int) -> None:
-            self.notify(f"router {one_line(result.fields.name)} saved", markup=False)
+            self._tell(f"router {result.fields.name} saved")
             self._routers_due = 0.0
             self.refresh_data()
 
@@ -485,13 +497,13 @@ class PoolImportApp(App[None]):
 
     def action_toggle_follow(self) -> None:
         following = self.main_widget(LogPane).toggle_follow()
-        self.notify("log follows the job" if following else "log paused: scroll freely", timeout=2)
+        self._tell("log follows the job" if following else "log paused: scroll freely", timeout=2)
 
     def action_older(self) -> None:
         """`m`: older log lines when the log has focus, else the next page of older jobs."""
         if isinstance(self.focused, LogPane):
             if self.focused.older_wanted() is None:
-                self.notify("the log shows this job from its first line", timeout=3)
+                self._tell("the log shows this job from its first line", timeout=3)
             self._older_log()
             return
         self.jobs_limit += JOBS_PAGE
@@ -525,12 +537,6 @@ class PoolImportApp(App[None]):
             boxes[0].open(table)
 
 
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)
-    text = str(orig or exc).strip()
-    return one_line(text.splitlines()[0] if text else type(exc).__name__)
-
-
 def main() -> None:
     try:
         settings = load_settings()
@@ -538,7 +544,7 @@ def main() -> None:
     except (ConfigError, SchemaNotReady, DatabaseError) as exc:
         raise SystemExit(f"error: {exc}") from None
     except SQLAlchemyError as exc:
-        raise SystemExit(f"error: database unavailable: {_first_line(exc)}") from None
+        raise SystemExit(f"error: database unavailable: {first_line(exc)}") from None
     PoolImportApp(settings).run()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.job_actions import JobActions, Outcome
@@ -13,11 +15,19 @@ from poolimport.core.jobs import effective_status
 from poolimport.core.models import Router, Tenant
 from poolimport.core.queries import address_rows, pool_rows, router_rows
 from poolimport.core.routers import API_PORT, API_SSL_PORT, RouterFields, probe, record_test, save_router
-from poolimport.core.tenancy import find_router, resolve_scope
+from poolimport.core.tenancy import NotFound, Scope, resolve_scope
 
 JOBS_PAGE = 200
 EVENTS_PAGE = 500
 ROUTERS_LIMIT = 1000
+
+
+def _router_by_id(session: Session, scope: Scope, router_id: int) -> Router:
+    """The TUI knows routers by id; a lookup by name first would pick a router *named* "7" for router #7."""
+    router = session.scalar(scope.routers().where(Router.id == router_id))
+    if router is None:
+        raise NotFound(f"router #{router_id} is gone")
+    return router
 
 
 class Data:
@@ -82,7 +92,7 @@ class Data:
 
     def router_form_values(self, router_id: int) -> dict[str, Any]:
         with self._reading() as session:
-            router = find_router(session, resolve_scope(session, self.settings.operator), str(router_id))
+            router = _router_by_id(session, resolve_scope(session, self.settings.operator), router_id)
             return {
                 "name": router.name,
                 "tenant": router.tenant.name,
@@ -100,13 +110,13 @@ class Data:
     ) -> int:
         with session_scope(get_engine(self.settings)) as session:
             scope = resolve_scope(session, self.settings.operator)
-            existing = find_router(session, scope, str(router_id)) if router_id else None
+            existing = _router_by_id(session, scope, router_id) if router_id else None
             return save_router(session, scope, self.settings, tenant, fields, password, existing).id
 
     def test_router(self, router_id: int) -> tuple[str, bool]:
         """(message, ok); the probe runs with no transaction open, the result is recorded after."""
         with self._reading() as session:
-            router = find_router(session, resolve_scope(session, self.settings.operator), str(router_id))
+            router = _router_by_id(session, resolve_scope(session, self.settings.operator), router_id)
             name = router.name
             test = probe(router, self.settings)
         with session_scope(get_engine(self.settings)) as session:
@@ -129,7 +139,7 @@ class Data:
                 return "type the password to test the connection", False
             with self._reading() as session:
                 scope = resolve_scope(session, self.settings.operator)
-                stored = find_router(session, scope, str(router_id)).password_encrypted
+                stored = _router_by_id(session, scope, router_id).password_encrypted
         router = Router(
             name=fields.name,
             host=fields.host,

@@ -20,6 +20,8 @@ async def wait_until(
     """Let the app run until `condition()` is truthy; fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if not pilot.app.is_running:
+            raise AssertionError(f"the app ended while waiting for {what or condition}")
         value = condition()
         if value:
             return value

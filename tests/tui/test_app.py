@@ -565,7 +565,7 @@ async def test_main_screen_keys_are_off_while_another_screen_is_on_top(
         assert "Import (i)" not in [c.title for c in app.get_system_commands(app.screen)]
 
 
-async def test_a_database_error_in_a_screen_is_a_notice_not_a_crash(
+async def test_a_database_error_in_a_screen_is_its_banner_not_a_crash(
     engine: Engine, tui_settings: Settings, add_router: Callable[..., int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_router(None, name="core", port=1)
@@ -578,7 +578,26 @@ async def test_a_database_error_in_a_screen_is_a_notice_not_a_crash(
     async with app.run_test(size=SIZE) as pilot:
         await routers_loaded(pilot, app, 1)
         await pilot.press("p")
-        await wait_until(pilot, lambda: any("disk I/O error" in n for n in notices(app)), what="notice")
+        pools = await wait_until(pilot, lambda: isinstance(app.screen, PoolsScreen) and app.screen)
+        banner = pools.query_one(Banner)
+        await wait_until(pilot, lambda: "disk I/O error" in str(banner.render()), what="banner")
+        assert app.is_running and app.screen is pools
+
+
+async def test_a_refusal_while_a_screen_loads_is_a_notice_not_a_crash(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    add_router(None, name="core", port=1)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await routers_loaded(pilot, app, 1)
+        # Operators registered meanwhile, not this one: every read is now refused.
+        with engine.begin() as conn:
+            conn.execute(insert(Operator).values(name="someone-else", role="admin", tenant_id=None))
+        await pilot.press("p")
+        await wait_until(
+            pilot, lambda: any("operator 'ops' is not registered" in n for n in notices(app)), what="notice"
+        )
         assert app.is_running and isinstance(app.screen, PoolsScreen)
 
 
@@ -645,3 +664,21 @@ async def test_edit_form_tests_the_stored_password_when_none_is_typed(
             lambda: "connected: test-router" in str(form.query_one("#form-status").render()),
             what="form test result",
         )
+
+
+async def test_edit_form_tests_the_stored_password_of_the_router_by_id_not_by_name(
+    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int]
+) -> None:
+    # Router #1 is *named* "2" and has the wrong password; router #2 has the right one.
+    add_router(sim, name="2", password="not-the-password")
+    second = add_router(sim, name="core")
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 2)
+        app.query_one(RoutersTable).select_key(str(second))
+        await pilot.press("e")
+        form = await wait_until(pilot, lambda: isinstance(app.screen, RouterForm) and app.screen)
+        await pilot.press("ctrl+t")
+        status = form.query_one("#form-status")
+        await wait_until(pilot, lambda: str(status.render()) not in ("", "testing…"), what="test result")
+        assert "connected: test-router" in str(status.render())

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from poolimport.core.text import one_line
 from poolimport.tui.components import cells
+from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
+from poolimport.tui.components.loading_screen import LoadingScreen
 
 PAGE = 500
 
@@ -27,7 +27,8 @@ class AddressesTable(FilterTable):
     )
 
 
-class AddressesScreen(Screen[None]):
+class AddressesScreen(LoadingScreen):
+    SOURCE = "addresses"
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="addresses.back"),
         Binding("a", "status(None)", "All", id="addresses.all"),
@@ -46,6 +47,7 @@ class AddressesScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Banner(id="banner")
         yield AddressesTable(id="addresses")
         yield FilterBox()
         yield Footer(compact=True)
@@ -61,20 +63,19 @@ class AddressesScreen(Screen[None]):
         self.load(len(self.rows))
 
     def load(self, offset: int) -> None:
-        app: Any = self.app
         status = self.status
-        app.run_core(
-            lambda: app.data.addresses(self.pool_id, status, offset, PAGE),
-            lambda page: self._show(status, offset, page),
+        self.fetch(
+            lambda: self.app.data.addresses(self.pool_id, status, offset, PAGE),  # type: ignore[attr-defined]
+            partial(self._show, status, offset),
         )
 
     def _show(self, status: str | None, offset: int, page: list[dict[str, Any]]) -> None:
-        if not self.is_attached or status != self.status:
-            return  # the screen was closed, or another status was chosen meanwhile
+        if status != self.status:
+            return  # another status was chosen meanwhile
         self.rows = self.rows[:offset] + page
         table = self.query_one(AddressesTable)
-        table.border_title = Text(
-            f"{one_line(self.pool_name)}: {self.status or 'all'} addresses, {len(self.rows):,} shown"
+        table.border_title = cells.plain(
+            f"{self.pool_name}: {self.status or 'all'} addresses, {len(self.rows):,} shown"
             + (" (m: more)" if len(page) == PAGE else "")
         )
         table.show_rows(

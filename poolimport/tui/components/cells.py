@@ -1,4 +1,8 @@
-"""Cell renderers. Router text becomes rich Text (never markup) with control characters replaced."""
+"""Cell renderers. Router text becomes rich Text (never markup) with control characters replaced.
+
+`plain` is the one way text from a router, an operator or the database reaches the screen: table cells,
+border titles and subtitles, the banner, the form, the help. Notifications take a str: they go through
+the app's `_tell`, which `one_line`s it and passes markup=False."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from poolimport.core.text import one_line
+from poolimport.core.text import one_line, printable
 
 # Status words carry their own marker so they read without colour (NO_COLOR, monochrome terminals).
 STATUS_STYLE = {
@@ -22,7 +26,10 @@ LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold r
 BAR_WIDTH = 8
 
 
-def plain(value: object, style: str = "") -> Text:
+def plain(value: object, style: str = "", *, wrap: bool = False) -> Text:
+    """Untrusted text as shown: literal (a `[` stays a `[`), control characters replaced; wraps if `wrap`."""
+    if wrap:
+        return Text(printable(value), style=style)
     return Text(one_line(value), style=style, no_wrap=True)
 
 
@@ -34,7 +41,7 @@ def status(value: str | None) -> Text:
     if not value:
         return Text("-")
     label, style = STATUS_STYLE.get(value, (value, ""))
-    return Text(label, style=style)
+    return plain(label, style)
 
 
 def bar(done: int, total: int, width: int = BAR_WIDTH) -> Text:

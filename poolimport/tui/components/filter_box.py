@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import events, on
 from textual.widgets import Input
 
+from poolimport.tui.components import cells
 from poolimport.tui.components.filter_table import FilterTable
 
 
@@ -30,7 +30,7 @@ class FilterBox(Input):
         if not keep:
             self.target.set_filter("")
         text = self.target.filter_text
-        self.target.border_subtitle = Text(f"filter: {text}") if text else ""  # typed text, not markup
+        self.target.border_subtitle = cells.plain(f"filter: {text}") if text else ""
         self.target.focus()
 
     @on(Input.Changed)

@@ -9,6 +9,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from poolimport.tui.components import cells
+
 # Keys that belong to widgets or screens rather than to the app's bindings.
 OTHER_KEYS = (
     ("tab", "next pane (shift+tab: previous)"),
@@ -27,9 +29,9 @@ def key_table(keys: list[tuple[str, Binding]]) -> Table:
     table.add_column("Does", ratio=1)
     for key, binding in keys:
         if binding.description:
-            table.add_row(key, binding.tooltip or binding.description)
+            table.add_row(cells.plain(key), cells.plain(binding.tooltip or binding.description, wrap=True))
     for key, does in OTHER_KEYS:
-        table.add_row(key, does)
+        table.add_row(cells.plain(key), cells.plain(does, wrap=True))
     return table
 
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
-from poolimport.core.text import one_line
 from poolimport.tui.components import cells
 from poolimport.tui.components.addresses_screen import AddressesScreen
+from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
+from poolimport.tui.components.loading_screen import LoadingScreen
 
 
 class PoolsTable(FilterTable):
@@ -56,7 +55,8 @@ class PoolsTable(FilterTable):
         )
 
 
-class PoolsScreen(Screen[None]):
+class PoolsScreen(LoadingScreen):
+    SOURCE = "pools"
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="pools.back"),
         Binding("slash", "app.filter", "Filter", id="pools.filter"),
@@ -69,22 +69,17 @@ class PoolsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Banner(id="banner")
         table = PoolsTable(id="pools")
-        table.border_title = Text(f"Pools of {one_line(self.router_name)}")
+        table.border_title = cells.plain(f"Pools of {self.router_name}")
         yield table
         yield FilterBox()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.load()
-
-    def load(self) -> None:
-        app: Any = self.app
-        app.run_core(lambda: app.data.pools(self.router_id), self._show)
+        self.fetch(lambda: self.app.data.pools(self.router_id), self._show)  # type: ignore[attr-defined]
 
     def _show(self, pools: list[dict[str, Any]]) -> None:
-        if not self.is_attached:
-            return
         self.pools = {str(p["id"]): p for p in pools}
         self.query_one(PoolsTable).show(pools)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +14,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 
 from poolimport.core.routers import InvalidInput, RouterFields
 from poolimport.core.text import one_line
+from poolimport.tui.components import cells
 
 
 class Tick(Checkbox):
@@ -50,24 +50,24 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
 
     def compose(self) -> ComposeResult:
         v = self.values
-        tenant_options = [(Text(one_line(name)), name) for name in self.tenants]
+        tenant_options = [(cells.plain(name), name) for name in self.tenants]
         with Vertical(id="form-body") as body:
-            body.border_title = Text(f"Edit router {one_line(v['name'])}") if self.router_id else "Add router"
+            body.border_title = cells.plain(f"Edit router {v['name']}" if self.router_id else "Add router")
             with Grid(id="form-grid"):
                 yield Label("Name")
-                yield Input(v.get("name", ""), id="name", compact=True)
+                yield Input(one_line(v.get("name", "")), id="name", compact=True)
                 yield Label("Tenant")
                 tenant = v.get("tenant") or (self.tenants[0] if len(self.tenants) == 1 else Select.NULL)
                 yield Select(
                     tenant_options, value=tenant, id="tenant", compact=True, prompt="choose a tenant"
                 )
                 yield Label("Host")
-                yield Input(v.get("host", ""), id="host", compact=True)
+                yield Input(one_line(v.get("host", "")), id="host", compact=True)
                 yield Label("Port")
                 port = str(v.get("port", ""))
                 yield Input(port, placeholder="8728 (8729 with TLS)", id="port", type="integer", compact=True)
                 yield Label("Username")
-                yield Input(v.get("username", ""), id="username", compact=True)
+                yield Input(one_line(v.get("username", "")), id="username", compact=True)
                 yield Label("Password")
                 hint = "unchanged unless typed" if self.router_id else ""
                 yield Input(placeholder=hint, password=True, id="password", compact=True)
@@ -86,7 +86,12 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
 
     def _read(self) -> RouterFormResult:
         def text(widget_id: str) -> str:
-            return self.query_one(f"#{widget_id}", Input).value.strip()
+            typed = self.query_one(f"#{widget_id}", Input).value
+            stored = self.values.get(widget_id)
+            # Stored text is shown with its control characters replaced: left as shown, it stays as stored.
+            if isinstance(stored, str) and typed == one_line(stored):
+                return stored.strip()
+            return typed.strip()
 
         tenant = self.query_one("#tenant", Select).value
         if tenant is Select.NULL or not isinstance(tenant, str):
@@ -114,7 +119,7 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
 
     def _say(self, message: str, ok: bool) -> None:
         status = self.query_one("#form-status", Static)
-        status.update(Text(one_line(message)))  # a router's error text: never markup
+        status.update(cells.plain(message, wrap=True))
         status.set_class(not ok, "error")
 
     @on(Button.Pressed, "#cancel")
