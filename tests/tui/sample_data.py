@@ -110,6 +110,7 @@ def seed(engine: Engine, settings: Settings) -> None:
                     router_id=router_id,
                     tenant_id=2 if router_id == 3 else 1,
                     requested_by="ops",
+                    source="sync" if router_id == 2 else "queue",  # edge-v6 was run from a terminal
                     status=status,
                     attempt=attempt,
                     retry_of_id=retry_of,
@@ -141,6 +142,15 @@ def seed(engine: Engine, settings: Settings) -> None:
                 {},
             ),
             (1, 2, "info", "Pool [bold red]static: 267 addresses, added", {"pool": "[bold red]static"}),
+            (
+                1,
+                2,
+                "warning",
+                "pool legacy: 3 used entries are not addresses of the pool; ignored. The router still hands"
+                " out 192.0.2.7, 192.0.2.8 and 192.0.2.9 from a range that was removed from the pool:"
+                " check the PPPoE profile's remote-address on the concentrator",
+                {},
+            ),
             (1, 2, "info", "IP pools import completed successfully", {"imported": 2, "failed": 0}),
             (2, 61, "error", "Reading IP pools failed", {"error": "login to 10.9.0.9:8729 as 'api' failed"}),
             (2, 61, "error", "IP pools import job failed", {"error": "invalid user name or password (6)"}),

@@ -53,7 +53,7 @@ async def log_of_first_job(pilot: Any) -> None:
     await loaded(pilot)
     app = pilot.app
     app.main_widget(JobsTable).select_key("1")
-    await wait_until(pilot, lambda: app.main_widget(LogPane).last_event_id == 8, what="job #1 events")
+    await wait_until(pilot, lambda: app.main_widget(LogPane).last_event_id == 9, what="job #1 events")
     app.main_widget(JobsTable).focus()
     await settled(pilot)
 

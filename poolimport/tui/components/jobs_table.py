@@ -19,6 +19,11 @@ def progress(job: dict[str, Any]) -> Text:
     return cells.bar(done, total)
 
 
+def origin(job: dict[str, Any]) -> str:
+    """Where the job came from: the queue or a terminal's `import --sync`, and whether it is a dry run."""
+    return f"{job['source']} dry" if job["dry_run"] else str(job["source"])
+
+
 class JobsTable(FilterTable):
     BORDER_TITLE = "Jobs"
     COLUMNS = (
@@ -32,6 +37,7 @@ class JobsTable(FilterTable):
         ("elapsed", "Elapsed", 7),
         ("eta", "ETA", 6),
         ("attempt", "Try", 3),
+        ("source", "From", 9),
         ("error", "Error", 80),
     )
     NARROW_COLUMNS = ("id", "router", "status", "progress", "addresses", "eta", "error")
@@ -54,6 +60,7 @@ class JobsTable(FilterTable):
                         "elapsed": cells.duration(job["elapsed"]),
                         "eta": eta,
                         "attempt": str(job["attempt"]),
+                        "source": origin(job),
                         "error": cells.plain(job["error"] or "", "red"),
                     },
                 )
