@@ -125,6 +125,9 @@ class Importer:
         try:
             target = router_target(router, SecretBox(self.settings.key_file))
             snapshot = self._read(target)
+            reason = self.should_stop()
+            if reason:  # asked before the first write: the job may have ended while the router answered
+                raise RouterStopped(reason)
         except RouterStopped as stop:
             # Not the router's fault: its status stays as it was, and nothing is written.
             result.status = "failed"

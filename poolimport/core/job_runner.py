@@ -134,6 +134,10 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
     heartbeat = _Heartbeat(settings, job_id)
 
     def should_stop() -> str | None:
+        if not heartbeat.stop_reason:
+            # The database's word now, not the heartbeat thread's last look: a run frozen (a paused VM, a
+            # stopped process) while its job was taken over wakes up here, and must see it before it writes.
+            heartbeat.check()
         if heartbeat.stop_reason:
             return heartbeat.stop_reason
         if time.monotonic() - started > job.time_limit:
