@@ -23,7 +23,7 @@ from poolimport.core.job_queries import event_rows, event_text
 from poolimport.core.models import ImportJob
 from poolimport.core.secrets import ensure_key_file
 from poolimport.sim import SimServer
-from tests.conftest import router_config, run_cli
+from tests.conftest import ADMIN, router_config, run_cli
 from tests.faults.test_one_live_job import start_cli
 from tests.integration.test_importer import addresses, dump, menus, pools
 from tests.integration.test_queue import (
@@ -79,7 +79,7 @@ class Lines:
 
 def event_texts(engine: Engine, job_id: int) -> list[str]:
     with session_scope(engine) as session:
-        return [event_text(event) for event in event_rows(session, job_id)]
+        return [event_text(event) for event in event_rows(session, ADMIN, job_id)]
 
 
 def printed_events(lines: list[str]) -> list[str]:

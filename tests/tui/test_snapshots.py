@@ -36,17 +36,17 @@ async def settled(pilot: Any) -> None:
 
 
 async def loaded(pilot: Any) -> None:
+    """The main screen as it opens: routers, jobs, and the newest job's log, all read once."""
     app = pilot.app
     await wait_until(pilot, lambda: app.main_widget(RoutersTable).row_count == 3, what="routers")
     await wait_until(pilot, lambda: app.main_widget(JobsTable).row_count == 5, what="jobs")
+    await wait_until(pilot, lambda: app.main_widget(LogPane).loaded, what="job #5 events")
     await settled(pilot)
 
 
 async def main_screen(pilot: Any) -> None:
     """Routers and jobs as they open: the newest job (queued) selected, a stalled one standing out."""
     await loaded(pilot)
-    await wait_until(pilot, lambda: pilot.app.main_widget(LogPane).loaded, what="job #5 events")
-    await settled(pilot)
 
 
 async def log_of_first_job(pilot: Any) -> None:
