@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from poolimport.core import audit
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.models import LIVE_JOB_STATUSES, ImportJob, JobEvent, JobSource, Router, utcnow
@@ -106,6 +107,17 @@ def create_job(
         ) from None
     note = f" (attempt {job.attempt}, retry of #{retry_of.id})" if retry_of else ""
     add_event(session, job.id, "info", f"Job queued by {scope.operator}{note}", {"router_id": router.id})
+    notes = (["dry run"] if dry_run else []) + ([f"retry of #{retry_of.id}"] if retry_of else [])
+    audit.record(
+        session,
+        scope,
+        "retry" if retry_of else f"import.{source}",
+        tenant_id=router.tenant_id,
+        router_id=router.id,
+        job_id=job.id,
+        subject=router.name,
+        detail="; ".join(notes) or None,
+    )
     return job
 
 
@@ -172,12 +184,14 @@ def cancel(
             session.connection(), job.id, "cancelled", error="cancelled before it started", expect="queued"
         )
         add_event(session, job.id, "warning", f"Job cancelled by {scope.operator} before it started")
+        _audit_job(session, scope, "cancel", job)
         if revoke and job.task_id:
             revoke(job.task_id)
         return "cancelled"
     if job.status == "running":
         session.execute(update(ImportJob).where(ImportJob.id == job.id).values(cancel_requested=True))
         add_event(session, job.id, "warning", f"Cancel requested by {scope.operator}")
+        _audit_job(session, scope, "cancel", job, "asked to stop at its next check")
         return "cancelling"
     raise JobRefused(f"job #{job.id} is {job.status}: nothing to cancel")
 
@@ -232,8 +246,27 @@ def stalled_jobs(session: Session, scope: Scope, heartbeat_interval: float) -> l
 
 def flush_stuck(session: Session, scope: Scope, heartbeat_interval: float) -> list[int]:
     scope.require_write("flush jobs")
-    jobs = stalled_jobs(session, scope, heartbeat_interval)
-    return [job.id for job in jobs if retire_stalled(session, job, f"flushed by {scope.operator}")]
+    flushed = []
+    for job in stalled_jobs(session, scope, heartbeat_interval):
+        if retire_stalled(session, job, f"flushed by {scope.operator}"):
+            _audit_job(session, scope, "flush", job, "stalled job marked failed")
+            flushed.append(job.id)
+    return flushed
+
+
+def _audit_job(
+    session: Session, scope: Scope, action: str, job: ImportJob, detail: str | None = None
+) -> None:
+    audit.record(
+        session,
+        scope,
+        action,
+        tenant_id=job.tenant_id,
+        router_id=job.router_id,
+        job_id=job.id,
+        subject=job.router.name,
+        detail=detail,
+    )
 
 
 @dataclass(frozen=True)

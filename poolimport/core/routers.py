@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from poolimport.core import audit
 from poolimport.core.config import Settings
 from poolimport.core.importer import router_target
 from poolimport.core.models import Router, Tenant, utcnow
@@ -103,6 +104,7 @@ def add_tenant(session: Session, scope: Scope, name: str) -> Tenant:
     tenant = Tenant(name=name)
     session.add(tenant)
     session.flush()
+    audit.record(session, scope, "tenant.add", tenant_id=tenant.id, subject=name)
     return tenant
 
 

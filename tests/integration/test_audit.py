@@ -1,0 +1,71 @@
+"""What operators do to jobs and tenants is recorded; `poolimport audit` reads it within their tenants."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine
+
+from poolimport.core.durations import parse_duration
+from poolimport.sim import SimServer
+from tests.conftest import router_config, run_cli
+
+
+def audit(*args: str, env: dict[str, str] | None = None) -> list[dict[str, object]]:
+    out = run_cli("audit", "--json", *args, env=env)
+    assert out.returncode == 0, out.stderr
+    return list(json.loads(out.stdout))
+
+
+def test_imports_retries_cancels_and_tenants_are_recorded(
+    engine: Engine, sim_factory: Callable[..., SimServer], add_router: Callable[..., int]
+) -> None:
+    add_router(sim_factory(router_config()), name="r1", tenant="north")
+    assert run_cli("import", "r1", "--sync").returncode == 0
+    assert run_cli("import", "r1", "--sync", "--dry-run").returncode == 0
+    queued = json.loads(run_cli("import", "r1", "--json").stdout)["job_id"]
+    assert run_cli("cancel", str(queued)).returncode == 0
+    assert run_cli("retry", str(queued)).returncode == 0
+    assert run_cli("tenant", "add", "south").returncode == 0
+
+    rows = audit()
+    actions = [(row["action"], row["outcome"], row["detail"]) for row in reversed(rows)]
+    assert actions[-6:] == [
+        ("import.sync", "ok", None),
+        ("import.sync", "ok", "dry run"),
+        ("import.queue", "ok", None),
+        ("cancel", "ok", None),
+        ("retry", "ok", f"retry of #{queued}"),
+        ("tenant.add", "ok", None),
+    ]
+    assert {row["origin"] for row in rows} == {"local"}
+    assert [row["job_id"] for row in audit("--router", "r1") if row["action"] == "cancel"] == [queued]
+    table = run_cli("audit")
+    assert "import.sync" in table.stdout and "tenant.add" in table.stdout
+
+
+def test_audit_is_read_within_the_askers_tenants(
+    engine: Engine, sim_factory: Callable[..., SimServer], add_router: Callable[..., int]
+) -> None:
+    sim = sim_factory(router_config())
+    add_router(sim, name="north-1", tenant="north")
+    add_router(sim, name="south-1", tenant="south")
+    assert run_cli("import", "north-1", "--sync").returncode == 0
+    assert run_cli("import", "south-1", "--sync").returncode == 0
+    assert run_cli("operator", "add", "nora", "--tenant", "north").returncode == 0
+    seen = audit(env={"POOLIMPORT_OPERATOR": "nora"})
+    assert {row["subject"] for row in seen} == {"north", "north-1"}  # its tenant's creation, its router
+
+
+@pytest.mark.parametrize("text", ["0", "5x", "-1m", "1.5h", "", "400d"])
+def test_a_duration_is_refused_unless_it_reads_as_one(text: str) -> None:
+    with pytest.raises(ValueError, match="30s, 5m, 1h or 2d"):
+        parse_duration(text)
+
+
+def test_durations_read_as_operators_write_them() -> None:
+    assert [parse_duration(t).total_seconds() for t in ("30s", "5m", "1h", "2d", "90")] == [
+        30, 300, 3600, 172800, 90
+    ]
