@@ -35,6 +35,7 @@ from poolimport.core.secrets import SecretError
 from poolimport.core.tenancy import AccessDenied, NotFound
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
+from poolimport.tui.components.audit_screen import AuditScreen
 from poolimport.tui.components.banner import DATABASE_ERRORS, Banner, first_line
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
@@ -130,6 +131,7 @@ class PoolImportApp(App[None]):
         Binding(
             "m", "older", "Older", tooltip="200 older jobs; with the log focused, older lines", id="older"
         ),
+        Binding("A", "audit", "Audit", tooltip="every change and refusal", key_display="A", id="audit"),
     ]
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -490,6 +492,9 @@ class PoolImportApp(App[None]):
             lambda: self.data.save_router(result.router_id, result.tenant, result.fields, result.password),
             saved,
         )
+
+    def action_audit(self) -> None:
+        self.push_screen(AuditScreen())
 
     def action_pools(self) -> None:
         if router := self._selected_router():

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from poolimport.core.audit import audit_rows
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.job_actions import JobActions, Outcome
@@ -20,6 +21,7 @@ from poolimport.core.tenancy import NotFound, Scope, resolve_scope
 JOBS_PAGE = 200
 EVENTS_PAGE = 500
 ROUTERS_LIMIT = 1000
+AUDIT_PAGE = 1000
 
 
 def _router_by_id(session: Session, scope: Scope, router_id: int) -> Router:
@@ -84,6 +86,10 @@ class Data:
         with self._reading() as session:
             scope = resolve_scope(session, self.settings.operator)
             return address_rows(session, scope, pool_id, status, limit=limit, offset=offset)
+
+    def audit(self) -> list[dict[str, Any]]:
+        with self._reading() as session:
+            return audit_rows(session, resolve_scope(session, self.settings.operator), limit=AUDIT_PAGE)
 
     def tenants(self) -> list[str]:
         with self._reading() as session:
