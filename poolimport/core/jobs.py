@@ -16,6 +16,7 @@ from poolimport.core import audit
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.models import LIVE_JOB_STATUSES, ImportJob, JobEvent, JobSource, Router, utcnow
+from poolimport.core.secrets import SecretError
 from poolimport.core.tenancy import NotFound, Scope
 
 STALL_FACTOR = 3
@@ -128,6 +129,8 @@ def dispatch(engine: Engine, job_id: int, send: Sender) -> None:
         task_id = send(job_id)
     except Exception as exc:
         message = f"queue unreachable: {exc.__class__.__name__}: {exc}"
+        if isinstance(exc, SecretError):  # no key file to sign with: not the queue's fault, and it says why
+            message = str(exc)
         with engine.begin() as conn:
             job = select(ImportJob.router_id).where(ImportJob.id == job_id).scalar_subquery()
             router = conn.scalar(select(Router.name).where(Router.id == job))

@@ -32,7 +32,9 @@ def storage_for(url: str) -> tuple[type[BaseStorage], dict[str, Any]]:
 def make_huey(settings: Settings) -> Huey:
     storage_class, options = storage_for(settings.queue_url)
     # Job state lives in the database, not in Huey's result store (Result.get() pops it).
-    instance = PoolimportHuey(NAME, results=False, storage_class=storage_class, **options)
+    instance = PoolimportHuey(
+        NAME, key_file=settings.key_file, results=False, storage_class=storage_class, **options
+    )
     instance.queue_url = settings.queue_url  # type: ignore[attr-defined]
     return instance
 
@@ -42,7 +44,9 @@ huey = make_huey(load_settings())
 
 def _follow_settings() -> None:
     """A long-lived process (the TUI, a test) may change POOLIMPORT_QUEUE_URL or POOLIMPORT_HOME later."""
-    url = load_settings().queue_url
+    settings = load_settings()
+    huey.serializer.key_file = settings.key_file
+    url = settings.queue_url
     if url != huey.queue_url:  # type: ignore[attr-defined]
         storage_class, options = storage_for(url)
         huey.storage = storage_class(NAME, **options)

@@ -2,6 +2,8 @@
 both get it, since both ask the Huey instance for its consumer:
 
 - a queue that stops answering is one warning, one line when it is back, and backoff in between (outage.py);
+- a message that isn't one this installation signed (messages.py) is dropped with one warning; nothing runs;
+- without the key file a consumer does not start: it could check no message;
 - a stalled-job sweeper runs beside the workers (sweeper.py);
 - SIGHUP: Huey reads it as "restart", which a supervisor relies on; a worker started from a terminal stops
   instead when the terminal closes, rather than living on as an orphan.
@@ -12,13 +14,19 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 from huey import Huey
-from huey.api import Task
+from huey.api import PeriodicTask, Task
+from huey.constants import EmptyData
 from huey.consumer import Consumer, Worker
+from huey.exceptions import HueyException
+from huey.registry import Message
 
 from poolimport.core.config import load_settings
+from poolimport.core.secrets import SecretError
+from poolimport.queue.messages import RefusedMessage, RevokeFlag, SignedJsonSerializer
 from poolimport.queue.outage import Backoff, Outage
 from poolimport.queue.sweeper import StalledJobSweeper
 
@@ -37,23 +45,72 @@ def attached_to_terminal() -> bool:
 
 
 class PoolimportHuey(Huey):
-    """Reads from the queue report to one Outage instead of raising: the caller sees an empty queue."""
+    """Reads from the queue report to one Outage instead of raising: the caller sees an empty queue.
+    Messages are signed JSON (messages.py), whatever the caller asks: this queue never unpickles."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    serializer: SignedJsonSerializer
+
+    def __init__(self, *args: Any, key_file: Path, **kwargs: Any) -> None:
+        super().__init__(*args, serializer=SignedJsonSerializer(key_file), **kwargs)
         self.queue_outage = Outage("queue", logger)
 
     def create_consumer(self, **options: Any) -> Consumer:
         return PoolimportConsumer(self, **options)
 
+    def check_key(self) -> None:
+        """Raises SecretError, saying what to do, when messages can't be signed or checked here."""
+        self.serializer.key()
+
+    def drop(self, refused: RefusedMessage, what: str = "a message") -> None:
+        # The reason only: the message itself is whatever someone wrote into the queue.
+        logger.warning("queue %s: dropped %s: %s", self.name, what, refused)
+
+    def deserialize_task(self, data: Any) -> Task:
+        message = self.serializer.deserialize(data)
+        if not isinstance(message, Message):
+            raise RefusedMessage("not a task message")
+        try:
+            task_class = self._registry.string_to_task(message.name)
+        except HueyException:
+            raise RefusedMessage("names a task this consumer does not run") from None
+        # Huey sends a periodic task with no arguments; every other task takes a job id.
+        if issubclass(task_class, PeriodicTask) != (not message.args):
+            raise RefusedMessage("arguments do not fit the task")
+        return self._registry.create_task(message)
+
     def dequeue(self) -> Task | None:
         try:
             task = super().dequeue()
+        except RefusedMessage as refused:  # taken off the queue already: dropping it is not running it
+            self.queue_outage.answered()
+            self.drop(refused)
+            return None
         except Exception as exc:  # any storage error: the workers back off (BackoffWorker)
             self.queue_outage.failed(exc)
             return None
         self.queue_outage.answered()
         return task
+
+    def _deserialize_all(self, messages: list[Any]) -> list[Task]:
+        # Huey's own logs a traceback for each message it can't read (the scheduler reads through here).
+        tasks = []
+        for data in messages:
+            try:
+                tasks.append(self.deserialize_task(data))
+            except RefusedMessage as refused:
+                self.drop(refused, "a scheduled message")
+        return tasks
+
+    def _check_revoked(self, data: Any, timestamp: Any = None, peek: bool = True) -> tuple[bool, bool]:
+        if data is not EmptyData:
+            try:
+                if not isinstance(self.serializer.deserialize(data), RevokeFlag):
+                    raise RefusedMessage("not a revoke flag")
+            except RefusedMessage as refused:
+                # Not revoked (the database still decides whether the job runs), and the bad flag goes.
+                self.drop(refused, "a revoke flag")
+                return False, True
+        return super()._check_revoked(data, timestamp, peek)
 
     def read_schedule(self, timestamp: Any = None) -> list[Task]:
         try:
@@ -102,6 +159,11 @@ class PoolimportConsumer(Consumer):
     def start(self) -> None:
         from poolimport.queue.app import send_import  # app builds the Huey instance from this module
 
+        try:
+            self.huey.check_key()
+        except SecretError as exc:  # huey_consumer's own command has no error presenter: one line, exit 1
+            logger.error("%s", exc)
+            raise SystemExit(1) from None
         super().start()
         self.sweeper = StalledJobSweeper(load_settings(), send_import, self.huey.queue_outage)
         self.sweeper.start()

@@ -25,6 +25,7 @@ def consumer_options(settings: Settings, workers: int) -> dict[str, object]:
 
 
 def run_worker(settings: Settings, workers: int = 2) -> int:
+    huey.check_key()  # without it no message can be checked: the CLI says so in one line
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     consumer = huey.create_consumer(**consumer_options(settings, workers))
     consumer.run()
