@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from poolimport.core import audit
-from poolimport.core.identity import Identity
+from poolimport.core.identity import Identity, os_account
 from poolimport.core.models import Operator, OperatorKey, Tenant
 from poolimport.core.routers import InvalidInput, check_name
 from poolimport.core.ssh_keys import PublicKey
@@ -67,6 +67,10 @@ def remove_operator(session: Session, scope: Scope, name: str) -> int:
         admins = select(func.count()).where(Operator.role == "admin", Operator.tenant_id.is_(None))
         if session.scalar(admins.select_from(Operator)) == 1:
             raise AccessDenied(f"{name} is the last administrator: add another first")
+    if name == os_account():
+        # Locally that is the asker, over SSH the service account every session runs as: either way the
+        # removal would lock out the account that could undo it.
+        raise AccessDenied(f"{name} is the account running poolimport here: remove it from another account")
     of_operator = OperatorKey.operator_id == operator.id
     keys = session.scalar(select(func.count()).select_from(OperatorKey).where(of_operator)) or 0
     session.execute(delete(OperatorKey).where(of_operator))

@@ -309,6 +309,12 @@ def test_operator_list_shows_only_the_askers_tenants(world: Engine) -> None:
     }
 
 
+def test_no_one_removes_the_account_they_stand_on(world: Engine) -> None:
+    """Removing your own account, or the one poolimport runs as, would lock it out: another account may."""
+    one_error(run_cli("operator", "remove", ME), f"{ME} is the account running poolimport here")
+    assert ME in {o["name"] for o in as_json(run_cli("operator", "list", "--json"))}
+
+
 def test_the_last_administrator_stays(world: Engine) -> None:
     ok(run_cli("operator", "remove", "ada"))
     one_error(run_cli("operator", "remove", ME), f"{ME} is the last administrator: add another first")

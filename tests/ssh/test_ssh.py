@@ -22,7 +22,7 @@ from poolimport.core.tenancy import Scope
 from tests.conftest import unavailable
 from tests.faults.test_operator_input import one_error
 from tests.integration.test_queue import wait_for
-from tests.ssh.conftest import Installation, SshServer
+from tests.ssh.conftest import ACCOUNT, Installation, SshServer
 
 pytestmark = pytest.mark.xdist_group("ssh")
 EVERYONE = Scope("auditor", None, role="admin")
@@ -73,6 +73,13 @@ def test_changes_are_made_as_the_keys_operator_from_the_clients_address(
     ok(sshd.run(installation.keys["ada"], "operator add olga --tenant north --role viewer"))
     [row] = audit(installation, action="operator.add", subject="olga")
     assert (row["actor"], row["acting_as"], row["origin"]) == ("ada", None, "127.0.0.1")
+
+
+def test_the_service_account_is_not_removed_over_ssh(installation: Installation, sshd: SshServer) -> None:
+    """Every session runs as the service account: removing its operator would lock every key out."""
+    refused = sshd.run(installation.keys["ada"], f"operator remove {ACCOUNT}")
+    one_error(refused, f"{ACCOUNT} is the account running poolimport here")
+    assert routers_seen(sshd, installation.keys["ada"]) == ["north-1", "south-1"]
 
 
 def test_a_key_comes_on_standard_input(installation: Installation, sshd: SshServer, tmp_path: Path) -> None:
