@@ -18,7 +18,8 @@ from sqlalchemy.exc import OperationalError
 from poolimport.core import schema
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
-from poolimport.core.models import Tenant
+from poolimport.core.identity import os_account
+from poolimport.core.models import Operator, Tenant
 from poolimport.core.routers import RouterFields, add_tenant, save_router
 from poolimport.core.secrets import ensure_key_file
 from poolimport.core.tenancy import Scope
@@ -88,10 +89,17 @@ def settings(home: Path) -> Iterator[Settings]:
     dispose_engines()
 
 
+def register_me(engine: Engine) -> None:
+    """What `poolimport init` does: the account running the tests is the first administrator."""
+    with session_scope(engine) as session:
+        session.add(Operator(name=os_account(), tenant_id=None, role="admin"))
+
+
 @pytest.fixture
 def engine(settings: Settings) -> Engine:
     engine = get_engine(settings)
     schema.upgrade(engine)
+    register_me(engine)
     return engine
 
 
@@ -133,6 +141,7 @@ def any_settings(request: pytest.FixtureRequest) -> Settings:
 def any_engine(any_settings: Settings) -> Engine:
     engine = get_engine(any_settings)
     schema.upgrade(engine)
+    register_me(engine)
     return engine
 
 

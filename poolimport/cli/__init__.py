@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy.exc import OperationalError
 
-from poolimport.cli import audit_cmds, import_cmds, job_cmds, operator_cmds, setup_cmds, tool_cmds
+from poolimport.cli import audit_cmds, import_cmds, job_cmds, operator_cmds, setup_cmds, ssh_cmds, tool_cmds
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import print_error
 from poolimport.core.config import ConfigError
@@ -77,13 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     job_cmds.register(sub, common)
     operator_cmds.register(sub, common)
     audit_cmds.register(sub, common)
+    ssh_cmds.register(sub, common)
     tool_cmds.register(sub, common)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        status = _run(sys.argv[1:] if argv is None else argv)
+        status = run_command(sys.argv[1:] if argv is None else argv)
         # A reader that went away (`| head`) shows here, not at exit where Python can only complain.
         sys.stdout.flush()
     except BrokenPipeError:
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
-def _run(argv: list[str]) -> int:
+def run_command(argv: list[str], ctx: Context | None = None) -> int:
+    """One command; `ctx` carries an SSH session's settings and operator (default: this process's)."""
     if argv[:1] == ["sim"]:
         # The simulator has its own parser; argparse sub-commands can't pass its options through.
         from poolimport.sim.cli import run
@@ -107,7 +109,7 @@ def _run(argv: list[str]) -> int:
         return 2
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(Context(), args) or 0)
+        return int(args.func(ctx or Context(), args) or 0)
     except EXPECTED as exc:
         print_error(exc)
     except OperationalError as exc:

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from poolimport.core.access import authenticate
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.schema import ensure_current
-from poolimport.core.tenancy import Scope, resolve_scope
+from poolimport.core.tenancy import Scope
 
 
 class CliError(Exception):
@@ -19,9 +20,11 @@ class CliError(Exception):
 
 
 class Context:
-    def __init__(self) -> None:
-        self._settings: Settings | None = None
+    def __init__(self, settings: Settings | None = None) -> None:
+        # Given: an SSH session's settings, built from the installation's home with the key's operator.
+        self._settings = settings
         self._engine: Engine | None = None
+        self._scope: Scope | None = None
 
     @property
     def settings(self) -> Settings:
@@ -37,14 +40,21 @@ class Context:
             self._engine = engine
         return self._engine
 
+    def scope(self) -> Scope:
+        """Who is asking, checked once per command (a refusal is recorded once)."""
+        if self._scope is None:
+            self._scope = authenticate(self.engine(), self.settings.identity)
+        return self._scope
+
     @contextmanager
     def session(self) -> Iterator[tuple[Session, Scope]]:
+        scope = self.scope()
         with session_scope(self.engine()) as session:
-            yield session, resolve_scope(session, self.settings.operator)
+            yield session, scope
 
     @contextmanager
     def reading(self) -> Iterator[tuple[Session, Scope]]:
         """A session that never waits for the write lock (SQLite): for lists and follow loops."""
-        self.engine()
+        scope = self.scope()
         with session_scope(get_read_engine(self.settings)) as session:
-            yield session, resolve_scope(session, self.settings.operator)
+            yield session, scope

@@ -1,52 +1,138 @@
-"""`operator add|list`: who may see which tenant, and who may only look."""
+"""`operator add|remove|list` and `operator key add|remove|list`: who may see which tenant, who may only
+look, and the SSH keys that name an operator on the shared service account."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from sqlalchemy import select
-
-from poolimport.cli.context import Context
+from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_table, say
-from poolimport.core.models import Operator, Tenant
-from poolimport.core.routers import check_name
-from poolimport.core.tenancy import ROLES, add_operator
+from poolimport.core.operators import (
+    add_key,
+    add_operator,
+    key_rows,
+    operator_rows,
+    remove_key,
+    remove_operator,
+)
+from poolimport.core.ssh_keys import InvalidKey, PrivateKeyGiven, PublicKey, parse_public_key
+from poolimport.core.tenancy import ROLES
+
+MAX_KEY_FILE = 64 * 1024  # an RSA-16384 .pub is under 3 KB: anything near this is not a public key
+STDIN = "-"
+
+
+def read_public_key(source: str) -> PublicKey:
+    """The key in FILE (or on standard input for `-`); a bad one is one line that never quotes it."""
+    name = "standard input" if source == STDIN else Path(source).name
+    try:
+        if source == STDIN:
+            text = sys.stdin.read(MAX_KEY_FILE + 1)
+        else:
+            with open(source, encoding="utf-8", errors="replace") as handle:
+                text = handle.read(MAX_KEY_FILE + 1)
+    except OSError as exc:
+        raise CliError(f"cannot read {source}: {exc.strerror}") from None
+    if len(text) > MAX_KEY_FILE:
+        raise CliError(f"{name} is larger than {MAX_KEY_FILE // 1024} KB: not a public key")
+    try:
+        return parse_public_key(text)
+    except PrivateKeyGiven as exc:
+        raise CliError(f"{name} {exc}" + ("" if source == STDIN else f" ({name}.pub)")) from None
+    except InvalidKey as exc:
+        raise CliError(f"{name} {exc}") from None
+
+
+def _key_added(fingerprint: str, comment: str | None, name: str) -> None:
+    say(f"key {fingerprint}{f' ({comment})' if comment else ''} added for {name}")
 
 
 def cmd_operator_add(ctx: Context, args: argparse.Namespace) -> int:
-    check_name("operator name", args.name)
+    key = read_public_key(args.ssh_key) if args.ssh_key else None
     with ctx.session() as (session, scope):
-        operator = add_operator(session, scope, args.name, args.tenant, args.role)
-        where = f"tenant {args.tenant}" if args.tenant else "every tenant"
-        say(f"operator {operator.name} added: {operator.role} of {where}")
+        add_operator(session, scope, args.name, args.tenant, args.role)
+        stored = add_key(session, scope, args.name, key) if key else None
+        added = (stored.fingerprint, stored.comment) if stored else None
+    where = f"tenant {args.tenant}" if args.tenant else "every tenant"
+    say(f"operator {args.name} added: {args.role} of {where}")
+    if added is not None:
+        _key_added(*added, args.name)
+    return 0
+
+
+def cmd_operator_remove(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.session() as (session, scope):
+        keys = remove_operator(session, scope, args.name)
+    say(f"operator {args.name} removed, with {keys} SSH key{'s' if keys != 1 else ''}")
     return 0
 
 
 def cmd_operator_list(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
-        scope.require_write("list operators")
-        stmt = scope.restrict(
-            select(Operator, Tenant.name).outerjoin(Tenant, Tenant.id == Operator.tenant_id),
-            Operator.tenant_id,
-        )
-        rows = [
-            {"name": op.name, "role": op.role, "tenant": tenant}
-            for op, tenant in session.execute(stmt.order_by(Operator.name))
-        ]
+        rows = operator_rows(session, scope)
     if args.json:
         emit_json(rows)
     else:
-        print_table(rows, ["name", "role", "tenant"], "(no operators: single-user install)")
+        print_table(rows, ["name", "role", "tenant", "keys"], "(no operators in your tenants)")
+    return 0
+
+
+def cmd_key_add(ctx: Context, args: argparse.Namespace) -> int:
+    key = read_public_key(args.ssh_key)
+    with ctx.session() as (session, scope):
+        stored = add_key(session, scope, args.name, key)
+        fingerprint, comment = stored.fingerprint, stored.comment
+    _key_added(fingerprint, comment, args.name)
+    return 0
+
+
+def cmd_key_remove(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.session() as (session, scope):
+        remove_key(session, scope, args.name, args.fingerprint)
+    say(f"key {args.fingerprint} of {args.name} removed: run `poolimport ssh authorized-keys` again")
+    return 0
+
+
+def cmd_key_list(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.reading() as (session, scope):
+        rows = key_rows(session, scope, args.name)
+    if args.json:
+        emit_json(rows)
+    else:
+        print_table(rows, ["operator", "type", "fingerprint", "comment", "added"], "(no SSH keys)")
     return 0
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    group = sub.add_parser("operator", help="manage operators")
+    group = sub.add_parser("operator", help="manage operators and their SSH keys")
     operator = group.add_subparsers(dest="action", required=True)
-    p = operator.add_parser("add", help="register an operator (POOLIMPORT_OPERATOR says who asks)")
+    p = operator.add_parser("add", help="register an operator (an administrator's task)")
     p.add_argument("name")
     p.add_argument("--tenant", help="the one tenant they see (default: every tenant)")
     p.add_argument("--role", choices=ROLES, default="operator")
+    p.add_argument(
+        "--ssh-key", metavar="FILE", help="their OpenSSH public key (.pub; - reads standard input)"
+    )
     p.set_defaults(func=cmd_operator_add)
-    p = operator.add_parser("list", help="list operators", parents=[common])
+    p = operator.add_parser("remove", help="remove an operator and their SSH keys")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_operator_remove)
+    p = operator.add_parser("list", help="operators of your tenants", parents=[common])
     p.set_defaults(func=cmd_operator_list)
+
+    key = operator.add_parser("key", help="an operator's SSH keys").add_subparsers(
+        dest="key_action", required=True
+    )
+    p = key.add_parser("add", help="add an OpenSSH public key that names the operator over SSH")
+    p.add_argument("name", help="the operator")
+    p.add_argument("--ssh-key", metavar="FILE", required=True, help="the .pub file; - reads standard input")
+    p.set_defaults(func=cmd_key_add)
+    p = key.add_parser("remove", help="remove a key by its fingerprint (SHA256:…)")
+    p.add_argument("name", help="the operator")
+    p.add_argument("fingerprint")
+    p.set_defaults(func=cmd_key_remove)
+    p = key.add_parser("list", help="SSH keys of your tenants' operators", parents=[common])
+    p.add_argument("name", nargs="?", help="only this operator's keys")
+    p.set_defaults(func=cmd_key_list)

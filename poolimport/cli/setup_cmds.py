@@ -9,7 +9,10 @@ import sys
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_fields, print_table, say
 from poolimport.core import schema
+from poolimport.core.access import require_write
+from poolimport.core.db import session_scope
 from poolimport.core.models import Router
+from poolimport.core.operators import register_first_admin
 from poolimport.core.queries import router_rows
 from poolimport.core.routers import RouterFields, add_tenant, probe, record_test, remove_router, save_router
 from poolimport.core.secrets import ensure_key_file
@@ -27,6 +30,10 @@ def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
     else:
         say(f"schema {'created' if before is None else 'upgraded'} to {after} in {settings.database_url}")
     say(f"key file {settings.key_file} {'created' if created_key else 'kept'} (mode 0600)")
+    with session_scope(ctx.engine()) as session:
+        first = register_first_admin(session, settings.identity)
+    if first is not None:
+        say(f"first administrator: {first.name} (the account running init)")
     return 0
 
 
@@ -105,6 +112,8 @@ def cmd_router_test(ctx: Context, args: argparse.Namespace) -> int:
     # which on SQLite would hold the one write lock and stall imports and heartbeats meanwhile.
     with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
+    about = {"tenant_id": router.tenant_id, "router_id": router.id, "subject": router.name}
+    require_write(ctx.engine(), scope, "test routers (the result is recorded)", "router.test", **about)
     test = probe(router, ctx.settings)
     with ctx.session() as (session, _scope):
         stored = session.get(Router, router.id)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from poolimport.core.identity import Identity, os_account
+
 ENV_PREFIX = "POOLIMPORT_"
 
 
@@ -37,11 +39,17 @@ class Settings:
     heartbeat_interval: float = 10.0
     # Automatic retries of a job whose consumer died (0: none; the stalled job is marked failed).
     stalled_retries: int = 1
-    operator: str = ""
+    # Who is asking: not a setting (neither config.toml nor a variable may name it), but what every
+    # command, the TUI and an SSH session carry along with the settings.
+    identity: Identity = Identity(asker="")
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def operator(self) -> str:
+        return self.identity.operator
 
 
 _TYPED_KEYS: dict[str, type] = {
@@ -84,7 +92,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     home = Path(env.get(ENV_PREFIX + "HOME") or default_home(env)).expanduser()
     file_values = _read_file(home / "config.toml")
-    names = {f.name for f in fields(Settings)} - {"home"}
+    names = {f.name for f in fields(Settings)} - {"home", "identity"}
     unknown = set(file_values) - names
     if unknown:
         raise ConfigError(f"unknown setting(s) in {home / 'config.toml'}: {', '.join(sorted(unknown))}")
@@ -97,5 +105,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     values.setdefault("queue_url", f"sqlite:///{home / 'queue.db'}")
     values["key_file"] = Path(values.get("key_file") or home / "secret.key")
     values["log_dir"] = Path(values.get("log_dir") or home / "logs")
-    values.setdefault("operator", env.get("USER") or "operator")
-    return Settings(home=home, **values)
+    return Settings(home=home, identity=local_identity(env), **values)
+
+
+def local_identity(env: dict[str, str]) -> Identity:
+    """The account of the process, acting as POOLIMPORT_OPERATOR if set (the scope checks it may)."""
+    acting_as = env.get(ENV_PREFIX + "OPERATOR")
+    if acting_as is not None and not acting_as.strip():
+        raise ConfigError("POOLIMPORT_OPERATOR is set but empty: name the operator to act as, or unset it")
+    return Identity(asker=os_account(), acting_as=acting_as)

@@ -36,7 +36,7 @@ class JobActions:
         for item in ids:
             try:
                 with session_scope(self.engine) as session:
-                    job_id = create(session, resolve_scope(session, self.settings.operator), item).id
+                    job_id = create(session, resolve_scope(session, self.settings.identity), item).id
                 jobs.dispatch(self.engine, job_id, self.send)
                 outcome.created.append(job_id)
             except jobs.JobRefused as exc:
@@ -61,7 +61,7 @@ class JobActions:
 
     def import_all(self, tenant_id: int | None = None, dry_run: bool = False) -> Outcome:
         with session_scope(self.engine) as session:
-            stmt = resolve_scope(session, self.settings.operator).routers().order_by(Router.name)
+            stmt = resolve_scope(session, self.settings.identity).routers().order_by(Router.name)
             if tenant_id is not None:
                 stmt = stmt.where(Router.tenant_id == tenant_id)
             router_ids = [router.id for router in session.scalars(stmt)]
@@ -82,7 +82,7 @@ class JobActions:
     def retry_all_failed(self) -> Outcome:
         """One new attempt per router: for its newest failed or stalled job."""
         with session_scope(self.engine) as session:
-            scope = resolve_scope(session, self.settings.operator)
+            scope = resolve_scope(session, self.settings.identity)
             failed = list_jobs(
                 session, scope, self.settings.heartbeat_interval, status="failed+stalled", limit=None
             )
@@ -96,5 +96,5 @@ class JobActions:
 
     def cancel(self, job_id: int) -> str:
         with session_scope(self.engine) as session:
-            scope = resolve_scope(session, self.settings.operator)
+            scope = resolve_scope(session, self.settings.identity)
             return jobs.cancel(session, scope, jobs.get_job(session, scope, job_id), self.revoke)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from poolimport.core.identity import Identity
 from poolimport.core.models import MAX_ID, ImportJob, Operator, Router, Tenant
 
 ROLES = ("admin", "operator", "viewer")
@@ -58,15 +59,45 @@ class Scope:
         return self.restrict(select(Tenant), Tenant.id)
 
 
-def resolve_scope(session: Session, operator_name: str) -> Scope:
-    """An install with no operators registered is single-user: its user administers everything."""
-    operator = session.scalar(select(Operator).where(Operator.name == operator_name))
-    if operator is None:
-        if session.scalar(select(Operator.id).limit(1)) is None:
-            return Scope(operator=operator_name, tenant_ids=None, role="admin")
-        raise AccessDenied(f"operator {operator_name!r} is not registered")
+def resolve_scope(session: Session, identity: Identity) -> Scope:
+    """The scope of whoever asks: a registered operator, or an administrator acting as one."""
+    asker = _registered(session, identity.asker)
+    if identity.acting_as is None:
+        return _scope_of(asker, identity, actor=None)
+    if not is_administrator(asker):
+        raise AccessDenied(
+            f"{asker.name} may not act as {identity.acting_as}: only an administrator may act as another"
+            " operator (POOLIMPORT_OPERATOR)"
+        )
+    return _scope_of(_registered(session, identity.acting_as), identity, actor=asker.name)
+
+
+def refused_scope(identity: Identity) -> Scope:
+    """Who asked, for the record of a refusal of someone not let in: no tenant, no writes."""
+    actor = identity.asker if identity.acting_as else None
+    return Scope(identity.operator, frozenset(), role="viewer", actor=actor, origin=identity.origin)
+
+
+def is_administrator(operator: Operator) -> bool:
+    """An administrator of every tenant: the only kind who may manage operators or act as one."""
+    return operator.role == "admin" and operator.tenant_id is None
+
+
+def _registered(session: Session, name: str) -> Operator:
+    operator = session.scalar(select(Operator).where(Operator.name == name))
+    if operator is not None:
+        return operator
+    if session.scalar(select(Operator.id).limit(1)) is None:
+        # `init` registers the account that runs it; a database made some other way lets nobody in.
+        raise AccessDenied(
+            "no operators are registered: run `poolimport init` as the administrator's account"
+        )
+    raise AccessDenied(f"operator {name!r} is not registered")
+
+
+def _scope_of(operator: Operator, identity: Identity, actor: str | None) -> Scope:
     tenant_ids = None if operator.tenant_id is None else frozenset({operator.tenant_id})
-    return Scope(operator=operator.name, tenant_ids=tenant_ids, role=operator.role)
+    return Scope(operator.name, tenant_ids, role=operator.role, actor=actor, origin=identity.origin)
 
 
 def find_tenant(session: Session, scope: Scope, name: str) -> Tenant:
@@ -92,21 +123,3 @@ def find_router(session: Session, scope: Scope, ref: str, tenant: str | None = N
         if by_id is not None and (tenant is None or by_id.tenant.name == tenant):
             return by_id
     raise NotFound(f"no router {ref!r}" + (f" in tenant {tenant!r}" if tenant else ""))
-
-
-def add_operator(session: Session, scope: Scope, name: str, tenant: str | None, role: str) -> Operator:
-    """Register an operator; with none registered, an install is single-user and its user is the admin."""
-    if scope.role != "admin" or scope.tenant_ids is not None:
-        raise AccessDenied("only an administrator may add operators")
-    if role not in ROLES:
-        raise AccessDenied(f"unknown role {role!r}: one of {', '.join(ROLES)}")
-    if session.scalar(select(Operator).where(Operator.name == name)) is not None:
-        raise AccessDenied(f"operator {name!r} already exists")
-    tenant_id = find_tenant(session, scope, tenant).id if tenant else None
-    if session.scalar(select(Operator.id).limit(1)) is None and name != scope.operator:
-        # The first registration ends single-user mode: keep the person doing it an administrator.
-        session.add(Operator(name=scope.operator, tenant_id=None, role="admin"))
-    operator = Operator(name=name, tenant_id=tenant_id, role=role)
-    session.add(operator)
-    session.flush()
-    return operator

@@ -25,6 +25,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
+from poolimport.core.access import authenticate
 from poolimport.core.config import ConfigError, Settings, load_settings
 from poolimport.core.db import DatabaseError, get_engine
 from poolimport.core.job_actions import Outcome
@@ -542,11 +543,14 @@ class PoolImportApp(App[None]):
             boxes[0].open(table)
 
 
-def main() -> None:
+def main(settings: Settings | None = None) -> None:
+    """`poolimport-tui` as the account running it; an SSH session passes its own settings and operator."""
     try:
-        settings = load_settings()
-        ensure_current(get_engine(settings))
-    except (ConfigError, SchemaNotReady, DatabaseError) as exc:
+        settings = settings or load_settings()
+        engine = get_engine(settings)
+        ensure_current(engine)
+        authenticate(engine, settings.identity)
+    except (ConfigError, SchemaNotReady, DatabaseError, AccessDenied) as exc:
         raise SystemExit(f"error: {exc}") from None
     except SQLAlchemyError as exc:
         raise SystemExit(f"error: database unavailable: {first_line(exc)}") from None

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from poolimport.core.access import require_write
 from poolimport.core.audit import audit_rows
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
@@ -41,7 +42,7 @@ class Data:
 
     def routers(self) -> list[dict[str, Any]]:
         with self._reading() as session:
-            scope = resolve_scope(session, self.settings.operator)
+            scope = resolve_scope(session, self.settings.identity)
             rows = router_rows(session, scope, limit=ROUTERS_LIMIT)
             last = last_jobs_by_router(session, scope, [row["id"] for row in rows])
         for row in rows:
@@ -52,14 +53,14 @@ class Data:
 
     def jobs(self, limit: int = JOBS_PAGE, before_id: int | None = None) -> list[dict[str, Any]]:
         with self._reading() as session:
-            scope = resolve_scope(session, self.settings.operator)
+            scope = resolve_scope(session, self.settings.identity)
             return list_jobs(
                 session, scope, self.settings.heartbeat_interval, limit=limit, before_id=before_id
             )
 
     def events(self, job_id: int, after_id: int) -> list[dict[str, Any]]:
         with self._reading() as session:
-            scope = resolve_scope(session, self.settings.operator)
+            scope = resolve_scope(session, self.settings.identity)
             return event_rows(session, scope, job_id, after_id, limit=EVENTS_PAGE)
 
     def event_tail(
@@ -71,7 +72,7 @@ class Data:
         100,000 lines opens at its end in one indexed read.
         """
         with self._reading() as session:
-            scope = resolve_scope(session, self.settings.operator)
+            scope = resolve_scope(session, self.settings.identity)
             start = newest_event_id_before(session, scope, job_id, count, before_id)
             rows = event_rows(session, scope, job_id, start or 0, limit=count)
         if before_id is not None:
@@ -80,25 +81,25 @@ class Data:
 
     def pools(self, router_id: int) -> list[dict[str, Any]]:
         with self._reading() as session:
-            return pool_rows(session, resolve_scope(session, self.settings.operator), router_id)
+            return pool_rows(session, resolve_scope(session, self.settings.identity), router_id)
 
     def addresses(self, pool_id: int, status: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
         with self._reading() as session:
-            scope = resolve_scope(session, self.settings.operator)
+            scope = resolve_scope(session, self.settings.identity)
             return address_rows(session, scope, pool_id, status, limit=limit, offset=offset)
 
     def audit(self) -> list[dict[str, Any]]:
         with self._reading() as session:
-            return audit_rows(session, resolve_scope(session, self.settings.operator), limit=AUDIT_PAGE)
+            return audit_rows(session, resolve_scope(session, self.settings.identity), limit=AUDIT_PAGE)
 
     def tenants(self) -> list[str]:
         with self._reading() as session:
-            scope = resolve_scope(session, self.settings.operator)
+            scope = resolve_scope(session, self.settings.identity)
             return [tenant.name for tenant in session.scalars(scope.tenants().order_by(Tenant.name))]
 
     def router_form_values(self, router_id: int) -> dict[str, Any]:
         with self._reading() as session:
-            router = _router_by_id(session, resolve_scope(session, self.settings.operator), router_id)
+            router = _router_by_id(session, resolve_scope(session, self.settings.identity), router_id)
             return {
                 "name": router.name,
                 "tenant": router.tenant.name,
@@ -115,17 +116,21 @@ class Data:
         self, router_id: int | None, tenant: str, fields: RouterFields, password: str | None
     ) -> int:
         with session_scope(get_engine(self.settings)) as session:
-            scope = resolve_scope(session, self.settings.operator)
+            scope = resolve_scope(session, self.settings.identity)
             existing = _router_by_id(session, scope, router_id) if router_id else None
             return save_router(session, scope, self.settings, tenant, fields, password, existing).id
 
     def test_router(self, router_id: int) -> tuple[str, bool]:
         """(message, ok); the probe runs with no transaction open, the result is recorded after."""
         with self._reading() as session:
-            router = _router_by_id(session, resolve_scope(session, self.settings.operator), router_id)
+            scope = resolve_scope(session, self.settings.identity)
+            router = _router_by_id(session, scope, router_id)
             name = router.name
-            test = probe(router, self.settings)
-        with session_scope(get_engine(self.settings)) as session:
+        about = {"tenant_id": router.tenant_id, "router_id": router.id, "subject": name}
+        engine = get_engine(self.settings)
+        require_write(engine, scope, "test routers (the result is recorded)", "router.test", **about)
+        test = probe(router, self.settings)
+        with session_scope(engine) as session:
             stored = session.get(Router, router_id)
             if stored is not None:
                 record_test(stored, test)
@@ -144,7 +149,7 @@ class Data:
             if router_id is None:
                 return "type the password to test the connection", False
             with self._reading() as session:
-                scope = resolve_scope(session, self.settings.operator)
+                scope = resolve_scope(session, self.settings.identity)
                 stored = _router_by_id(session, scope, router_id).password_encrypted
         router = Router(
             name=fields.name,

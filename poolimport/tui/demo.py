@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from poolimport.core import schema
 from poolimport.core.config import load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
+from poolimport.core.operators import add_operator, register_first_admin
 from poolimport.core.routers import RouterFields, add_tenant, save_router
 from poolimport.core.secrets import ensure_key_file
 from poolimport.core.tenancy import Scope
@@ -35,6 +36,10 @@ def seed(sims: dict[str, SimServer]) -> None:
     schema.upgrade(engine)
     admin = Scope(operator=settings.operator, tenant_ids=None, role="admin")
     with session_scope(engine) as session:
+        # Whoever runs the demo administers its throw-away data, and so does anyone they act as.
+        register_first_admin(session, settings.identity)
+        if settings.identity.acting_as:
+            add_operator(session, admin, settings.identity.acting_as, None, "admin")
         for tenant in sorted(set(DEMO_ROUTERS.values())):
             add_tenant(session, admin, tenant)
         for name, tenant in DEMO_ROUTERS.items():

@@ -89,15 +89,15 @@ def test_huge_pools_through_the_cli_print_exact_sizes(
     any_add_router: Callable[..., int],
 ) -> None:
     any_add_router(sim_factory(hostile_router()))
-    synced = run_cli("import", "r1", "--sync", env={"POOLIMPORT_OPERATOR": "tester"})
+    synced = run_cli("import", "r1", "--sync")
     assert synced.returncode == 0, synced.stderr
     assert "Traceback" not in synced.stderr
-    listed = run_cli("pools", "r1", "--json", env={"POOLIMPORT_OPERATOR": "tester"})
+    listed = run_cli("pools", "r1", "--json")
     assert listed.returncode == 0, listed.stderr
     totals = {(row["name"], row["family"]): row["total"] for row in json.loads(listed.stdout)}
     for key, total in HUGE_POOLS.items():
         assert totals[key] == total
-    table = run_cli("pools", "r1", env={"POOLIMPORT_OPERATOR": "tester"})
+    table = run_cli("pools", "r1")
     assert str(2**128) in table.stdout.replace(",", "")
 
 
@@ -231,17 +231,16 @@ def test_addresses_of_an_ambiguous_name_need_the_family(
     engine: Engine, settings: Settings, sim_factory: Callable[..., SimServer], add_router: Callable[..., int]
 ) -> None:
     run_import(engine, settings, add_router(sim_factory(hostile_router(**SAME_NAME))))
-    env = {"POOLIMPORT_OPERATOR": "tester"}
-    ambiguous = run_cli("addresses", "r1", "subs", env=env)
+    ambiguous = run_cli("addresses", "r1", "subs")
     assert ambiguous.returncode != 0
     assert ambiguous.stderr.startswith("error: ") and "--family" in ambiguous.stderr
     assert "Traceback" not in ambiguous.stderr
-    v6 = run_cli("addresses", "r1", "subs", "--family", "6", "--status", "used", "--json", env=env)
+    v6 = run_cli("addresses", "r1", "subs", "--family", "6", "--status", "used", "--json")
     assert v6.returncode == 0, v6.stderr
     assert [row["owner"] for row in json.loads(v6.stdout)] == ["v6-owner"]
-    v4 = run_cli("addresses", "r1", "subs", "--family", "4", "--status", "used", "--json", env=env)
+    v4 = run_cli("addresses", "r1", "subs", "--family", "4", "--status", "used", "--json")
     assert [row["owner"] for row in json.loads(v4.stdout)] == ["v4-owner"]
-    listed = run_cli("pools", "r1", env=env)
+    listed = run_cli("pools", "r1")
     assert "6" in listed.stdout and "4" in listed.stdout
 
 

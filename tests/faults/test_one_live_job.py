@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,8 +19,6 @@ from poolimport.core.models import ImportJob, PoolAddress, Router
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, router_config, run_cli
 from tests.integration.test_queue import wait_for
-
-CLI_ENV = {"POOLIMPORT_OPERATOR": "tester"}
 
 
 def slow_router() -> dict[str, Any]:
@@ -41,7 +38,6 @@ def start_cli(*args: str) -> subprocess.Popen[str]:
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, **CLI_ENV},
     )
 
 
@@ -93,7 +89,7 @@ def test_sync_and_dry_run_are_refused_while_a_queued_job_holds_the_router(
     with session_scope(engine) as session:
         router = session.get(Router, router_id)
         queued = create_job(session, ADMIN, router, time_limit=60, heartbeat_interval=10).id
-    refused = run_cli("import", "r1", "--sync", *extra, env=CLI_ENV)
+    refused = run_cli("import", "r1", "--sync", *extra)
     assert refused.returncode == 1
     assert refused.stderr.strip() == f"error: router r1 already has job #{queued} (queued)"
     assert job_rows(engine) == [(queued, "queued", "queue")]
@@ -108,7 +104,7 @@ def test_a_running_sync_holds_the_router_and_shows_in_jobs(
     job_id = wait_for(lambda: running_job(engine), timeout=30, what="the sync job to run")
     with session_scope(engine) as session, pytest.raises(JobRefused, match=f"job #{job_id} \\(running\\)"):
         create_job(session, ADMIN, session.get(Router, router_id), time_limit=60, heartbeat_interval=10)
-    listed = run_cli("jobs", "--json", env=CLI_ENV)
+    listed = run_cli("jobs", "--json")
     [row] = json.loads(listed.stdout)
     assert (row["id"], row["status"], row["source"], row["dry_run"]) == (job_id, "running", "sync", True)
     assert row["worker"]
@@ -117,5 +113,5 @@ def test_a_running_sync_holds_the_router_and_shows_in_jobs(
     assert sync.returncode == 0, err
     assert "(dry run)" in out
     assert job_rows(engine) == [(job_id, "succeeded", "sync")]
-    table = run_cli("jobs", env=CLI_ENV)
+    table = run_cli("jobs")
     assert "sync" in table.stdout

@@ -23,7 +23,7 @@ from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
 from poolimport.core.routers import RouterFields, add_tenant, save_router
 from poolimport.sim import SimServer
-from tests.conftest import ADMIN, PASSWORD
+from tests.conftest import ADMIN, PASSWORD, register_me
 from tests.faults.conftest import Consumer
 from tests.integration.test_queue import enqueue, wait_for, wait_status
 
@@ -195,6 +195,7 @@ def postgres_proxy(pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> It
     through = real.set(host="127.0.0.1", port=proxy.port)
     monkeypatch.setenv("POOLIMPORT_DATABASE_URL", through.render_as_string(hide_password=False))
     schema.upgrade(get_engine(load_settings()))
+    register_me(get_engine(load_settings()))
     yield proxy
     proxy.stop()
     dispose_engines()

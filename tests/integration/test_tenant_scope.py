@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select, text, update
 
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
+from poolimport.core.identity import Identity
 from poolimport.core.importer import run_import
 from poolimport.core.jobs import create_job, finish
 from poolimport.core.models import ImportJob, IpPool, Router
@@ -150,7 +151,7 @@ def test_cli_writes_over_everything_touch_only_north(engine: Engine, world: Worl
 
 @pytest.fixture
 def nora_data(settings: Settings, world: World) -> Data:
-    return Data(dataclasses.replace(settings, operator="nora"))
+    return Data(dataclasses.replace(settings, identity=Identity("nora")))
 
 
 def test_tui_data_layer_reads_nothing_of_south(engine: Engine, world: World, nora_data: Data) -> None:

@@ -11,6 +11,8 @@ import pytest
 from textual.pilot import Pilot
 
 from poolimport.core.config import Settings, load_settings
+from poolimport.core.db import session_scope
+from poolimport.core.models import Operator
 from poolimport.queue.process import spawn_worker, stop_worker
 
 
@@ -38,5 +40,8 @@ def consumer(engine: Any) -> Iterator[subprocess.Popen[bytes]]:
 
 @pytest.fixture
 def tui_settings(engine: Any, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The test account acting as `ops`, an administrator: the name the snapshots show."""
+    with session_scope(engine) as session:
+        session.add(Operator(name="ops", tenant_id=None, role="admin"))
     monkeypatch.setenv("POOLIMPORT_OPERATOR", "ops")
     return load_settings()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 from textual.content import Content
 from textual.widgets import Input
@@ -606,7 +606,7 @@ async def test_viewer_is_told_why_not(
 ) -> None:
     add_router(None, name="core", port=1)
     with engine.begin() as conn:
-        conn.execute(insert(Operator).values(name="ops", role="viewer", tenant_id=None))
+        conn.execute(update(Operator).where(Operator.name == "ops").values(role="viewer"))
     app = PoolImportApp(tui_settings)
     async with app.run_test(size=SIZE) as pilot:
         await routers_loaded(pilot, app, 1)

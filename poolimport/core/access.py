@@ -1,0 +1,31 @@
+"""Letting someone in, and letting them write: a scope, or one refusal that says why and is recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from poolimport.core import audit
+from poolimport.core.db import session_scope
+from poolimport.core.identity import Identity
+from poolimport.core.tenancy import AccessDenied, Scope, refused_scope, resolve_scope
+
+
+def authenticate(engine: Engine, identity: Identity) -> Scope:
+    """The asker's scope; an unregistered asker, or a non-administrator acting as someone, is refused."""
+    try:
+        with session_scope(engine) as session:
+            return resolve_scope(session, identity)
+    except AccessDenied as exc:
+        audit.record_refusal(engine, refused_scope(identity), "sign-in", str(exc))
+        raise
+
+
+def require_write(engine: Engine, scope: Scope, what: str, action: str, **about: Any) -> None:
+    """Viewers may look, not change: `what` they may not do is refused and recorded as `action`."""
+    try:
+        scope.require_write(what)
+    except AccessDenied as exc:
+        audit.record_refusal(engine, scope, action, str(exc), **about)
+        raise

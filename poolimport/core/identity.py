@@ -1,0 +1,35 @@
+"""Who is asking: the OS account of the process (never `$USER`, which the caller sets), or the operator that
+an SSH key names; whom an administrator acts as; and from where."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Identity:
+    # The OS account of the process, or the operator named by the SSH key they came in with.
+    asker: str
+    # POOLIMPORT_OPERATOR: honoured for an administrator only (the tenancy scope decides).
+    acting_as: str | None = None
+    origin: str = "local"  # or the SSH client's address
+
+    def __post_init__(self) -> None:
+        if self.acting_as == self.asker:
+            object.__setattr__(self, "acting_as", None)  # acting as yourself is being yourself
+
+    @property
+    def operator(self) -> str:
+        """The operator whose scope applies."""
+        return self.acting_as or self.asker
+
+
+def os_account() -> str:
+    """The name of the real uid's account; a uid without one is named by its number."""
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
