@@ -108,10 +108,12 @@ def run_command(argv: list[str], ctx: Context | None = None) -> int:
         print_error("no password on the command line: use --password-stdin or --password-env VAR")
         return 2
     args = build_parser().parse_args(argv)
+    ctx = ctx or Context()
     try:
-        return int(args.func(ctx or Context(), args) or 0)
+        return int(args.func(ctx, args) or 0)
     except EXPECTED as exc:
         print_error(exc)
+        ctx.record_refusal(" ".join(filter(None, (args.command, getattr(args, "action", None)))), exc)
     except OperationalError as exc:
         print_error(f"database unavailable: {describe_connect_error(exc)}")
     except KeyboardInterrupt:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from poolimport.core.access import authenticate
+from poolimport.core.access import REFUSALS, authenticate, record_refusal_once
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.schema import ensure_current
@@ -45,6 +46,14 @@ class Context:
         if self._scope is None:
             self._scope = authenticate(self.engine(), self.settings.identity)
         return self._scope
+
+    def record_refusal(self, action: str, refusal: Exception) -> None:
+        """A command refused after sign-in (a sign-in refusal is recorded by `scope`): into the audit.
+        Best effort: the refusal was already said, and an audit the database can't take can't be helped."""
+        if not isinstance(refusal, REFUSALS) or getattr(refusal, "audited", False):
+            return  # not a refusal, or one recorded where it was raised (a sign-in refusal among them)
+        with suppress(SQLAlchemyError, *REFUSALS):
+            record_refusal_once(self.engine(), self.scope(), action, refusal)
 
     @contextmanager
     def session(self) -> Iterator[tuple[Session, Scope]]:

@@ -9,7 +9,19 @@ from sqlalchemy import Engine
 from poolimport.core import audit
 from poolimport.core.db import session_scope
 from poolimport.core.identity import Identity
-from poolimport.core.tenancy import AccessDenied, Scope, refused_scope, resolve_scope
+from poolimport.core.jobs import JobRefused
+from poolimport.core.tenancy import AccessDenied, NotFound, Scope, refused_scope, resolve_scope
+
+# A request refused (not a fault): each is recorded in the audit, once.
+REFUSALS = (AccessDenied, NotFound, JobRefused)
+
+
+def record_refusal_once(engine: Engine, scope: Scope, action: str, refusal: Exception, **about: Any) -> None:
+    """Record `refusal` unless it was recorded where it was raised (with more detail than a caller has)."""
+    if getattr(refusal, "audited", False):
+        return
+    audit.record_refusal(engine, scope, action, str(refusal), **about)
+    refusal.audited = True  # type: ignore[attr-defined]
 
 
 def authenticate(engine: Engine, identity: Identity) -> Scope:
@@ -18,7 +30,7 @@ def authenticate(engine: Engine, identity: Identity) -> Scope:
         with session_scope(engine) as session:
             return resolve_scope(session, identity)
     except AccessDenied as exc:
-        audit.record_refusal(engine, refused_scope(identity), "sign-in", str(exc))
+        record_refusal_once(engine, refused_scope(identity), "sign-in", exc)
         raise
 
 
@@ -27,5 +39,5 @@ def require_write(engine: Engine, scope: Scope, what: str, action: str, **about:
     try:
         scope.require_write(what)
     except AccessDenied as exc:
-        audit.record_refusal(engine, scope, action, str(exc), **about)
+        record_refusal_once(engine, scope, action, exc, **about)
         raise

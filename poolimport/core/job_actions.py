@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from poolimport.core import jobs
+from poolimport.core.access import record_refusal_once
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
 from poolimport.core.job_queries import list_jobs
@@ -31,16 +32,22 @@ class JobActions:
         self.send = send
         self.revoke = revoke
 
-    def _each(self, ids: list[int], create: Callable[[Session, Scope, int], ImportJob]) -> Outcome:
+    def _each(
+        self, action: str, ids: list[int], create: Callable[[Session, Scope, int], ImportJob]
+    ) -> Outcome:
         outcome = Outcome()
         for item in ids:
+            scope: Scope | None = None
             try:
                 with session_scope(self.engine) as session:
-                    job_id = create(session, resolve_scope(session, self.settings.identity), item).id
+                    scope = resolve_scope(session, self.settings.identity)
+                    job_id = create(session, scope, item).id
                 jobs.dispatch(self.engine, job_id, self.send)
                 outcome.created.append(job_id)
             except jobs.JobRefused as exc:
                 outcome.refused.append(str(exc))
+                if scope is not None:  # recorded once the refused transaction has ended
+                    record_refusal_once(self.engine, scope, action, exc)
         return outcome
 
     def import_routers(self, router_ids: list[int], dry_run: bool = False) -> Outcome:
@@ -57,7 +64,7 @@ class JobActions:
                 dry_run=dry_run,
             )
 
-        return self._each(router_ids, create)
+        return self._each("import.queue", router_ids, create)
 
     def import_all(self, tenant_id: int | None = None, dry_run: bool = False) -> Outcome:
         with session_scope(self.engine) as session:
@@ -77,7 +84,7 @@ class JobActions:
                 heartbeat_interval=self.settings.heartbeat_interval,
             )
 
-        return self._each(job_ids, create)
+        return self._each("retry", job_ids, create)
 
     def retry_all_failed(self) -> Outcome:
         """One new attempt per router: for its newest failed or stalled job."""

@@ -69,3 +69,30 @@ def test_durations_read_as_operators_write_them() -> None:
     assert [parse_duration(t).total_seconds() for t in ("30s", "5m", "1h", "2d", "90")] == [
         30, 300, 3600, 172800, 90
     ]
+
+
+def test_refusals_are_recorded_once_each(
+    engine: Engine, sim_factory: Callable[..., SimServer], add_router: Callable[..., int]
+) -> None:
+    sim = sim_factory(router_config())
+    add_router(sim, name="north-1", tenant="north")
+    add_router(sim, name="south-1", tenant="south")
+    assert run_cli("operator", "add", "nora", "--tenant", "north").returncode == 0
+    assert run_cli("operator", "add", "vic", "--tenant", "north", "--role", "viewer").returncode == 0
+    held = json.loads(run_cli("import", "north-1", "--json").stdout)["job_id"]
+    nora, vic = {"POOLIMPORT_OPERATOR": "nora"}, {"POOLIMPORT_OPERATOR": "vic"}
+    assert run_cli("import", "north-1", env=nora).returncode == 1  # busy: held by the queued job
+    assert run_cli("pools", "south-1", env=nora).returncode == 1  # not in nora's tenants
+    assert run_cli("cancel", str(held), env=vic).returncode == 1  # a viewer
+    refused = [
+        (row["acting_as"], row["action"], row["detail"])
+        for row in audit()
+        if row["outcome"] == "refused"
+    ]
+    assert sorted(refused) == sorted(
+        [
+            ("nora", "import.queue", f"router north-1 already has job #{held} (queued)"),
+            ("nora", "pools", "no router 'south-1'"),
+            ("vic", "cancel", "vic is a viewer and may not cancel jobs"),
+        ]
+    )
