@@ -7,6 +7,7 @@ Environment wins over the file so that one shared config file can be overridden 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -99,3 +100,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     values["log_dir"] = Path(values.get("log_dir") or home / "logs")
     values.setdefault("operator", env.get("USER") or "operator")
     return Settings(home=home, **values)
+
+
+# scheme://user:PASSWORD@host: the password runs to the last "@" of the URL (an unescaped "@" in a password
+# is common); masking too much hides a little of the host, masking too little shows the secret.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:)[^\s]*@")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd|pass)=)[^&#\s]*", re.IGNORECASE)
+MASK = "***"
+
+
+def masked_url(text: str) -> str:
+    """A database or queue URL (SQLAlchemy, redis, rediss, unix), or a message holding one, with its
+    password shown as ***: in the user part and in a `password=` query parameter."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", text)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", text)
