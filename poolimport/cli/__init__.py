@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy.exc import OperationalError
 
-from poolimport.cli import import_cmds, job_cmds, operator_cmds, setup_cmds, tool_cmds
+from poolimport.cli import import_cmds, job_cmds, key_cmds, operator_cmds, setup_cmds, tool_cmds
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import print_error
 from poolimport.core.config import ConfigError
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_cmds.register(sub, common)
     job_cmds.register(sub, common)
     operator_cmds.register(sub, common)
+    key_cmds.register(sub, common)
     tool_cmds.register(sub, common)
     return parser
 
