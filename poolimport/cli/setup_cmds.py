@@ -11,9 +11,9 @@ from typing import Any
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_fields, print_table, say
 from poolimport.core import schema
-from poolimport.core.config import masked_url
+from poolimport.core.config import masked_url, sqlite_queue_file
 from poolimport.core.password_keys import routers_counted, set_up_key
-from poolimport.core.private_files import make_private, private_dir
+from poolimport.core.private_files import make_private, private_dir, sqlite_files
 from poolimport.core.queries import router_rows
 from poolimport.core.routers import (
     RouterFields,
@@ -55,11 +55,13 @@ def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
             f"{routers_counted(key.marked)} marked 'password needed': set each one's password again with"
             " `poolimport router edit NAME --password-stdin`"
         )
-    # Files of versions that left them readable by every local user.
-    ours = [settings.home, *settings.home.rglob("*"), settings.log_dir, *settings.log_dir.glob("*")]
-    tightened = make_private([*ours, settings.key_file, old_key_file(settings.key_file)])
+    # Files an older version left readable by every local user (the database was tightened on connect).
+    queue = sqlite_queue_file(settings.queue_url)
+    ours = [settings.home, settings.log_dir, *settings.log_dir.glob("poolimport.log*")]
+    ours += [settings.key_file, old_key_file(settings.key_file), *(sqlite_files(queue) if queue else [])]
+    tightened = make_private(ours)
     if tightened:
-        say(f"made private to this account (folders 0700, files 0600): {len(tightened)} in {settings.home}")
+        say(f"made private to this account (folders 0700, files 0600): {', '.join(map(str, tightened))}")
     return 0
 
 
@@ -126,24 +128,18 @@ def cmd_router_add(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+# The fields of the router form, as `router edit` options of the same names.
+EDITABLE = ("name", "host", "port", "username", "tls", "tls_verify", "ca_file", "encoding", "timeout")
+
+
 def _edited(args: argparse.Namespace, before: RouterFields) -> RouterFields:
     """The router's fields with what the command line changes; what it doesn't mention stays."""
-    tls = before.tls if args.tls is None else args.tls
-    _check_tls_options(tls, args.tls_verify is False, args.ca_file)
-    verify = before.tls_verify if args.tls_verify is None else args.tls_verify
-    ca_file = None if args.no_ca_file else (args.ca_file or before.ca_file)
-    return replace(
-        before,
-        name=args.name or before.name,
-        host=args.host or before.host,
-        port=args.port or before.port,
-        username=args.username or before.username,
-        tls=tls,
-        tls_verify=verify,
-        ca_file=ca_file,
-        encoding=args.encoding or before.encoding,
-        timeout=args.timeout or before.timeout,
-    )
+    changes = {name: getattr(args, name) for name in EDITABLE if getattr(args, name) is not None}
+    if args.no_ca_file:
+        changes["ca_file"] = None
+    edited = replace(before, **changes)
+    _check_tls_options(edited.tls, args.tls_verify is False, args.ca_file)
+    return edited
 
 
 def cmd_router_edit(ctx: Context, args: argparse.Namespace) -> int:

@@ -45,6 +45,11 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
+def sqlite_queue_file(queue_url: str) -> Path | None:
+    """The file of a SQLite queue (sqlite:///PATH); None for Redis."""
+    return Path(queue_url.removeprefix("sqlite:///")) if queue_url.startswith("sqlite:///") else None
+
+
 _TYPED_KEYS: dict[str, type] = {
     "max_addresses_per_pool": int,
     "batch_size": int,

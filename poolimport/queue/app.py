@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from huey import Huey
 from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 
-from poolimport.core.config import ConfigError, Settings, load_settings, masked_url
+from poolimport.core.config import ConfigError, Settings, load_settings, masked_url, sqlite_queue_file
 from poolimport.core.private_files import make_private, private_dir, private_file, sqlite_files
 from poolimport.queue.consumer import PoolimportHuey
 
@@ -16,8 +15,8 @@ NAME = "poolimport"
 
 
 def storage_for(url: str) -> tuple[type[BaseStorage], dict[str, Any]]:
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
+    path = sqlite_queue_file(url)
+    if path is not None:
         if not path.parent.is_dir():
             # Only POOLIMPORT_HOME is made on demand: a queue elsewhere that nobody consumes would
             # take every job and leave it queued forever.

@@ -187,6 +187,7 @@ def test_router_edit_changes_the_fields_of_the_form(
     row = as_json(ok(here("router", "list", "--json")))[0]
     assert (row["tls"], row["port"]) == (False, 8729)  # a port given once stays until changed
     fails(here("router", "edit", "edge", "--tls-insecure", "--tls-verify"), "not allowed with argument")
+    fails(here("router", "edit", "edge", "--port", "0"), "port must be 1-65535, got 0")  # not "unchanged"
     fails(here("router", "edit", "edge", "--ca-file", "x.pem", "--password-stdin", stdin="p"), "needs --tls")
 
 

@@ -82,7 +82,12 @@ def test_everything_poolimport_creates_is_private(home: Path, sim: SimServer, um
 def test_init_makes_an_older_install_private(home: Path, sim: SimServer) -> None:
     poolimport(0o022, "init")
     poolimport(0o022, "tenant", "add", "acme")
+    add = ("router", "add", "core", "--tenant", "acme", "--host", "127.0.0.1", "--port", str(sim.port))
+    poolimport(0o022, *add, "--username", "admin", "--password-stdin", stdin=PASSWORD + "\n")
+    poolimport(0o022, "import", "core", "--sync")
+    poolimport(0o022, "import", "core")  # queued, for no consumer: the queue file is made
     for path in [home, *home.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)  # as versions before this one left them
+    assert {"queue.db", "poolimport.db", "logs/poolimport.log", "secret.key"} <= set(modes(home))
     poolimport(0o022, "init")
     assert_private(modes(home), home)
