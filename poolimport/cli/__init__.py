@@ -9,7 +9,16 @@ from typing import Any, NoReturn
 
 from sqlalchemy.exc import OperationalError
 
-from poolimport.cli import audit_cmds, import_cmds, job_cmds, operator_cmds, setup_cmds, ssh_cmds, tool_cmds
+from poolimport.cli import (
+    audit_cmds,
+    import_cmds,
+    job_cmds,
+    key_cmds,
+    operator_cmds,
+    setup_cmds,
+    ssh_cmds,
+    tool_cmds,
+)
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import print_error
 from poolimport.core.config import ConfigError
@@ -78,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     operator_cmds.register(sub, common)
     audit_cmds.register(sub, common)
     ssh_cmds.register(sub, common)
+    key_cmds.register(sub, common)
     tool_cmds.register(sub, common)
     return parser
 

@@ -11,6 +11,7 @@ from poolimport.cli.context import CliError, Context
 from poolimport.cli.import_cmds import run_sync
 from poolimport.cli.output import emit_json, print_error, print_fields, print_table, say
 from poolimport.core import jobs
+from poolimport.core.config import masked_url
 from poolimport.core.job_actions import JobActions
 from poolimport.core.job_queries import event_rows, event_text, job_row, list_jobs
 from poolimport.core.models import FINISHED_JOB_STATUSES
@@ -215,7 +216,8 @@ def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
 
         check_queue()
     except Exception as exc:  # a bad URL, a missing driver, a queue that doesn't answer
-        raise CliError(f"queue unreachable at {ctx.settings.queue_url}: {exc}") from None
+        where = masked_url(ctx.settings.queue_url)
+        raise CliError(f"queue unreachable at {where}: {masked_url(str(exc))}") from None
     return run_worker(ctx.settings, workers=args.workers)
 
 

@@ -5,35 +5,69 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
+from typing import Any
 
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_fields, print_table, say
 from poolimport.core import schema
-from poolimport.core.access import require_write
+from poolimport.core.config import masked_url, sqlite_queue_file
 from poolimport.core.db import session_scope
-from poolimport.core.models import Router
 from poolimport.core.operators import register_first_admin
+from poolimport.core.password_keys import routers_counted, set_up_key
+from poolimport.core.private_files import make_private, private_dir, sqlite_files
 from poolimport.core.queries import router_rows
-from poolimport.core.routers import RouterFields, add_tenant, probe, record_test, remove_router, save_router
-from poolimport.core.secrets import ensure_key_file
-from poolimport.core.tenancy import find_router
+from poolimport.core.routers import (
+    RouterFields,
+    add_tenant,
+    fields_of,
+    probe,
+    refusal_recorded,
+    remove_router,
+    save_router,
+    save_test,
+)
+from poolimport.core.secrets import old_key_file
+from poolimport.core.tenancy import AccessDenied, Scope, find_router
+
+
+def _asker(ctx: Context) -> Scope:
+    """Who runs the command, for the audit; someone the operators table doesn't know may do nothing more."""
+    try:
+        with ctx.reading() as (_session, scope):
+            return scope
+    except AccessDenied:
+        return Scope(operator=ctx.settings.operator, tenant_ids=frozenset(), role="viewer")
 
 
 def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
     settings = ctx.settings
-    settings.home.mkdir(parents=True, exist_ok=True)
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
-    created_key = ensure_key_file(settings.key_file)
+    private_dir(settings.home)
+    private_dir(settings.log_dir)
     before, after = schema.upgrade(ctx.engine(check_schema=False))
+    where = masked_url(settings.database_url)
     if before == after:
-        say(f"schema is current ({after}) in {settings.database_url}")
+        say(f"schema is current ({after}) in {where}")
     else:
-        say(f"schema {'created' if before is None else 'upgraded'} to {after} in {settings.database_url}")
-    say(f"key file {settings.key_file} {'created' if created_key else 'kept'} (mode 0600)")
+        say(f"schema {'created' if before is None else 'upgraded'} to {after} in {where}")
     with session_scope(ctx.engine()) as session:
         first = register_first_admin(session, settings.identity)
     if first is not None:
         say(f"first administrator: {first.name} (the account running init)")
+    key = set_up_key(ctx.engine(), _asker(ctx), settings.key_file, new_key=args.new_key)
+    say(f"key file {settings.key_file} {'created' if key.created else 'kept'} (mode 0600)")
+    if key.marked:
+        say(
+            f"{routers_counted(key.marked)} marked 'password needed': set each one's password again with"
+            " `poolimport router edit NAME --password-stdin`"
+        )
+    # Files an older version left readable by every local user (the database was tightened on connect).
+    queue = sqlite_queue_file(settings.queue_url)
+    ours = [settings.home, settings.log_dir, *settings.log_dir.glob("poolimport.log*")]
+    ours += [settings.key_file, old_key_file(settings.key_file), *(sqlite_files(queue) if queue else [])]
+    tightened = make_private(ours)
+    if tightened:
+        say(f"made private to this account (folders 0700, files 0600): {', '.join(map(str, tightened))}")
     return 0
 
 
@@ -51,6 +85,14 @@ def cmd_tenant_list(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _password_options(parser: argparse.ArgumentParser, required: bool) -> None:
+    source = parser.add_mutually_exclusive_group(required=required)
+    source.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    source.add_argument(
+        "--password-env", metavar="VAR", help="read the password from environment variable VAR"
+    )
+
+
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_env:
         if not args.password_env.isidentifier():
@@ -65,22 +107,59 @@ def _read_password(args: argparse.Namespace) -> str:
     return value
 
 
+def _check_tls_options(tls: bool, insecure: bool, ca_file: str | None) -> None:
+    for option, given in (("--tls-insecure", insecure), ("--ca-file", ca_file)):
+        if given and not tls:
+            raise CliError(f"{option} needs --tls")
+
+
 def cmd_router_add(ctx: Context, args: argparse.Namespace) -> int:
+    _check_tls_options(args.tls, args.tls_insecure, args.ca_file)
     fields = RouterFields(
         name=args.name,
         host=args.host,
         username=args.username,
         port=args.port,
         tls=args.tls,
-        tls_verify=not args.no_verify,
+        tls_verify=not args.tls_insecure,
         ca_file=args.ca_file,
         encoding=args.encoding,
         timeout=args.timeout,
     )
     password = _read_password(args)
-    with ctx.session() as (session, scope):
+    with refusal_recorded(ctx.engine(), "router.add") as attempt, ctx.session() as (session, scope):
+        attempt.scope, attempt.about = scope, {"subject": fields.name}
         router = save_router(session, scope, ctx.settings, args.tenant, fields, password)
         say(f"router {router.name} added (id {router.id}) at {router.host}:{router.port}")
+    return 0
+
+
+# The fields of the router form, as `router edit` options of the same names.
+EDITABLE = ("name", "host", "port", "username", "tls", "tls_verify", "ca_file", "encoding", "timeout")
+
+
+def _edited(args: argparse.Namespace, before: RouterFields) -> RouterFields:
+    """The router's fields with what the command line changes; what it doesn't mention stays."""
+    changes = {name: getattr(args, name) for name in EDITABLE if getattr(args, name) is not None}
+    if args.no_ca_file:
+        changes["ca_file"] = None
+    edited = replace(before, **changes)
+    _check_tls_options(edited.tls, args.tls_verify is False, args.ca_file)
+    return edited
+
+
+def cmd_router_edit(ctx: Context, args: argparse.Namespace) -> int:
+    given = args.password_stdin or args.password_env
+    password = _read_password(args) if given else None
+    with refusal_recorded(ctx.engine(), "router.edit") as attempt, ctx.session() as (session, scope):
+        attempt.scope = scope
+        router = find_router(session, scope, args.router, args.tenant)
+        attempt.concerns(router)
+        fields = _edited(args, fields_of(router))
+        tenant = args.move_to or router.tenant.name
+        router = save_router(session, scope, ctx.settings, tenant, fields, password, router)
+        changed = " and its password" if password else ""
+        say(f"router {router.name}{changed} saved (id {router.id}) at {router.host}:{router.port}")
     return 0
 
 
@@ -90,6 +169,7 @@ ROUTER_COLUMNS = [
     "tenant",
     "host",
     "port",
+    "tls",
     "pools",
     "addresses",
     "used",
@@ -98,27 +178,38 @@ ROUTER_COLUMNS = [
 ]
 
 
+def tls_shown(row: dict[str, Any]) -> str:
+    """How the router's API-SSL certificate is checked, in a word."""
+    if not row["tls"]:
+        return "no"
+    if not row["tls_verify"]:
+        return "insecure"
+    return "private-ca" if row["ca_file"] else "verified"
+
+
 def cmd_router_list(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.reading() as (session, scope):
         rows = router_rows(session, scope)
-    emit_json(rows) if args.json else print_table(
-        rows, ROUTER_COLUMNS, "(no routers: add one with `poolimport router add`)"
-    )
+    if args.json:
+        emit_json(rows)
+    else:
+        shown = [{**row, "tls": tls_shown(row)} for row in rows]
+        print_table(shown, ROUTER_COLUMNS, "(no routers: add one with `poolimport router add`)")
     return 0
 
 
 def cmd_router_test(ctx: Context, args: argparse.Namespace) -> int:
     # The probe waits on the network (up to the router's timeout): not inside a write transaction,
     # which on SQLite would hold the one write lock and stall imports and heartbeats meanwhile.
-    with ctx.reading() as (session, scope):
-        router = find_router(session, scope, args.router, args.tenant)
-    about = {"tenant_id": router.tenant_id, "router_id": router.id, "subject": router.name}
-    require_write(ctx.engine(), scope, "test routers (the result is recorded)", "router.test", **about)
-    test = probe(router, ctx.settings)
-    with ctx.session() as (session, _scope):
-        stored = session.get(Router, router.id)
-        if stored is not None:
-            record_test(stored, test)
+    with refusal_recorded(ctx.engine(), "router.test") as attempt:
+        with ctx.reading() as (session, scope):
+            attempt.scope = scope
+            router = find_router(session, scope, args.router, args.tenant)
+            attempt.concerns(router)
+            scope.require_write("test routers (the result is recorded)")
+        test = probe(router, ctx.settings)
+    with ctx.session() as (session, scope):
+        save_test(session, scope, router.id, test)
     data = {
         "router": router.name,
         "ok": test.ok,
@@ -137,8 +228,10 @@ def cmd_router_test(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_router_remove(ctx: Context, args: argparse.Namespace) -> int:
-    with ctx.session() as (session, scope):
+    with refusal_recorded(ctx.engine(), "router.remove") as attempt, ctx.session() as (session, scope):
+        attempt.scope = scope
         router = find_router(session, scope, args.router, args.tenant)
+        attempt.concerns(router)
         name = router.name
         remove_router(session, scope, router)
     say(f"router {name} removed with its pools and jobs")
@@ -147,6 +240,11 @@ def cmd_router_remove(ctx: Context, args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("init", help="create or upgrade the database schema and the key file")
+    p.add_argument(
+        "--new-key",
+        action="store_true",
+        help="the key of the stored passwords is lost: start over, every router needs its password again",
+    )
     p.set_defaults(func=cmd_init)
 
     tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(dest="action", required=True)
@@ -162,18 +260,42 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--tenant", required=True)
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, help="default 8728, or 8729 with --tls")
-    p.add_argument("--tls", action="store_true", help="use API-SSL")
-    p.add_argument("--no-verify", action="store_true", help="do not verify the router's TLS certificate")
-    p.add_argument("--ca-file", help="CA bundle to verify the router's certificate")
+    p.add_argument("--tls", action="store_true", help="use API-SSL, verifying the router's certificate")
+    check = p.add_mutually_exclusive_group()
+    check.add_argument("--tls-insecure", action="store_true", help="do not verify the router's certificate")
+    check.add_argument("--ca-file", help="verify the router's certificate against this CA (a private CA)")
     p.add_argument("--username", required=True)
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    source.add_argument(
-        "--password-env", metavar="VAR", help="read the password from environment variable VAR"
-    )
+    _password_options(p, required=True)
     p.add_argument("--timeout", type=float, default=10.0, help="connect and read timeout in seconds")
     p.add_argument("--encoding", default="utf-8", help="the router's text encoding")
     p.set_defaults(func=cmd_router_add)
+
+    p = router.add_parser(
+        "edit",
+        help="change a router; a new host, port, username or TLS setting needs the password again",
+    )
+    p.add_argument("router", help="router name or id")
+    p.add_argument("--tenant", help="the router's tenant, where the name exists in several")
+    p.add_argument("--name", help="rename the router")
+    p.add_argument("--move-to", metavar="TENANT", help="move the router to another tenant")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--username")
+    p.add_argument("--tls", action=argparse.BooleanOptionalAction, help="use API-SSL (--no-tls: plain API)")
+    check = p.add_mutually_exclusive_group()
+    check.add_argument(
+        "--tls-insecure", dest="tls_verify", action="store_false", default=None, help="stop verifying it"
+    )
+    check.add_argument(
+        "--tls-verify", dest="tls_verify", action="store_true", default=None, help="verify it again"
+    )
+    ca = p.add_mutually_exclusive_group()
+    ca.add_argument("--ca-file", help="verify the router's certificate against this CA (a private CA)")
+    ca.add_argument("--no-ca-file", action="store_true", help="verify against the system's CAs again")
+    _password_options(p, required=False)
+    p.add_argument("--timeout", type=float, help="connect and read timeout in seconds")
+    p.add_argument("--encoding", help="the router's text encoding")
+    p.set_defaults(func=cmd_router_edit)
     p = router.add_parser("list", help="list routers", parents=[common])
     p.set_defaults(func=cmd_router_list)
     for name, func, helptext in (

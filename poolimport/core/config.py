@@ -7,6 +7,7 @@ Environment wins over the file so that one shared config file can be overridden 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -50,6 +51,11 @@ class Settings:
     @property
     def operator(self) -> str:
         return self.identity.operator
+
+
+def sqlite_queue_file(queue_url: str) -> Path | None:
+    """The file of a SQLite queue (sqlite:///PATH); None for Redis."""
+    return Path(queue_url.removeprefix("sqlite:///")) if queue_url.startswith("sqlite:///") else None
 
 
 _TYPED_KEYS: dict[str, type] = {
@@ -114,3 +120,17 @@ def local_identity(env: dict[str, str]) -> Identity:
     if acting_as is not None and not acting_as.strip():
         raise ConfigError("POOLIMPORT_OPERATOR is set but empty: name the operator to act as, or unset it")
     return Identity(asker=os_account(), acting_as=acting_as)
+
+
+# scheme://user:PASSWORD@host: the password runs to the last "@" of the URL (an unescaped "@" in a password
+# is common); masking too much hides a little of the host, masking too little shows the secret.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:)[^\s]*@")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd|pass)=)[^&#\s]*", re.IGNORECASE)
+MASK = "***"
+
+
+def masked_url(text: str) -> str:
+    """A database or queue URL (SQLAlchemy, redis, rediss, unix), or a message holding one, with its
+    password shown as ***: in the user part and in a `password=` query parameter."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", text)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", text)

@@ -12,7 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session
 
-from poolimport.core.config import Settings
+from poolimport.core.config import Settings, masked_url
+from poolimport.core.private_files import make_private, private_dir, private_file, sqlite_files
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Heartbeats give up fast rather than queue behind a long pool write (SQLite has one writer).
@@ -23,7 +24,7 @@ class DatabaseError(Exception):
     """The database cannot be reached or is not ready; the message says what to do."""
 
 
-def _sqlite_tuner(busy_timeout_ms: int) -> Any:
+def _sqlite_tuner(busy_timeout_ms: int, database: Path | None) -> Any:
     def tune(dbapi_conn: Any, _record: Any) -> None:
         # isolation_level=None hands transaction control to us (BEGIN below), which pysqlite
         # otherwise gets wrong for DDL and SAVEPOINTs.
@@ -34,6 +35,10 @@ def _sqlite_tuner(busy_timeout_ms: int) -> Any:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        if database is not None:
+            # SQLite gives the WAL and SHM files the database file's mode; a database left readable by
+            # others (made before files were private) is tightened, with its companions, on first use.
+            make_private(sqlite_files(database))
 
     return tune
 
@@ -53,16 +58,21 @@ def make_engine(url: str, purpose: str = "write") -> Engine:
     import) or "heartbeat" (SQLite: a write that gives up after a moment)."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseError(f"invalid database URL {url!r}") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise DatabaseError(f"invalid database URL {masked_url(url)!r}") from None
     if parsed.get_backend_name() == "sqlite":
         folder = sqlite_folder(url)
         if folder is not None and not folder.is_dir():
             # SQLite would say only "unable to open database file"; a typo must not create folders.
             raise DatabaseError(f"the database folder {folder} does not exist: create it or fix the URL")
+        # A `file:` URI (uri=true) names its file in its own syntax: left to SQLite.
+        plain_file = folder is not None and "uri" not in parsed.query
+        database = Path(parsed.database) if plain_file and parsed.database else None
+        if database is not None:
+            private_file(database)  # SQLite itself would make it 0644
         busy = HEARTBEAT_BUSY_TIMEOUT_MS if purpose == "heartbeat" else SQLITE_BUSY_TIMEOUT_MS
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": busy / 1000})
-        event.listen(engine, "connect", _sqlite_tuner(busy))
+        event.listen(engine, "connect", _sqlite_tuner(busy, database))
         event.listen(engine, "begin", _begin_deferred if purpose == "read" else _begin_immediate)
         return engine
     try:
@@ -78,7 +88,7 @@ def sqlite_folder(url: str) -> Path | None:
     """The folder of a SQLite database file; None for other databases and in-memory ones."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return None
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
@@ -95,7 +105,7 @@ def get_engine(settings: Settings, purpose: str = "write") -> Engine:
     engine = _engines.get(key)
     if engine is None:
         if sqlite_folder(settings.database_url) == settings.home:
-            settings.home.mkdir(parents=True, exist_ok=True)  # the one folder made on demand
+            private_dir(settings.home)  # the one folder made on demand
         engine = _engines[key] = make_engine(settings.database_url, purpose)
     return engine
 
@@ -126,7 +136,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 def describe_connect_error(exc: OperationalError) -> str:
     text = str(exc.orig) if exc.orig is not None else str(exc)
-    return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
+    return masked_url(text.strip().splitlines()[0]) if text.strip() else exc.__class__.__name__
 
 
 def has_table(engine: Engine, name: str) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from poolimport.core.config import Settings
 from poolimport.core.errors import describe
 from poolimport.core.models import Router, utcnow
+from poolimport.core.password_keys import password_needed_message
 from poolimport.core.pool_writer import PoolChange, PoolWriter, mark_missing_pools_stale
 from poolimport.core.routeros import RouterClient, RouterError, RouterStopped, RouterTarget, StopCheck
 from poolimport.core.secrets import SecretBox, SecretError
@@ -78,6 +79,9 @@ def _noop_progress(pools_done: int, pools_total: int, addresses_done: int, addre
 
 def router_target(router: Router, box: SecretBox, password: str | None = None) -> RouterTarget:
     """The connection details of a router; `password` overrides the stored one (a form's test button)."""
+    needed = password_needed_message(router) if password is None else None
+    if needed:
+        raise SecretError(needed)
     return RouterTarget(
         host=router.host,
         port=router.port,

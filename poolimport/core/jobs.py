@@ -16,6 +16,7 @@ from poolimport.core import audit
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.models import LIVE_JOB_STATUSES, ImportJob, JobEvent, JobSource, Router, utcnow
+from poolimport.core.password_keys import password_needed_message
 from poolimport.core.secrets import SecretError
 from poolimport.core.tenancy import NotFound, Scope
 
@@ -82,6 +83,9 @@ def create_job(
 ) -> ImportJob:
     """Insert a queued job; the partial unique index makes a second live job per router impossible."""
     scope.require_write("start imports")
+    needed = password_needed_message(router)
+    if needed:
+        raise JobRefused(needed)
     held = live_job(session, router.id)
     if held is not None:
         raise JobRefused(_busy_message(router, held, heartbeat_interval))

@@ -5,18 +5,23 @@ from __future__ import annotations
 import codecs
 import ipaddress
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from poolimport.core import audit
+from poolimport.core.access import record_refusal_once
 from poolimport.core.config import Settings
 from poolimport.core.importer import router_target
 from poolimport.core.models import Router, Tenant, utcnow
+from poolimport.core.password_keys import PASSWORD_NEEDED
 from poolimport.core.routeros import RouterClient, RouterError
-from poolimport.core.secrets import SecretBox
+from poolimport.core.secrets import SecretBox, SecretError
 from poolimport.core.tenancy import AccessDenied, Scope, find_tenant
 from poolimport.core.text import one_line
 
@@ -94,6 +99,63 @@ class RouterFields:
         except LookupError:
             raise InvalidInput(f"unknown encoding {self.encoding!r}") from None
 
+    @property
+    def effective_port(self) -> int:
+        return self.port or (API_SSL_PORT if self.tls else API_PORT)
+
+
+# Where a stored password goes: changing any of these sends it somewhere it was not entered for.
+ENDPOINT_FIELDS = {
+    "host": "host",
+    "effective_port": "port",
+    "username": "username",
+    "tls": "TLS",
+    "tls_verify": "certificate check",
+    "ca_file": "CA file",
+}
+
+
+def endpoint_changes(before: RouterFields, after: RouterFields) -> list[str]:
+    """What differs of where the password goes (host, port, username, TLS settings), by name."""
+    return [name for attr, name in ENDPOINT_FIELDS.items() if getattr(before, attr) != getattr(after, attr)]
+
+
+def check_password_stays(stored: RouterFields, fields: RouterFields, password: str | None) -> None:
+    """A stored password goes only to the endpoint it was entered for: moving the router needs it again."""
+    changed = endpoint_changes(stored, fields)
+    if changed and not password:
+        raise InvalidInput(
+            f"changing the {', '.join(changed)} of router {stored.name!r} needs its password again:"
+            " a stored password goes only to the endpoint it was entered for"
+        )
+
+
+# A refused request, recorded in the audit once its own transaction has ended.
+REFUSALS = (InvalidInput, AccessDenied, SecretError)
+
+
+@dataclass
+class Attempt:
+    action: str
+    scope: Scope | None = None
+    about: dict[str, Any] = field(default_factory=dict)
+
+    def concerns(self, router: Router) -> None:
+        self.about = {"tenant_id": router.tenant_id, "router_id": router.id, "subject": router.name}
+
+
+@contextmanager
+def refusal_recorded(engine: Engine, action: str) -> Iterator[Attempt]:
+    """Around a request's transactions: a refusal raised inside is recorded (with the scope and router the
+    caller noted on the Attempt) after they have been rolled back, then raised on."""
+    attempt = Attempt(action)
+    try:
+        yield attempt
+    except REFUSALS as exc:
+        if attempt.scope is not None:
+            record_refusal_once(engine, attempt.scope, action, exc, **attempt.about)
+        raise
+
 
 def add_tenant(session: Session, scope: Scope, name: str) -> Tenant:
     if scope.tenant_ids is not None or scope.role != "admin":
@@ -117,34 +179,45 @@ def save_router(
     password: str | None,
     router: Router | None = None,
 ) -> Router:
-    """Add a router, or update `router` (password unchanged when None)."""
+    """Add a router, or update `router` (password unchanged when None; then its endpoint may not change)."""
     scope.require_write("change routers")
     fields.validate()
     if password:
         check_length("password", password, MAX_PASSWORD)
     tenant = find_tenant(session, scope, tenant_name)
+    action = "router.edit"
     if router is None:
         if not password:
             raise InvalidInput("a password is required")
-        router = Router(tenant_id=tenant.id)
+        router, action = Router(tenant_id=tenant.id), "router.add"
         session.add(router)
+    else:
+        check_password_stays(fields_of(router), fields, password)
     router.tenant_id = tenant.id
     router.name, router.host, router.username = fields.name, fields.host, fields.username
-    router.port = fields.port or (API_SSL_PORT if fields.tls else API_PORT)
+    router.port = fields.effective_port
     router.tls, router.tls_verify, router.ca_file = fields.tls, fields.tls_verify, fields.ca_file
     router.encoding, router.timeout = fields.encoding, fields.timeout
     if password:
         router.password_encrypted = SecretBox(settings.key_file).encrypt(password)
+        if router.password_needed:
+            router.password_needed = False
+            if router.last_error == PASSWORD_NEEDED:
+                router.last_status = router.last_error = None
     try:
         session.flush()
     except IntegrityError:
         session.rollback()
         raise InvalidInput(f"tenant {tenant_name!r} already has a router named {fields.name!r}") from None
+    audit.record(session, scope, action, tenant_id=tenant.id, router_id=router.id, subject=router.name)
     return router
 
 
 def remove_router(session: Session, scope: Scope, router: Router) -> None:
     scope.require_write("remove routers")
+    audit.record(
+        session, scope, "router.remove", tenant_id=router.tenant_id, router_id=router.id, subject=router.name
+    )
     session.delete(router)
 
 
@@ -174,3 +247,36 @@ def record_test(router: Router, test: ConnectionTest) -> None:
     router.last_checked_at = utcnow()
     if test.ok:
         router.identity, router.version = test.identity, test.version
+
+
+def save_test(session: Session, scope: Scope, router_id: int, test: ConnectionTest) -> None:
+    """Record a connection test on the router (if it is still there) and in the audit."""
+    router = session.get(Router, router_id)
+    if router is None:
+        return
+    record_test(router, test)
+    outcome = audit.OK if test.ok else audit.FAILED
+    audit.record(
+        session,
+        scope,
+        "router.test",
+        outcome,
+        tenant_id=router.tenant_id,
+        router_id=router.id,
+        subject=router.name,
+        detail=test.error,
+    )
+
+
+def fields_of(router: Router) -> RouterFields:
+    return RouterFields(
+        name=router.name,
+        host=router.host,
+        username=router.username,
+        port=router.port,
+        tls=router.tls,
+        tls_verify=router.tls_verify,
+        ca_file=router.ca_file,
+        encoding=router.encoding,
+        timeout=router.timeout,
+    )

@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from huey import Huey
 from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 
-from poolimport.core.config import ConfigError, Settings, load_settings
+from poolimport.core.config import ConfigError, Settings, load_settings, masked_url, sqlite_queue_file
+from poolimport.core.private_files import make_private, private_dir, private_file, sqlite_files
 from poolimport.queue.consumer import PoolimportHuey
 
 NAME = "poolimport"
 
 
 def storage_for(url: str) -> tuple[type[BaseStorage], dict[str, Any]]:
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
+    path = sqlite_queue_file(url)
+    if path is not None:
         if not path.parent.is_dir():
             # Only POOLIMPORT_HOME is made on demand: a queue elsewhere that nobody consumes would
             # take every job and leave it queued forever.
             if path.parent != load_settings().home:
                 raise ConfigError(f"the queue folder {path.parent} does not exist: create it or fix the URL")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
+        # SQLite would make it 0644, and its WAL and SHM files take its mode.
+        if not private_file(path):
+            make_private(sqlite_files(path))
         return SqliteStorage, {"filename": str(path), "timeout": 30}
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisStorage, {"url": url, "blocking": True, "read_timeout": 1}
-    raise ConfigError(f"unsupported queue URL {url!r}: use sqlite:///PATH or redis://HOST:PORT/DB")
+    raise ConfigError(
+        f"unsupported queue URL {masked_url(url)!r}: use sqlite:///PATH or redis://HOST:PORT/DB"
+    )
 
 
 def make_huey(settings: Settings) -> Huey:

@@ -7,16 +7,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from poolimport.core.access import require_write
 from poolimport.core.audit import audit_rows
-from poolimport.core.config import Settings
+from poolimport.core.config import Settings, masked_url
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.job_actions import JobActions, Outcome
 from poolimport.core.job_queries import event_rows, last_jobs_by_router, list_jobs, newest_event_id_before
 from poolimport.core.jobs import effective_status
 from poolimport.core.models import Router, Tenant
 from poolimport.core.queries import address_rows, pool_rows, router_rows
-from poolimport.core.routers import API_PORT, API_SSL_PORT, RouterFields, probe, record_test, save_router
+from poolimport.core.routers import (
+    RouterFields,
+    check_password_stays,
+    fields_of,
+    probe,
+    refusal_recorded,
+    save_router,
+    save_test,
+)
 from poolimport.core.tenancy import NotFound, Scope, resolve_scope
 
 JOBS_PAGE = 200
@@ -108,32 +115,37 @@ class Data:
                 "username": router.username,
                 "tls": router.tls,
                 "tls_verify": router.tls_verify,
+                "ca_file": router.ca_file,
                 "timeout": router.timeout,
                 "encoding": router.encoding,
+                "password_needed": router.password_needed,
             }
 
     def save_router(
         self, router_id: int | None, tenant: str, fields: RouterFields, password: str | None
     ) -> int:
-        with session_scope(get_engine(self.settings)) as session:
-            scope = resolve_scope(session, self.settings.identity)
+        engine = get_engine(self.settings)
+        action = "router.edit" if router_id else "router.add"
+        with refusal_recorded(engine, action) as attempt, session_scope(engine) as session:
+            scope = attempt.scope = resolve_scope(session, self.settings.identity)
+            attempt.about = {"subject": fields.name}
             existing = _router_by_id(session, scope, router_id) if router_id else None
+            if existing is not None:
+                attempt.concerns(existing)
             return save_router(session, scope, self.settings, tenant, fields, password, existing).id
 
     def test_router(self, router_id: int) -> tuple[str, bool]:
         """(message, ok); the probe runs with no transaction open, the result is recorded after."""
-        with self._reading() as session:
-            scope = resolve_scope(session, self.settings.identity)
-            router = _router_by_id(session, scope, router_id)
-            name = router.name
-        about = {"tenant_id": router.tenant_id, "router_id": router.id, "subject": name}
         engine = get_engine(self.settings)
-        require_write(engine, scope, "test routers (the result is recorded)", "router.test", **about)
-        test = probe(router, self.settings)
+        with refusal_recorded(engine, "router.test") as attempt, self._reading() as session:
+            scope = attempt.scope = resolve_scope(session, self.settings.identity)
+            router = _router_by_id(session, scope, router_id)
+            attempt.concerns(router)
+            scope.require_write("test routers (the result is recorded)")
+            name = router.name
+            test = probe(router, self.settings)
         with session_scope(engine) as session:
-            stored = session.get(Router, router_id)
-            if stored is not None:
-                record_test(stored, test)
+            save_test(session, resolve_scope(session, self.settings.identity), router_id, test)
         if test.ok:
             return f"{name}: {test.identity}, RouterOS {test.version}, {test.rtt_ms} ms", True
         return f"{name}: {test.error}", False
@@ -142,19 +154,22 @@ class Data:
         self, fields: RouterFields, password: str | None, router_id: int | None = None
     ) -> tuple[str, bool]:
         """The form's "test connection": nothing is stored. Editing with the password left blank tests
-        the stored one."""
+        the stored one, at the stored endpoint only."""
         fields.validate()
-        stored = b""
-        if password is None:
-            if router_id is None:
-                return "type the password to test the connection", False
-            with self._reading() as session:
-                scope = resolve_scope(session, self.settings.identity)
-                stored = _router_by_id(session, scope, router_id).password_encrypted
+        stored, needed = b"", False
+        with self._reading() as session:
+            scope = resolve_scope(session, self.settings.identity)
+            scope.require_write("test routers (the result is recorded)")
+            if password is None:
+                if router_id is None:
+                    return "type the password to test the connection", False
+                router = _router_by_id(session, scope, router_id)
+                check_password_stays(fields_of(router), fields, password)
+                stored, needed = router.password_encrypted, router.password_needed
         router = Router(
             name=fields.name,
             host=fields.host,
-            port=fields.port or (API_SSL_PORT if fields.tls else API_PORT),
+            port=fields.effective_port,
             username=fields.username,
             tls=fields.tls,
             tls_verify=fields.tls_verify,
@@ -162,6 +177,7 @@ class Data:
             encoding=fields.encoding,
             timeout=fields.timeout,
             password_encrypted=stored,
+            password_needed=needed,
         )
         test = probe(router, self.settings, password)
         if test.ok:
@@ -180,7 +196,7 @@ class Data:
 
             check_queue()
         except Exception as exc:
-            return f"{exc.__class__.__name__}: {exc}"
+            return masked_url(f"{exc.__class__.__name__}: {exc}")
         return None
 
 

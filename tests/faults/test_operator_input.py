@@ -282,7 +282,7 @@ def test_addresses_and_host_names_are_accepted(engine: Engine, router_id: int, h
     [
         (("n" * 101,), "router name is too long: 101 characters, at most 100"),
         (
-            ("ok", "192.0.2.1", "--ca-file", "c" * 1001),
+            ("ok", "192.0.2.1", "--tls", "--ca-file", "c" * 1001),
             "CA file path is too long: 1001 characters, at most 1000",
         ),
         (("ok\x1b[2J",), "router name must not contain control characters"),

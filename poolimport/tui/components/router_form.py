@@ -12,7 +12,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
-from poolimport.core.routers import InvalidInput, RouterFields
+from poolimport.core.routers import InvalidInput, RouterFields, check_password_stays
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
 
@@ -70,6 +70,8 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
                 yield Input(one_line(v.get("username", "")), id="username", compact=True)
                 yield Label("Password")
                 hint = "unchanged unless typed" if self.router_id else ""
+                if v.get("password_needed"):
+                    hint = "needed again: the key file was replaced"
                 yield Input(placeholder=hint, password=True, id="password", compact=True)
                 yield Label("Timeout (s)")
                 yield Input(str(v.get("timeout", 10)), id="timeout", type="number", compact=True)
@@ -108,6 +110,7 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
             port=port,
             tls=self.query_one("#tls", Checkbox).value,
             tls_verify=self.query_one("#tls_verify", Checkbox).value,
+            ca_file=self.values.get("ca_file"),
             encoding=self.values.get("encoding", "utf-8"),
             timeout=timeout,
         )
@@ -115,7 +118,23 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
         password = self.query_one("#password", Input).value or None
         if self.router_id is None and not password:
             raise InvalidInput("a password is required")
+        if self.router_id is not None:
+            check_password_stays(self._stored_fields(), fields, password)
         return RouterFormResult(self.router_id, tenant, fields, password)
+
+    def _stored_fields(self) -> RouterFields:
+        v = self.values
+        return RouterFields(
+            name=v["name"],
+            host=v["host"],
+            username=v["username"],
+            port=v["port"],
+            tls=v["tls"],
+            tls_verify=v["tls_verify"],
+            ca_file=v.get("ca_file"),
+            encoding=v["encoding"],
+            timeout=v["timeout"],
+        )
 
     def _say(self, message: str, ok: bool) -> None:
         status = self.query_one("#form-status", Static)
