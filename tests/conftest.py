@@ -85,8 +85,17 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("POOLIMPORT_HOME", str(path))
     for name in ("POOLIMPORT_DATABASE_URL", "POOLIMPORT_QUEUE_URL", "POOLIMPORT_OPERATOR"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("POOLIMPORT_HEARTBEAT_INTERVAL", "0.5")
+    # Generous: a job starved of CPU on a loaded machine must not read as stalled (and be retried by a
+    # consumer's sweeper). Tests about stalls ask for `fast_heartbeat`.
+    monkeypatch.setenv("POOLIMPORT_HEARTBEAT_INTERVAL", "5")
     return path
+
+
+@pytest.fixture
+def fast_heartbeat(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests about stalled jobs: a job whose consumer died reads as stalled after 3 s, not 15 s. The
+    processes a test starts see it; ask for it before `settings` if the test's own settings must too."""
+    monkeypatch.setenv("POOLIMPORT_HEARTBEAT_INTERVAL", "1")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from poolimport.core.db import get_read_engine, session_scope
 from poolimport.core.jobs import auto_retry_stalled, claim, create_job
 from poolimport.core.models import ImportJob, IpPool, JobSource, PoolAddress, Router, utcnow
 from poolimport.sim import SimServer
-from tests.conftest import ADMIN, Consumer, router_config, run_cli
+from tests.conftest import ADMIN, SLOW_ROW_DELAY, Consumer, router_config, run_cli
 from tests.helpers import enqueue, events, show, wait_for, wait_status
 from tests.stored import stored_address_count
 
@@ -60,6 +60,7 @@ def test_killed_consumers_job_is_retried_once_by_the_next_consumers_and_ends_exa
     sim_factory: Callable[..., SimServer],
     add_router: Callable[..., int],
     start_consumer: Callable[..., Consumer],
+    fast_heartbeat: None,
 ) -> None:
     add_router(sim_factory(many_pools_config()), name="core")
     victim = start_consumer()
@@ -111,11 +112,12 @@ def test_no_automatic_retry_when_stalled_retries_is_zero(
     sim: SimServer,
     add_router: Callable[..., int],
     start_consumer: Callable[..., Consumer],
+    fast_heartbeat: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("POOLIMPORT_STALLED_RETRIES", "0")
-    add_router(sim, name="core")
-    sim.faults.row_delay = 1.0  # the read takes ~6 s: the kill lands in the middle of it
+    add_router(sim, name="core", timeout=60)
+    sim.faults.row_delay = SLOW_ROW_DELAY  # the kill lands in the middle of the read
     victim = start_consumer()
     job_id = enqueue("core")
     wait_status(job_id, ("running",))
@@ -136,9 +138,10 @@ def test_a_chain_that_used_its_automatic_retry_is_not_retried_again(
     sim: SimServer,
     add_router: Callable[..., int],
     start_consumer: Callable[..., Consumer],
+    fast_heartbeat: None,
 ) -> None:
-    add_router(sim, name="core")
-    sim.faults.row_delay = 1.0
+    add_router(sim, name="core", timeout=60)
+    sim.faults.row_delay = SLOW_ROW_DELAY  # both kills land in the middle of a read
     first_victim = start_consumer()
     job_id = enqueue("core")
     wait_status(job_id, ("running",))

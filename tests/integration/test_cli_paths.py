@@ -143,7 +143,10 @@ def test_router_remove_takes_its_pools_addresses_and_jobs_and_nothing_else(
 
 
 def test_jobs_status_and_router_filters_select_exactly(
-    engine: Engine, sim_factory: Callable[..., SimServer], add_router: Callable[..., int]
+    engine: Engine,
+    sim_factory: Callable[..., SimServer],
+    add_router: Callable[..., int],
+    fast_heartbeat: None,
 ) -> None:
     sim = sim_factory()
     partial_config = router_config()
@@ -192,7 +195,10 @@ def test_jobs_status_and_router_filters_select_exactly(
 
 
 def test_retry_all_failed_retries_only_each_routers_newest_failure(
-    engine: Engine, sim_factory: Callable[..., SimServer], add_router: Callable[..., int]
+    engine: Engine,
+    sim_factory: Callable[..., SimServer],
+    add_router: Callable[..., int],
+    fast_heartbeat: None,
 ) -> None:
     partial_config = router_config()
     partial_config["menus"]["/ip/pool"][1]["ranges"] = "10.10.0.1-10.10.0.300"

@@ -16,6 +16,7 @@ from poolimport.sim import SimServer
 from tests.conftest import (
     EXPECTED_ADDRESSES,
     PASSWORD,
+    SLOW_ROW_DELAY,
     Consumer,
     router_config,
     run_cli,
@@ -76,11 +77,12 @@ def test_killed_consumer_leaves_a_stalled_job_that_retry_completes(
     sim_factory: Callable[..., SimServer],
     add_router: Callable[..., int],
     start_consumer: Callable[..., Consumer],
+    fast_heartbeat: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("POOLIMPORT_STALLED_RETRIES", "0")  # the operator retries here, not the sweeper
     sim = sim_factory()
-    add_router(sim, name="core")
+    add_router(sim, name="core", timeout=60)
     first = start_consumer()
     assert wait_status(enqueue("core"), ("succeeded",)) == "succeeded"
     first.stop()
@@ -89,7 +91,7 @@ def test_killed_consumer_leaves_a_stalled_job_that_retry_completes(
         "/ip/pool",
         [*router_config()["menus"]["/ip/pool"], {"name": "extra", "ranges": "172.16.0.1-172.16.0.50"}],
     )
-    sim.faults.row_delay = 1.5  # the read takes ~10 s: the kill lands in the middle of it
+    sim.faults.row_delay = SLOW_ROW_DELAY  # the kill lands in the middle of the read
     victim = start_consumer(workers=1)
     job_id = enqueue("core")
     wait_status(job_id, ("running",))
@@ -163,8 +165,8 @@ def test_cancel_running_job(
     start_consumer: Callable[..., Consumer],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    add_router(sim, name="core")
-    sim.faults.row_delay = 1.0  # the read takes ~6 s: the cancel lands while it runs
+    add_router(sim, name="core", timeout=60)
+    sim.faults.row_delay = SLOW_ROW_DELAY  # the cancel lands while the read runs
     start_consumer()
     job_id = enqueue("core")
     wait_status(job_id, ("running",))
@@ -225,9 +227,10 @@ def test_flush_stuck_frees_the_router(
     sim: SimServer,
     add_router: Callable[..., int],
     start_consumer: Callable[..., Consumer],
+    fast_heartbeat: None,
 ) -> None:
-    add_router(sim, name="core")
-    sim.faults.row_delay = 1.5
+    add_router(sim, name="core", timeout=60)
+    sim.faults.row_delay = SLOW_ROW_DELAY
     victim = start_consumer(workers=1)
     job_id = enqueue("core")
     wait_status(job_id, ("running",))

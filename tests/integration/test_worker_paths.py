@@ -217,13 +217,6 @@ DYING_ROUTER = menus(
 )
 
 
-def newest_job(engine: Engine) -> tuple[int, str]:
-    with engine.connect() as conn:
-        row = conn.execute(select(ImportJob.id, ImportJob.status).order_by(ImportJob.id.desc())).first()
-    assert row is not None
-    return int(row.id), str(row.status)
-
-
 def rows_per_pool(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         rows = conn.execute(
@@ -240,6 +233,7 @@ def test_a_worker_killed_while_writing_loses_only_the_pool_in_progress_and_the_r
     sim_factory: Callable[..., SimServer],
     add_router: Callable[..., int],
     start_consumer: Callable[..., Consumer],
+    fast_heartbeat: None,
 ) -> None:
     add_router(sim_factory(DYING_ROUTER), name="core")
     victim = start_consumer(workers=1)
@@ -255,19 +249,14 @@ def test_a_worker_killed_while_writing_loses_only_the_pool_in_progress_and_the_r
     written = rows_per_pool(reader)
     assert 1 <= len(written) < POOL_COUNT
     assert set(written.values()) == {POOL_SIZE}
-    # Stalled, or already retried by whatever retries stalled jobs: either way no longer running.
-    wait_for(lambda: show(job_id)["status"] in ("stalled", "failed"), 30, f"job #{job_id} to stall")
+    # No consumer runs, so none retries it: it stays stalled until the operator's retry, whose id the test
+    # then knows (a consumer started first would race the operator to it).
+    assert wait_status(job_id, ("stalled",), timeout=30) == "stalled"
+    retried = run_cli("retry", str(job_id), "--json")
+    assert retried.returncode == 0, retried.stderr
+    retry_id = json.loads(retried.stdout)["job_id"]
     start_consumer()
-    if show(job_id)["status"] == "stalled":
-        retried = run_cli("retry", str(job_id))
-        assert retried.returncode == 0 or "already has job" in retried.stderr, retried.stderr
-
-    def retry_ended() -> tuple[int, str] | None:
-        newest = newest_job(reader)
-        return newest if newest[0] != job_id and newest[1] in TERMINAL else None
-
-    retry_id, status = wait_for(retry_ended, 120, "the retry to end")
-    assert status == "succeeded"
+    assert wait_status(retry_id, TERMINAL, timeout=120) == "succeeded"
     killed = show(job_id)
     assert killed["status"] == "failed" and "stalled" in killed["error"]
     assert not any(e.message.startswith("IP pools import completed") for e in events(reader, job_id))
@@ -335,6 +324,7 @@ def test_a_worker_back_after_its_job_was_taken_over_stops_and_writes_nothing(
     sim_factory: Callable[..., SimServer],
     add_router: Callable[..., int],
     start_consumer: Callable[..., Consumer],
+    fast_heartbeat: None,
 ) -> None:
     sim = sim_factory(router_config(faults={"row_delay": 2.0}))
     add_router(sim, name="core", timeout=60)

@@ -24,7 +24,7 @@ from poolimport.tui.components.log_pane import OLDER_EVENTS, TAIL_EVENTS, LogPan
 from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.router_form import RouterForm
 from poolimport.tui.components.routers_table import RoutersTable
-from tests.conftest import router_config
+from tests.conftest import SLOW_ROW_DELAY, router_config
 from tests.tui.conftest import wait_until
 from tests.tui.sample_data import T0
 
@@ -142,8 +142,8 @@ async def test_import_all_then_retry_and_retry_all_failed(
 async def test_c_cancels_the_selected_running_job(
     engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int], consumer: Any
 ) -> None:
-    add_router(sim, name="core")
-    sim.faults.row_delay = 1.0
+    add_router(sim, name="core", timeout=60)
+    sim.faults.row_delay = SLOW_ROW_DELAY  # the cancel lands while the read runs
     app = PoolImportApp(tui_settings)
     async with app.run_test(size=SIZE) as pilot:
         await routers_loaded(pilot, app, 1)
