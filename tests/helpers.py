@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, select
 
 from poolimport.core.models import JobEvent
 from poolimport.sim import SimServer
@@ -76,7 +76,7 @@ def wait_status(job_id: int, statuses: tuple[str, ...], timeout: float = 30.0) -
     return str(wait_for(reached, timeout, f"job #{job_id} to be {'/'.join(statuses)}"))
 
 
-def events(engine: Engine, job_id: int) -> list[JobEvent]:
+def events(engine: Engine, job_id: int) -> list[Row[Any]]:
     with engine.connect() as conn:
         return list(conn.execute(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, Row, func, select, text
 
 from poolimport.core.models import IpPool, PoolAddress
 
@@ -24,7 +24,7 @@ def dump(engine: Engine, skip: tuple[str, ...] = ("last_seen",)) -> Dump:
     return tables
 
 
-def pools(engine: Engine) -> dict[str, IpPool]:
+def pools(engine: Engine) -> dict[str, Row[Any]]:
     with engine.connect() as conn:
         return {row.name: row for row in conn.execute(select(IpPool.__table__))}
 

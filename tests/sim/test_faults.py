@@ -23,7 +23,7 @@ class PausingFaults(Faults):
         self.next_row = threading.Semaphore(0)
         super().__init__(row_delay=0.001)  # any delay makes the sim flush each row before the next
 
-    @property  # type: ignore[override]
+    @property
     def stall_after_rows(self) -> int:
         assert self.next_row.acquire(timeout=30), "the test never let the reply go on"
         return 0
