@@ -1,13 +1,16 @@
-"""Shared fixtures: a throw-away POOLIMPORT_HOME with a migrated SQLite database, simulators, the CLI."""
+"""Shared fixtures: a throw-away POOLIMPORT_HOME with a migrated SQLite database, simulators (plain and
+TLS), consumers whose output is kept, the CLI."""
 
 from __future__ import annotations
 
 import copy
 import os
+import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,7 +26,9 @@ from poolimport.core.models import Operator, Tenant
 from poolimport.core.routers import RouterFields, add_tenant, save_router
 from poolimport.core.secrets import ensure_key_file
 from poolimport.core.tenancy import Scope
+from poolimport.queue.process import spawn_worker, stop_worker
 from poolimport.sim import SimServer
+from tests.pki import issue_certificates
 
 POSTGRES_URL = os.environ.get(
     "POOLIMPORT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -62,6 +67,11 @@ ROUTER_CONFIG: dict[str, Any] = {
         "/ipv6/pool/used": [{"pool": "v6", "prefix": "2001:db8::4/126", "owner": "carol", "info": "dhcpv6"}],
     },
 }
+EXPECTED_ADDRESSES = 100 + 6 + 64  # pppoe, static, v6 in ROUTER_CONFIG
+# A router this slow (a few rows a minute) is still being read whenever a test acts on the job reading it,
+# however loaded the machine; the test sets faults.row_delay = 0 if the read must then end. Its router
+# needs a timeout above the delay (add_router(..., timeout=60)).
+SLOW_ROW_DELAY = 5.0
 
 
 def router_config(**overrides: Any) -> dict[str, Any]:
@@ -76,8 +86,17 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("POOLIMPORT_HOME", str(path))
     for name in ("POOLIMPORT_DATABASE_URL", "POOLIMPORT_QUEUE_URL", "POOLIMPORT_OPERATOR"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("POOLIMPORT_HEARTBEAT_INTERVAL", "0.5")
+    # Generous: a job starved of CPU on a loaded machine must not read as stalled (and be retried by a
+    # consumer's sweeper). Tests about stalls ask for `fast_heartbeat`.
+    monkeypatch.setenv("POOLIMPORT_HEARTBEAT_INTERVAL", "5")
     return path
+
+
+@pytest.fixture
+def fast_heartbeat(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests about stalled jobs: a job whose consumer died reads as stalled after 3 s, not 15 s. The
+    processes a test starts see it; ask for it before `settings` if the test's own settings must too."""
+    monkeypatch.setenv("POOLIMPORT_HEARTBEAT_INTERVAL", "1")
 
 
 @pytest.fixture
@@ -145,12 +164,37 @@ def any_engine(any_settings: Settings) -> Engine:
     return engine
 
 
+def menus(**rows: list[dict[str, str]]) -> dict[str, Any]:
+    """A router config whose menus are exactly these (keys: ip, ip_used, ipv6, ipv6_used)."""
+    paths = {
+        "ip": "/ip/pool",
+        "ip_used": "/ip/pool/used",
+        "ipv6": "/ipv6/pool",
+        "ipv6_used": "/ipv6/pool/used",
+    }
+    config = router_config()
+    config["menus"] = {paths[key]: value for key, value in rows.items()}
+    for path in paths.values():
+        config["menus"].setdefault(path, [])
+    return config
+
+
 @pytest.fixture
-def sim_factory() -> Iterator[Callable[..., SimServer]]:
+def sim_config() -> dict[str, Any]:
+    """The router `sim` and `sim_factory()` imitate unless given a config; a directory's conftest may
+    override it (tests/sim does)."""
+    return router_config()
+
+
+@pytest.fixture
+def sim_factory(sim_config: dict[str, Any]) -> Iterator[Callable[..., SimServer]]:
+    """Starts simulators (the config, else `sim_config`; SimServer's options such as tls_cert), stopped
+    after the test."""
     started: list[SimServer] = []
 
-    def start(config: dict[str, Any] | None = None) -> SimServer:
-        sim = SimServer(config if config is not None else router_config(), port=0).start()
+    def start(config: dict[str, Any] | None = None, **options: Any) -> SimServer:
+        chosen = config if config is not None else copy.deepcopy(sim_config)
+        sim = SimServer(chosen, **options).start()
         started.append(sim)
         return sim
 
@@ -162,6 +206,58 @@ def sim_factory() -> Iterator[Callable[..., SimServer]]:
 @pytest.fixture
 def sim(sim_factory: Callable[..., SimServer]) -> SimServer:
     return sim_factory()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A CA and a server certificate it signed, for localhost and 127.0.0.1."""
+    return issue_certificates(tmp_path_factory.mktemp("pki"), ["localhost", "127.0.0.1"])
+
+
+@pytest.fixture
+def tls_sim(sim_factory: Callable[..., SimServer], pki: dict[str, Path]) -> SimServer:
+    """`sim`, speaking api-ssl with the `pki` certificate."""
+    return sim_factory(tls_cert=pki["cert"], tls_key=pki["key"])
+
+
+@dataclass
+class Consumer:
+    """A real `poolimport worker` (or huey_consumer) whose output is kept in `log` for the test to read."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM, the way a supervisor stops it; waits for it to exit (its output is then complete)."""
+        stop_worker(self.process)
+
+    def kill(self) -> None:
+        """SIGKILL: the consumer dies mid-job, the way a crash or the OOM killer ends it."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+@pytest.fixture
+def start_consumer(home: Path, tmp_path: Path) -> Iterator[Callable[..., Consumer]]:
+    """Starts real consumers (spawn_worker's options) in the test's home, each with its output kept in a
+    file of tmp_path, where the password scans read it too. Stopped after the test, and their output
+    checked for the test password."""
+    started: list[Consumer] = []
+
+    def start(workers: int = 1, **options: Any) -> Consumer:
+        log = tmp_path / f"consumer-{len(started) + 1}.log"
+        with log.open("wb") as output:
+            started.append(Consumer(spawn_worker(workers, output, **options), log))
+        return started[-1]
+
+    yield start
+    for consumer in started:
+        consumer.stop()
+    for consumer in started:
+        assert PASSWORD not in consumer.output(), f"the password is in the output of {consumer.log.name}"
 
 
 def router_adder(engine: Engine, settings: Settings) -> Callable[..., int]:

@@ -18,11 +18,8 @@ from poolimport.core.models import IpPool, PoolAddress, Router
 from poolimport.core.routeros import WAIT_SLICE, PatientTransport, RouterClient, RouterStopped, RouterTarget
 from poolimport.sim import SimServer
 from poolimport.sim.config import generate_used
-from tests.conftest import PASSWORD, run_cli
-from tests.integration.test_queue import enqueue, events, show, start_consumer, wait_for, wait_status
-from tests.integration.test_routeros_client import assert_all_closed, pki, tls_sim
-
-__all__ = ["pki", "start_consumer", "tls_sim"]  # fixtures shared with the modules they come from
+from tests.conftest import PASSWORD, Consumer, run_cli
+from tests.helpers import assert_all_closed, enqueue, events, show, wait_for, wait_status
 
 pytestmark = pytest.mark.xdist_group("consumers")
 
@@ -88,7 +85,7 @@ def messages(engine: Engine, job_id: int) -> list[str]:
 def test_time_limit_ends_a_trickling_read_and_keeps_stored_data(
     engine: Engine,
     imported_trickler: tuple[SimServer, dict[str, Any]],
-    start_consumer: Callable[..., Any],
+    start_consumer: Callable[..., Consumer],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _sim, before = imported_trickler
@@ -109,7 +106,7 @@ def test_time_limit_ends_a_trickling_read_and_keeps_stored_data(
 def test_cancel_during_a_trickling_read_is_prompt_and_keeps_stored_data(
     engine: Engine,
     imported_trickler: tuple[SimServer, dict[str, Any]],
-    start_consumer: Callable[..., Any],
+    start_consumer: Callable[..., Consumer],
 ) -> None:
     _sim, before = imported_trickler
     start_consumer(workers=1)

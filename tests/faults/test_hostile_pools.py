@@ -20,6 +20,7 @@ from poolimport.core.pool_writer import PoolWriter
 from poolimport.core.queries import pool_rows
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, router_config, run_cli
+from tests.helpers import SQL_WORDS
 
 # Each of these used to end the whole job: OverflowError on SQLite, "integer out of range" on PostgreSQL.
 HUGE_POOLS = {
@@ -28,7 +29,6 @@ HUGE_POOLS = {
     ("every-prefix", 6): 2**64,
     ("everything", 6): 2**128,
 }
-SQL_WORDS = ("INSERT", "UPDATE", "SELECT", "[SQL", "parameters", "%(", "Background on this error")
 
 
 def hostile_router(**menus: list[dict[str, str]]) -> dict[str, Any]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +16,7 @@ from poolimport.core.jobs import JobRefused, create_job
 from poolimport.core.models import ImportJob, PoolAddress, Router
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, router_config, run_cli
-from tests.integration.test_queue import wait_for
+from tests.helpers import start_cli, wait_for
 
 
 def slow_router() -> dict[str, Any]:
@@ -30,15 +28,6 @@ def slow_router() -> dict[str, Any]:
     ]
     config["faults"] = {"row_delay": 0.6}
     return config
-
-
-def start_cli(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "poolimport.cli", *args],
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
 
 
 def job_rows(engine: Engine) -> list[tuple[Any, ...]]:

@@ -23,9 +23,8 @@ from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
 from poolimport.core.routers import RouterFields, add_tenant, save_router
 from poolimport.sim import SimServer
-from tests.conftest import ADMIN, PASSWORD, register_me
-from tests.faults.conftest import Consumer
-from tests.integration.test_queue import enqueue, wait_for, wait_status
+from tests.conftest import ADMIN, PASSWORD, Consumer, register_me
+from tests.helpers import enqueue, wait_for, wait_status
 
 pytestmark = pytest.mark.xdist_group("consumers")
 

@@ -32,10 +32,9 @@ from poolimport.queue.messages import SignedJsonSerializer
 from poolimport.queue.process import spawn_worker, stop_worker
 from poolimport.queue.tasks import import_pools
 from poolimport.sim import SimServer
-from tests.conftest import ADMIN, run_cli, unavailable
-from tests.faults.conftest import Consumer
+from tests.conftest import ADMIN, Consumer, run_cli, unavailable
 from tests.faults.test_outages import QUEUE_KEYS, WARNING_LINE
-from tests.integration.test_queue import enqueue, wait_for, wait_status
+from tests.helpers import enqueue, wait_for, wait_status
 
 pytestmark = pytest.mark.xdist_group("consumers")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -16,9 +15,9 @@ from poolimport.core.db import get_read_engine, session_scope
 from poolimport.core.jobs import auto_retry_stalled, claim, create_job
 from poolimport.core.models import ImportJob, IpPool, JobSource, PoolAddress, Router, utcnow
 from poolimport.sim import SimServer
-from tests.conftest import ADMIN, router_config, run_cli
-from tests.faults.conftest import Consumer
-from tests.integration.test_queue import enqueue, events, show, wait_for, wait_status
+from tests.conftest import ADMIN, SLOW_ROW_DELAY, Consumer, router_config, run_cli
+from tests.helpers import enqueue, events, show, wait_for, wait_status
+from tests.stored import stored_address_count
 
 pytestmark = pytest.mark.xdist_group("consumers")
 
@@ -51,16 +50,6 @@ def retries_of(engine: Engine, job_id: int) -> list[int]:
         return list(conn.scalars(select(ImportJob.id).where(ImportJob.retry_of_id == job_id)))
 
 
-def stored_addresses(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(PoolAddress)) or 0)
-
-
-def kill(consumer: Consumer) -> None:
-    consumer.process.send_signal(signal.SIGKILL)
-    consumer.process.wait()
-
-
 def messages(engine: Engine, job_id: int) -> list[str]:
     return [event.message for event in events(engine, job_id)]
 
@@ -71,6 +60,7 @@ def test_killed_consumers_job_is_retried_once_by_the_next_consumers_and_ends_exa
     sim_factory: Callable[..., SimServer],
     add_router: Callable[..., int],
     start_consumer: Callable[..., Consumer],
+    fast_heartbeat: None,
 ) -> None:
     add_router(sim_factory(many_pools_config()), name="core")
     victim = start_consumer()
@@ -78,10 +68,10 @@ def test_killed_consumers_job_is_retried_once_by_the_next_consumers_and_ends_exa
     # Polled during the import with the reader: on SQLite it never takes the write lock the import needs.
     reader = get_read_engine(settings)
     wait_for(lambda: job_row(reader, job_id).pools_done >= 1, 60, "the first pool to be written")
-    kill(victim)
+    victim.kill()
     killed = job_row(engine, job_id)
     assert killed.status == "running" and killed.pools_done < POOLS, "the import ended before the kill"
-    written_before = stored_addresses(engine)
+    written_before = stored_address_count(engine)
     assert 0 < written_before < POOLS * ADDRESSES_PER_POOL
 
     # Two consumers sweep for stalled jobs at the same time: only one of them may retry it.
@@ -122,15 +112,16 @@ def test_no_automatic_retry_when_stalled_retries_is_zero(
     sim: SimServer,
     add_router: Callable[..., int],
     start_consumer: Callable[..., Consumer],
+    fast_heartbeat: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("POOLIMPORT_STALLED_RETRIES", "0")
-    add_router(sim, name="core")
-    sim.faults.row_delay = 1.0  # the read takes ~6 s: the kill lands in the middle of it
+    add_router(sim, name="core", timeout=60)
+    sim.faults.row_delay = SLOW_ROW_DELAY  # the kill lands in the middle of the read
     victim = start_consumer()
     job_id = enqueue("core")
     wait_status(job_id, ("running",))
-    kill(victim)
+    victim.kill()
     start_consumer()
 
     assert wait_status(job_id, ("failed",), timeout=30) == "failed"
@@ -147,18 +138,19 @@ def test_a_chain_that_used_its_automatic_retry_is_not_retried_again(
     sim: SimServer,
     add_router: Callable[..., int],
     start_consumer: Callable[..., Consumer],
+    fast_heartbeat: None,
 ) -> None:
-    add_router(sim, name="core")
-    sim.faults.row_delay = 1.0
+    add_router(sim, name="core", timeout=60)
+    sim.faults.row_delay = SLOW_ROW_DELAY  # both kills land in the middle of a read
     first_victim = start_consumer()
     job_id = enqueue("core")
     wait_status(job_id, ("running",))
-    kill(first_victim)
+    first_victim.kill()
 
     second_victim = start_consumer()  # retries the stalled job, then dies in the retry too
     retry_id = wait_for(lambda: retries_of(engine, job_id), 30, f"an automatic retry of job #{job_id}")[0]
     wait_status(retry_id, ("running",))
-    kill(second_victim)
+    second_victim.kill()
 
     last = start_consumer(huey_consumer=True)  # Huey's own command sweeps too
     assert wait_status(retry_id, ("failed",), timeout=30) == "failed"

@@ -22,6 +22,7 @@ from poolimport.core.db import dispose_engines
 from poolimport.core.schema import HEAD_REVISION
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD, router_config, run_cli
+from tests.helpers import assert_secrets_absent
 
 Result = subprocess.CompletedProcess[str]
 
@@ -432,12 +433,8 @@ def test_the_password_never_appears_in_output_database_or_log(
 
     log_files = list((home / "logs").glob("poolimport.log*"))
     assert log_files and "invalid user name or password (6)" in log_files[0].read_text()
-    stored = [path for path in home.iterdir() if path.is_file() and path.name != "secret.key"]
-    assert any(path.name == "poolimport.db" for path in stored)
-    for path in stored + log_files:
-        data = path.read_bytes()
-        for secret in (PASSWORD, wrong):
-            assert secret.encode() not in data, path
+    scanned = assert_secrets_absent(home.parent, [PASSWORD, wrong], [settings.key_file])
+    assert {home / "poolimport.db", *log_files} <= set(scanned)
     for result in outputs:
         assert wrong not in result.stdout + result.stderr
 

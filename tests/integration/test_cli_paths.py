@@ -18,15 +18,11 @@ from poolimport.core.config import Settings
 from poolimport.core.models import ImportJob, Router
 from poolimport.core.secrets import ensure_key_file
 from poolimport.sim import SimServer
-from tests.conftest import router_config, run_cli
-from tests.faults.test_hostile_pools import SQL_WORDS
-from tests.faults.test_one_live_job import start_cli
-from tests.integration.test_importer import addresses, dump
-from tests.integration.test_queue import wait_for, wait_status
+from tests.conftest import SLOW_ROW_DELAY, router_config, run_cli
+from tests.helpers import SQL_WORDS, start_cli, wait_for, wait_status
+from tests.stored import addresses, dump
 
 Result = subprocess.CompletedProcess[str]
-# Long enough that a job reading this router is still reading when the test looks at it.
-SLOW_ROW_DELAY = 5.0
 
 
 def ok(result: Result) -> Result:
@@ -147,7 +143,10 @@ def test_router_remove_takes_its_pools_addresses_and_jobs_and_nothing_else(
 
 
 def test_jobs_status_and_router_filters_select_exactly(
-    engine: Engine, sim_factory: Callable[..., SimServer], add_router: Callable[..., int]
+    engine: Engine,
+    sim_factory: Callable[..., SimServer],
+    add_router: Callable[..., int],
+    fast_heartbeat: None,
 ) -> None:
     sim = sim_factory()
     partial_config = router_config()
@@ -196,7 +195,10 @@ def test_jobs_status_and_router_filters_select_exactly(
 
 
 def test_retry_all_failed_retries_only_each_routers_newest_failure(
-    engine: Engine, sim_factory: Callable[..., SimServer], add_router: Callable[..., int]
+    engine: Engine,
+    sim_factory: Callable[..., SimServer],
+    add_router: Callable[..., int],
+    fast_heartbeat: None,
 ) -> None:
     partial_config = router_config()
     partial_config["menus"]["/ip/pool"][1]["ranges"] = "10.10.0.1-10.10.0.300"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,50 +11,22 @@ from sqlalchemy import Engine, select, text
 
 from poolimport.core.config import Settings
 from poolimport.core.importer import ImportResult, run_import
-from poolimport.core.models import IpPool, PoolAddress, Router
+from poolimport.core.models import Router
 from poolimport.sim import SimServer
-from tests.conftest import PASSWORD, ROUTER_CONFIG, router_config
+from tests.conftest import PASSWORD, ROUTER_CONFIG, menus, router_config
+from tests.helpers import assert_all_closed
+from tests.stored import addresses, dump, pools, statuses
 
 PPPOE, STATIC, V6 = 100, 6, 64
 TOTAL = PPPOE + STATIC + V6
-Dump = dict[str, list[tuple[Any, ...]]]
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
 
 
-def dump(engine: Engine, skip: tuple[str, ...] = ("last_seen",)) -> Dump:
-    """Every row of the tables an import writes, as raw SQLite values, minus the columns in `skip`."""
-    tables: Dump = {}
-    with engine.connect() as conn:
-        for table in ("ip_pools", "pool_addresses"):
-            columns = [
-                row[1] for row in conn.execute(text(f"PRAGMA table_info({table})")) if row[1] not in skip
-            ]
-            query = f"SELECT {', '.join(columns)} FROM {table} ORDER BY id"
-            tables[table] = [tuple(row) for row in conn.exec_driver_sql(query)]
-    return tables
-
-
 def raw_rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
         return [tuple(row) for row in conn.execute(text(sql), params)]
-
-
-def pools(engine: Engine) -> dict[str, IpPool]:
-    with engine.connect() as conn:
-        return {row.name: row for row in conn.execute(select(IpPool.__table__))}
-
-
-def addresses(engine: Engine, pool: str) -> dict[str, tuple[str, str | None, str | None]]:
-    stmt = (
-        select(PoolAddress.address, PoolAddress.status, PoolAddress.owner, PoolAddress.info)
-        .join(IpPool, IpPool.id == PoolAddress.pool_id)
-        .where(IpPool.name == pool)
-        .order_by(PoolAddress.sort_key)
-    )
-    with engine.connect() as conn:
-        return {row.address: (row.status, row.owner, row.info) for row in conn.execute(stmt)}
 
 
 def pool_dump(engine: Engine, name: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -70,42 +41,8 @@ def pool_dump(engine: Engine, name: str) -> tuple[list[tuple[Any, ...]], list[tu
     return pool, rows
 
 
-def statuses(engine: Engine, pool: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for status, _owner, _info in addresses(engine, pool).values():
-        counts[status] = counts.get(status, 0) + 1
-    return counts
-
-
 def counts(result: ImportResult) -> tuple[dict[str, int], dict[str, int]]:
     return result.pools, result.addresses
-
-
-def menus(**rows: list[dict[str, str]]) -> dict[str, Any]:
-    """A router config whose menus are exactly these (keys: ip, ip_used, ipv6, ipv6_used)."""
-    paths = {
-        "ip": "/ip/pool",
-        "ip_used": "/ip/pool/used",
-        "ipv6": "/ipv6/pool",
-        "ipv6_used": "/ipv6/pool/used",
-    }
-    config = router_config()
-    config["menus"] = {paths[key]: value for key, value in rows.items()}
-    for path in paths.values():
-        config["menus"].setdefault(path, [])
-    return config
-
-
-def open_sessions(sim: SimServer) -> int:
-    with sim._lock:
-        return len(sim._sessions)
-
-
-def assert_all_closed(sim: SimServer, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while open_sessions(sim):
-        assert time.monotonic() < deadline, "a connection to the router stayed open"
-        time.sleep(0.01)
 
 
 # -- a first import, and importing again -----------------------------------------------------------------

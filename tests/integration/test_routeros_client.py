@@ -24,6 +24,7 @@ from poolimport.core.routeros import UNDECODABLE, RouterClient, RouterError, Rou
 from poolimport.core.routers import probe, record_test
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD, router_config
+from tests.helpers import assert_all_closed, open_sessions
 from tests.pki import issue_certificates
 
 TIMEOUT = 0.5
@@ -39,19 +40,6 @@ def target(port: int, **fields: Any) -> RouterTarget:
     }
     values.update(fields)
     return RouterTarget(**values)
-
-
-def open_sessions(sim: SimServer) -> int:
-    with sim._lock:
-        return len(sim._sessions)
-
-
-def assert_all_closed(sim: SimServer, timeout: float = 5.0) -> None:
-    """The simulator ends a session when its client closes the socket: poll until none is left."""
-    deadline = time.monotonic() + timeout
-    while open_sessions(sim):
-        assert time.monotonic() < deadline, f"{open_sessions(sim)} connection(s) still open on the simulator"
-        time.sleep(0.01)
 
 
 def failure(t: RouterTarget, path: str = "/ip/pool") -> RouterError:
@@ -170,19 +158,6 @@ def test_undecodable_bytes_are_reported_per_field_not_dropped(latin1_sim: SimSer
 # -- TLS -------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A CA and a server certificate it signed, for localhost and 127.0.0.1."""
-    return issue_certificates(tmp_path_factory.mktemp("pki"), ["localhost", "127.0.0.1"])
-
-
-@pytest.fixture
-def tls_sim(pki: dict[str, Path]) -> Iterator[SimServer]:
-    sim = SimServer(router_config(), port=0, tls_cert=pki["cert"], tls_key=pki["key"]).start()
-    yield sim
-    sim.stop()
-
-
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_api_ssl_verified_against_a_ca_file(tls_sim: SimServer, pki: dict[str, Path], host: str) -> None:
     with RouterClient(target(tls_sim.port, host=host, tls=True, ca_file=str(pki["ca"]))) as client:
@@ -209,16 +184,16 @@ def test_api_ssl_untrusted_certificate(tls_sim: SimServer) -> None:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_api_ssl_certificate_for_another_name_is_refused_before_login(
-    tmp_path: Path, host: str
+    sim_factory: Callable[..., SimServer], tmp_path: Path, host: str
 ) -> None:
     """A certificate the CA really signed, but for another router: the name check alone must refuse it."""
     other = issue_certificates(tmp_path, ["router-b.example.net"])
-    with SimServer(router_config(), port=0, tls_cert=other["cert"], tls_key=other["key"]) as sim:
-        error = failure(target(sim.port, host=host, tls=True, ca_file=str(other["ca"])))
-        assert error.kind == "tls"
-        assert "not trusted" in str(error) and "match" in str(error)
-        assert sim.logins == []  # the password was never sent
-        assert_all_closed(sim)
+    sim = sim_factory(tls_cert=other["cert"], tls_key=other["key"])
+    error = failure(target(sim.port, host=host, tls=True, ca_file=str(other["ca"])))
+    assert error.kind == "tls"
+    assert "not trusted" in str(error) and "match" in str(error)
+    assert sim.logins == []  # the password was never sent
+    assert_all_closed(sim)
 
 
 def test_plain_client_to_a_tls_port(tls_sim: SimServer) -> None:

@@ -20,8 +20,8 @@ from poolimport.core.jobs import finish
 from poolimport.core.models import ImportJob, IpPool, utcnow
 from poolimport.core.ranges import parse_ipv6_pool
 from poolimport.sim import SimServer
-from tests.conftest import router_adder, router_config
-from tests.integration.test_importer import addresses, menus, pools, statuses
+from tests.conftest import menus, router_adder, router_config
+from tests.stored import addresses, pools, statuses
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 20_000])

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import librouteros
@@ -38,22 +38,9 @@ def make_config(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def sim_factory() -> Iterator[Callable[..., SimServer]]:
-    started: list[SimServer] = []
-
-    def factory(config: dict[str, Any] | None = None, **kwargs: Any) -> SimServer:
-        sim = SimServer(config if config is not None else make_config(), **kwargs).start()
-        started.append(sim)
-        return sim
-
-    yield factory
-    for sim in started:
-        sim.stop()
-
-
-@pytest.fixture
-def sim(sim_factory: Callable[..., SimServer]) -> SimServer:
-    return sim_factory()
+def sim_config() -> dict[str, Any]:
+    """The simulator tests' own router, bigger than the root's: the root's sim fixtures start it."""
+    return make_config()
 
 
 def connect(sim: SimServer, username: str = "admin", password: str = "secret", **kwargs: Any) -> Api:

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import librouteros
 import pytest
 
 from poolimport.sim import SimServer, cli
+from tests.helpers import wait_for
 from tests.sim.conftest import make_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,14 +26,12 @@ def _env() -> dict[str, str]:
 
 
 def _wait_for_port(port_file: Path, proc: subprocess.Popen[str], timeout: float = 10.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if port_file.exists():
-            return int(port_file.read_text())
+    def written() -> int | None:
         if proc.poll() is not None:
             raise AssertionError(f"sim exited early: {proc.communicate()[1]}")
-        time.sleep(0.02)
-    raise AssertionError("port file did not appear before the deadline")
+        return int(port_file.read_text()) if port_file.exists() else None  # written atomically
+
+    return int(wait_for(written, timeout, "the sim to write its port file"))
 
 
 @pytest.fixture
@@ -125,10 +123,7 @@ def test_run_in_thread_stops_on_event(config_file: Path, tmp_path: Path) -> None
     )
     thread.start()
     try:
-        deadline = time.monotonic() + 5
-        while not port_file.exists():
-            assert time.monotonic() < deadline, "port file did not appear"
-            time.sleep(0.01)
+        wait_for(port_file.exists, 10, "the port file")
         api = librouteros.connect("127.0.0.1", "admin", "secret", port=int(port_file.read_text()), timeout=5)
         api.close()
     finally:

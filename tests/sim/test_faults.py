@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -7,22 +8,43 @@ import pytest
 from librouteros.exceptions import ConnectionClosed, FatalError, ProtocolError
 
 from poolimport.sim import SimServer
+from poolimport.sim.server import Faults
 from tests.sim.conftest import connect, make_config
 
 USED_ROWS = 11  # rows in /ip/pool/used of the base config
+ROW_DELAY = 0.2
+
+
+class PausingFaults(Faults):
+    """Faults that hold a reply after each row until the test lets it go on, so the test acts between
+    two rows however fast either side runs: the sim reads stall_after_rows once after every row it sends."""
+
+    def __init__(self) -> None:
+        self.next_row = threading.Semaphore(0)
+        super().__init__(row_delay=0.001)  # any delay makes the sim flush each row before the next
+
+    @property
+    def stall_after_rows(self) -> int:
+        assert self.next_row.acquire(timeout=30), "the test never let the reply go on"
+        return 0
+
+    @stall_after_rows.setter
+    def stall_after_rows(self, _value: int) -> None:
+        pass  # the dataclass's __init__ sets it; this fault never stalls
 
 
 def test_row_delay_slows_each_row(sim: SimServer) -> None:
     api = connect(sim)
-    sim.faults.row_delay = 0.03
+    sim.faults.row_delay = ROW_DELAY
     started = time.monotonic()
     rows = tuple(api.path("/ip/pool/used"))
     assert len(rows) == USED_ROWS
-    assert time.monotonic() - started >= 0.03 * USED_ROWS
+    assert time.monotonic() - started >= ROW_DELAY * USED_ROWS  # every row waited its delay
     sim.faults.row_delay = 0.0
     started = time.monotonic()
     tuple(api.path("/ip/pool/used"))
-    assert time.monotonic() - started < 0.03 * USED_ROWS
+    # A generous bound, not a speed: rows that wait nothing are read well within what the delays added.
+    assert time.monotonic() - started < ROW_DELAY * USED_ROWS
     api.close()
 
 
@@ -78,11 +100,12 @@ def test_fault_only_fires_when_reply_has_enough_rows(sim: SimServer) -> None:
 
 def test_fault_change_applies_to_next_row(sim: SimServer) -> None:
     api = connect(sim)
-    # A small delay makes the sim flush row by row, so the client sees rows while the reply runs.
-    sim.faults.row_delay = 0.02
+    sim.faults = faults = PausingFaults()
+    faults.next_row.release()  # the reply is held after row 2 at the latest: row 1 is flushed then
     api.protocol.writeSentence("/ip/pool/used/print")
     assert api.protocol.readSentence()[0] == "!re"
     sim.faults.fatal_after_rows = 3
+    faults.next_row.release(USED_ROWS)
     assert api.protocol.readSentence()[0] == "!re"
     assert api.protocol.readSentence()[0] == "!re"
     with pytest.raises(FatalError, match="after 3 rows"):

@@ -32,7 +32,7 @@ from poolimport.core.ssh_keys import parse_public_key
 from poolimport.core.tenancy import Scope
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD, router_config, run_cli, unavailable
-from tests.integration.test_queue import wait_for
+from tests.helpers import wait_for
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 ACCOUNT = os_account()

@@ -21,7 +21,7 @@ from poolimport.core.models import ImportJob
 from poolimport.core.tenancy import Scope
 from tests.conftest import unavailable
 from tests.faults.test_operator_input import one_error
-from tests.integration.test_queue import wait_for
+from tests.helpers import wait_for
 from tests.ssh.conftest import ACCOUNT, Installation, SshServer
 
 pytestmark = pytest.mark.xdist_group("ssh")

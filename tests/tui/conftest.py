@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from textual.pilot import Pilot
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import session_scope
 from poolimport.core.models import Operator
-from poolimport.queue.process import spawn_worker, stop_worker
+from tests.conftest import Consumer
 
 
 async def wait_until(
@@ -32,10 +31,9 @@ async def wait_until(
 
 
 @pytest.fixture
-def consumer(engine: Any) -> Iterator[subprocess.Popen[bytes]]:
-    proc = spawn_worker(2)
-    yield proc
-    stop_worker(proc)
+def consumer(engine: Any, start_consumer: Callable[..., Consumer]) -> Consumer:
+    """A real consumer with two workers, running for the whole test."""
+    return start_consumer(workers=2)
 
 
 @pytest.fixture

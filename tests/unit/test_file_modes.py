@@ -17,7 +17,7 @@ import pytest
 from poolimport.queue.process import stop_worker, worker_command
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD
-from tests.integration.test_queue import wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.xdist_group("consumers")
 

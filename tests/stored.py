@@ -1,0 +1,53 @@
+"""What an import stored, read back from the database for tests to compare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, Row, func, select, text
+
+from poolimport.core.models import IpPool, PoolAddress
+
+Dump = dict[str, list[tuple[Any, ...]]]
+
+
+def dump(engine: Engine, skip: tuple[str, ...] = ("last_seen",)) -> Dump:
+    """Every row of the tables an import writes, as raw SQLite values, minus the columns in `skip`."""
+    tables: Dump = {}
+    with engine.connect() as conn:
+        for table in ("ip_pools", "pool_addresses"):
+            columns = [
+                row[1] for row in conn.execute(text(f"PRAGMA table_info({table})")) if row[1] not in skip
+            ]
+            query = f"SELECT {', '.join(columns)} FROM {table} ORDER BY id"
+            tables[table] = [tuple(row) for row in conn.exec_driver_sql(query)]
+    return tables
+
+
+def pools(engine: Engine) -> dict[str, Row[Any]]:
+    with engine.connect() as conn:
+        return {row.name: row for row in conn.execute(select(IpPool.__table__))}
+
+
+def addresses(engine: Engine, pool: str) -> dict[str, tuple[str, str | None, str | None]]:
+    stmt = (
+        select(PoolAddress.address, PoolAddress.status, PoolAddress.owner, PoolAddress.info)
+        .join(IpPool, IpPool.id == PoolAddress.pool_id)
+        .where(IpPool.name == pool)
+        .order_by(PoolAddress.sort_key)
+    )
+    with engine.connect() as conn:
+        return {row.address: (row.status, row.owner, row.info) for row in conn.execute(stmt)}
+
+
+def statuses(engine: Engine, pool: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status, _owner, _info in addresses(engine, pool).values():
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def stored_address_count(engine: Engine) -> int:
+    """Address rows of every pool of every router."""
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(PoolAddress)) or 0)
