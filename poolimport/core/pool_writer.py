@@ -41,7 +41,7 @@ class PoolChange:
 def _formatters(spec: PoolSpec) -> tuple[Callable[[int], str], Callable[[int], str]]:
     if spec.family == 4:
         return ipv4_to_str, "{:08x}".format
-    length = spec.prefix_length or 128
+    length = 128 if spec.prefix_length is None else spec.prefix_length  # 0 is a length: ::/0 handed out whole
     return (lambda value: ipv6_prefix_to_str(value, length)), "{:032x}".format
 
 
