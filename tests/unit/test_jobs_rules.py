@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import Engine, event, insert, select, update
 from sqlalchemy.orm import Session
 
-from poolimport.core import jobs
-from poolimport.core.db import session_scope
+from poolimport.core import jobs, schema
+from poolimport.core.config import Settings
+from poolimport.core.db import get_engine, session_scope
 from poolimport.core.models import ImportJob, JobEvent, JobSource, utcnow
 from poolimport.core.tenancy import AccessDenied, NotFound, Scope, find_router
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, router_adder
 
 INTERVAL = 10.0  # heartbeat interval: a running job is stalled after 30 s without a beat
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -194,6 +195,27 @@ def test_an_insert_the_database_refuses_is_a_refusal_not_an_error(session: Sessi
         jobs.create_job(session, ADMIN, router, time_limit=60, heartbeat_interval=INTERVAL)
     assert str(refused.value) == "router is busy"
     assert session.scalars(select(ImportJob)).all() == []
+
+
+def test_a_job_that_won_the_race_to_the_router_is_named_in_the_refusal(pg_settings: Settings) -> None:
+    """Another writer commits a job between the check and the insert. Only PostgreSQL lets that happen
+    (SQLite's write lock is taken before the check); the partial unique index refuses the second row."""
+    engine = get_engine(pg_settings)
+    schema.upgrade(engine)
+    router_id = router_adder(engine, pg_settings)(port=1)
+    winner: list[int] = []
+
+    def commit_a_job_first(*_: Any) -> None:
+        with engine.begin() as other:
+            row = {"router_id": router_id, "tenant_id": 1, "requested_by": "x", "time_limit": 1}
+            running = {"status": "running", "started_at": utcnow(), "heartbeat_at": utcnow()}
+            winner.append(other.execute(insert(ImportJob).values(**row, **running)).inserted_primary_key[0])
+
+    with session_scope(engine) as session:
+        event.listen(session, "before_flush", commit_a_job_first, once=True)
+        with pytest.raises(jobs.JobRefused) as refused:
+            new_job(session, "r1")
+    assert str(refused.value) == f"router r1 already has job #{winner[0]} (running)"
 
 
 # -- dispatch ------------------------------------------------------------------------------------------------
