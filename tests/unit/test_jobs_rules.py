@@ -76,17 +76,18 @@ def test_a_running_job_is_stalled_only_after_three_silent_intervals() -> None:
     assert jobs.stall_cutoff(T0, INTERVAL) == T0 - timedelta(seconds=30)
 
 
-def test_the_latest_of_heartbeat_start_and_queueing_is_the_last_sign_of_life() -> None:
+def test_the_last_sign_of_life_is_the_heartbeat_else_the_start_else_the_queueing() -> None:
     recent, long_ago = T0 - timedelta(seconds=1), T0 - timedelta(hours=1)
-    assert (
-        jobs.effective_status(running_job(heartbeat_at=recent, started_at=long_ago), INTERVAL, T0)
-        == "running"
-    )
-    assert (
-        jobs.effective_status(running_job(started_at=recent, queued_at=long_ago), INTERVAL, T0) == "running"
-    )
-    assert jobs.effective_status(running_job(queued_at=recent), INTERVAL, T0) == "running"
-    assert jobs.effective_status(running_job(started_at=long_ago), INTERVAL, T0) == "stalled"
+
+    def status(**beats: datetime) -> str:
+        return jobs.effective_status(running_job(**beats), INTERVAL, T0)
+
+    assert status(heartbeat_at=recent, started_at=long_ago) == "running"
+    assert status(heartbeat_at=long_ago, started_at=recent) == "stalled"
+    assert status(started_at=recent, queued_at=long_ago) == "running"
+    assert status(started_at=long_ago, queued_at=recent) == "stalled"
+    assert status(queued_at=recent) == "running"
+    assert status(queued_at=long_ago) == "stalled"
 
 
 def test_a_job_that_is_not_running_reads_as_its_status_whatever_its_age() -> None:
@@ -183,7 +184,8 @@ def test_a_retry_is_the_next_attempt_linked_to_the_job_it_retries(session: Sessi
 
 
 def test_an_insert_the_database_refuses_is_a_refusal_not_an_error(session: Session) -> None:
-    """A writer that got in between the check and the insert: the partial unique index refuses the row."""
+    """The partial unique index refuses the row after the check passed (a live row slipped in within the same
+    transaction, so the rollback takes it too and no holder is left to name)."""
     router = find_router(session, ADMIN, "r1")
     row = {"router_id": router.id, "tenant_id": 1, "requested_by": "x", "status": "queued", "time_limit": 1}
 
