@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, select, updat
 
 from poolimport.core.bulk import AddressRow, insert_addresses
 from poolimport.core.models import IpPool, PoolAddress
-from poolimport.core.ranges import ipv4_to_str, ipv6_prefix_to_str
+from poolimport.core.ranges import Ipv6Pool, ipv4_to_str, ipv6_prefix_to_str
 from poolimport.core.snapshot import Holder, PoolSpec
 
 ADDRESSES = cast(Table, PoolAddress.__table__)
@@ -41,7 +41,8 @@ class PoolChange:
 def _formatters(spec: PoolSpec) -> tuple[Callable[[int], str], Callable[[int], str]]:
     if spec.family == 4:
         return ipv4_to_str, "{:08x}".format
-    length = spec.prefix_length or 128
+    assert isinstance(spec.space, Ipv6Pool)
+    length = spec.space.prefix_length  # 0 is a length too: ::/0 handed out whole
     return (lambda value: ipv6_prefix_to_str(value, length)), "{:032x}".format
 
 
