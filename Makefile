@@ -17,7 +17,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check poolimport tests benchmarks
-	$(BIN)/mypy poolimport/core
+	$(BIN)/mypy poolimport
 
 demo: $(STAMP)
 	$(BIN)/poolimport demo

@@ -194,10 +194,7 @@ def save_router(
     else:
         check_password_stays(fields_of(router), fields, password)
     router.tenant_id = tenant.id
-    router.name, router.host, router.username = fields.name, fields.host, fields.username
-    router.port = fields.effective_port
-    router.tls, router.tls_verify, router.ca_file = fields.tls, fields.tls_verify, fields.ca_file
-    router.encoding, router.timeout = fields.encoding, fields.timeout
+    apply_fields(router, fields)
     if password:
         router.password_encrypted = SecretBox(settings.key_file).encrypt(password)
         if router.password_needed:
@@ -266,6 +263,15 @@ def save_test(session: Session, scope: Scope, router_id: int, test: ConnectionTe
         subject=router.name,
         detail=test.error,
     )
+
+
+def apply_fields(router: Router, fields: RouterFields) -> Router:
+    """The inverse of `fields_of`: the router (stored or not) takes the fields' values."""
+    router.name, router.host, router.username = fields.name, fields.host, fields.username
+    router.port = fields.effective_port
+    router.tls, router.tls_verify, router.ca_file = fields.tls, fields.tls_verify, fields.ca_file
+    router.encoding, router.timeout = fields.encoding, fields.timeout
+    return router
 
 
 def fields_of(router: Router) -> RouterFields:

@@ -40,7 +40,7 @@ def make_huey(settings: Settings) -> Huey:
     instance = PoolimportHuey(
         NAME, key_file=settings.key_file, results=False, storage_class=storage_class, **options
     )
-    instance.queue_url = settings.queue_url  # type: ignore[attr-defined]
+    instance.queue_url = settings.queue_url
     return instance
 
 
@@ -52,10 +52,10 @@ def _follow_settings() -> None:
     settings = load_settings()
     huey.serializer.key_file = settings.key_file
     url = settings.queue_url
-    if url != huey.queue_url:  # type: ignore[attr-defined]
+    if url != huey.queue_url:
         storage_class, options = storage_for(url)
         huey.storage = storage_class(NAME, **options)
-        huey.queue_url = url  # type: ignore[attr-defined]
+        huey.queue_url = url
 
 
 def send_import(job_id: int) -> str:

@@ -23,6 +23,7 @@ from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header
 
 from poolimport.core.access import authenticate
@@ -51,7 +52,7 @@ from poolimport.tui.data import JOBS_PAGE, Data
 JOBS_POLL = 0.4
 ROUTERS_POLL = 3.0
 QUEUE_POLL = 5.0
-W = TypeVar("W")
+W = TypeVar("W", bound=Widget)
 # What an operator may be told "no" for: a notification that says why, never a crash.
 REFUSALS = (JobRefused, AccessDenied, NotFound, InvalidInput, SecretError, ConfigError)
 KEYMAP_FILE = "tui-keys.toml"
@@ -167,7 +168,7 @@ class PoolImportApp(App[None]):
         self.sub_title = one_line(f"{self.settings.operator} @ {backend}")
         for widget_id in ("routers", "jobs"):
             widget = self.query_one(f"#{widget_id}")
-            widget.border_title = widget.BORDER_TITLE  # type: ignore[attr-defined]
+            widget.border_title = widget.BORDER_TITLE
         self.main_widget(LogPane).border_title = "Log"
         self._load_keymap()
         self.main_widget(RoutersTable).focus()
@@ -188,7 +189,8 @@ class PoolImportApp(App[None]):
 
     def main_widget(self, kind: type[W], selector: str | None = None) -> W:
         """A widget of the main screen, whichever screen is on top (pools, help, a form)."""
-        return self.screen_stack[0].query_one(selector or kind, kind)  # type: ignore[arg-type]
+        main = self.screen_stack[0]
+        return main.query_one(selector, kind) if selector else main.query_one(kind)
 
     def _main_active(self) -> bool:
         return self.screen is self.screen_stack[0] or isinstance(self.screen, CommandPalette)

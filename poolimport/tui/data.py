@@ -17,6 +17,7 @@ from poolimport.core.models import Router, Tenant
 from poolimport.core.queries import address_rows, pool_rows, router_rows
 from poolimport.core.routers import (
     RouterFields,
+    apply_fields,
     check_password_stays,
     fields_of,
     probe,
@@ -166,19 +167,7 @@ class Data:
                 router = _router_by_id(session, scope, router_id)
                 check_password_stays(fields_of(router), fields, password)
                 stored, needed = router.password_encrypted, router.password_needed
-        router = Router(
-            name=fields.name,
-            host=fields.host,
-            port=fields.effective_port,
-            username=fields.username,
-            tls=fields.tls,
-            tls_verify=fields.tls_verify,
-            ca_file=fields.ca_file,
-            encoding=fields.encoding,
-            timeout=fields.timeout,
-            password_encrypted=stored,
-            password_needed=needed,
-        )
+        router = apply_fields(Router(password_encrypted=stored, password_needed=needed), fields)
         test = probe(router, self.settings, password)
         if test.ok:
             return f"connected: {test.identity}, RouterOS {test.version}, {test.rtt_ms} ms", True

@@ -7,7 +7,7 @@ from typing import Any
 from rich.text import Text
 
 from poolimport.tui.components import cells
-from poolimport.tui.components.filter_table import FilterTable
+from poolimport.tui.components.filter_table import FilterTable, Row
 
 
 def progress(job: dict[str, Any]) -> Text:
@@ -43,7 +43,7 @@ class JobsTable(FilterTable):
     NARROW_COLUMNS = ("id", "router", "status", "progress", "addresses", "eta", "error")
 
     def show(self, jobs: list[dict[str, Any]]) -> None:
-        rows = []
+        rows: list[tuple[str, Row]] = []
         for job in jobs:
             rate, eta = cells.rate_and_eta(job)
             rows.append(

@@ -20,8 +20,8 @@ from poolimport.tui.components import cells
 class Tick(Checkbox):
     """A checkbox whose state reads without colour (NO_COLOR, monochrome): X when on, blank when off."""
 
-    @property  # type: ignore[override]
-    def BUTTON_INNER(self) -> str:  # noqa: N802  (the name Textual reads)
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802  (the name Textual reads)
         return "X" if self.value else " "
 
 
