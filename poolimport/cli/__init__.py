@@ -19,27 +19,11 @@ from poolimport.cli import (
     ssh_cmds,
     tool_cmds,
 )
-from poolimport.cli.context import CliError, Context
+from poolimport.cli.context import Context
 from poolimport.cli.output import print_error
-from poolimport.core.config import ConfigError
-from poolimport.core.db import DatabaseError, describe_connect_error
-from poolimport.core.jobs import JobRefused
-from poolimport.core.routers import InvalidInput
-from poolimport.core.schema import SchemaNotReady
-from poolimport.core.secrets import SecretError
-from poolimport.core.tenancy import AccessDenied, NotFound
+from poolimport.core.db import describe_connect_error
+from poolimport.core.errors import PoolimportError
 
-EXPECTED = (
-    CliError,
-    ConfigError,
-    DatabaseError,
-    SchemaNotReady,
-    SecretError,
-    AccessDenied,
-    NotFound,
-    InvalidInput,
-    JobRefused,
-)
 # What the shell reports for any tool stopped by a closed pipe: 128 + SIGPIPE.
 EXIT_BROKEN_PIPE = 141
 
@@ -121,7 +105,7 @@ def run_command(argv: list[str], ctx: Context | None = None) -> int:
     ctx = ctx or Context()
     try:
         return int(args.func(ctx, args) or 0)
-    except EXPECTED as exc:
+    except PoolimportError as exc:
         print_error(exc)
         ctx.record_refusal(" ".join(filter(None, (args.command, getattr(args, "action", None)))), exc)
     except OperationalError as exc:

@@ -9,14 +9,15 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from poolimport.core.access import REFUSALS, authenticate, record_refusal_once
+from poolimport.core.access import authenticate, record_refusal_once
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
+from poolimport.core.errors import PoolimportError, Refusal
 from poolimport.core.schema import ensure_current
 from poolimport.core.tenancy import Scope
 
 
-class CliError(Exception):
+class CliError(PoolimportError):
     """An expected failure: printed as one `error:` line, exit status 1."""
 
 
@@ -47,12 +48,12 @@ class Context:
             self._scope = authenticate(self.engine(), self.settings.identity)
         return self._scope
 
-    def record_refusal(self, action: str, refusal: Exception) -> None:
+    def record_refusal(self, action: str, refusal: PoolimportError) -> None:
         """A command refused after sign-in (a sign-in refusal is recorded by `scope`): into the audit.
         Best effort: the refusal was already said, and an audit the database can't take can't be helped."""
-        if not isinstance(refusal, REFUSALS) or getattr(refusal, "audited", False):
+        if not isinstance(refusal, Refusal) or refusal.audited:
             return  # not a refusal, or one recorded where it was raised (a sign-in refusal among them)
-        with suppress(SQLAlchemyError, *REFUSALS):
+        with suppress(SQLAlchemyError, PoolimportError):
             record_refusal_once(self.engine(), self.scope(), action, refusal)
 
     @contextmanager

@@ -8,20 +8,17 @@ from sqlalchemy import Engine
 
 from poolimport.core import audit
 from poolimport.core.db import session_scope
+from poolimport.core.errors import Refusal
 from poolimport.core.identity import Identity
-from poolimport.core.jobs import JobRefused
-from poolimport.core.tenancy import AccessDenied, NotFound, Scope, refused_scope, resolve_scope
-
-# A request refused (not a fault): each is recorded in the audit, once.
-REFUSALS = (AccessDenied, NotFound, JobRefused)
+from poolimport.core.tenancy import AccessDenied, Scope, refused_scope, resolve_scope
 
 
-def record_refusal_once(engine: Engine, scope: Scope, action: str, refusal: Exception, **about: Any) -> None:
+def record_refusal_once(engine: Engine, scope: Scope, action: str, refusal: Refusal, **about: Any) -> None:
     """Record `refusal` unless it was recorded where it was raised (with more detail than a caller has)."""
-    if getattr(refusal, "audited", False):
+    if refusal.audited:
         return
     audit.record_refusal(engine, scope, action, str(refusal), **about)
-    refusal.audited = True  # type: ignore[attr-defined]
+    refusal.audited = True
 
 
 def authenticate(engine: Engine, identity: Identity) -> Scope:

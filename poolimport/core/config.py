@@ -13,12 +13,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from poolimport.core.errors import PoolimportError
 from poolimport.core.identity import Identity, os_account
 
 ENV_PREFIX = "POOLIMPORT_"
 
 
-class ConfigError(Exception):
+class ConfigError(PoolimportError):
     """A setting has a value that cannot be used."""
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session
 
 from poolimport.core.config import Settings, masked_url
+from poolimport.core.errors import PoolimportError
 from poolimport.core.private_files import make_private, private_dir, private_file, sqlite_files
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -20,7 +21,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 HEARTBEAT_BUSY_TIMEOUT_MS = 200
 
 
-class DatabaseError(Exception):
+class DatabaseError(PoolimportError):
     """The database cannot be reached or is not ready; the message says what to do."""
 
 

@@ -1,5 +1,11 @@
-"""What an operator may read of an exception: one line, the driver's own words, never SQL or parameters.
+"""Expected failures, and what an operator may read of any exception.
 
+Every failure poolimport expects (bad input, a refusal, a missing key, a database that isn't ready) is a
+`PoolimportError`: its message is the one line an operator reads, and the CLI and the TUI each present
+them in one place. A `Refusal` is a request that was refused rather than one that failed; each is
+recorded in the audit once.
+
+`describe` is for everything else: one line, the driver's own words, never SQL or parameters.
 SQLAlchemy's str() of a failed statement carries the statement and its bound parameters (router text,
 ids, sometimes more); job errors, events and CLI lines are read by operators and stored for good.
 """
@@ -9,6 +15,20 @@ from __future__ import annotations
 from sqlalchemy.exc import StatementError
 
 MAX_DETAIL = 300
+
+
+class PoolimportError(Exception):
+    """An expected failure; str() is the one line an operator reads."""
+
+
+class Refusal(PoolimportError):
+    """A request refused (not a fault). `audited` is set once it is in the audit, so it is recorded once."""
+
+    audited = False
+
+
+class InvalidInput(Refusal, ValueError):
+    """A value the operator typed can't be used; the message says which and why."""
 
 
 def _first_line(text: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from poolimport.core import audit
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
+from poolimport.core.errors import Refusal
 from poolimport.core.models import LIVE_JOB_STATUSES, ImportJob, JobEvent, JobSource, Router, utcnow
 from poolimport.core.password_keys import password_needed_message
 from poolimport.core.secrets import SecretError
@@ -28,7 +29,7 @@ Sender = Callable[[int], str]
 AUTO_RETRY = Scope(operator="auto-retry", tenant_ids=None, role="admin")
 
 
-class JobRefused(Exception):
+class JobRefused(Refusal):
     """The request can't be honoured (router busy, job not retryable, …); the message says why."""
 
 

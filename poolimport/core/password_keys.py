@@ -14,7 +14,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from poolimport.core import audit
+from poolimport.core.access import record_refusal_once
 from poolimport.core.db import session_scope
+from poolimport.core.errors import Refusal
 from poolimport.core.models import Router
 from poolimport.core.secrets import SecretBox, SecretError, ensure_key_file, old_key_file, replace_key
 from poolimport.core.tenancy import AccessDenied, Scope
@@ -85,8 +87,8 @@ def set_up_key(engine: Engine, scope: Scope, key_file: Path, new_key: bool = Fal
             counted = routers_counted(len(routers))
             audit.record(session, scope, "key.new", subject=counted, detail=str(key_file))
             return KeySetup(created=created, marked=len(routers))
-    except (SecretError, AccessDenied) as exc:
-        audit.record_refusal(engine, scope, "key.new", str(exc))
+    except Refusal as exc:
+        record_refusal_once(engine, scope, "key.new", exc)
         raise
 
 
@@ -131,7 +133,7 @@ def rotate_key(engine: Engine, scope: Scope, key_file: Path) -> Rotation:
                 router.password_encrypted = box.rotate(router.password_encrypted)
             detail = "finished an interrupted rotation" if finishing else None
             audit.record(session, scope, "key.rotate", subject=routers_counted(len(routers)), detail=detail)
-    except (SecretError, AccessDenied) as exc:
-        audit.record_refusal(engine, scope, "key.rotate", str(exc))
+    except Refusal as exc:
+        record_refusal_once(engine, scope, "key.rotate", exc)
         raise
     return Rotation(len(routers), old, finishing)

@@ -11,6 +11,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from poolimport.core.errors import PoolimportError
+
 __all__ = [
     "Ipv4Ranges",
     "Ipv6Pool",
@@ -31,7 +33,7 @@ _DIGITS = frozenset("0123456789")
 _HEX = frozenset("0123456789abcdef")
 
 
-class RangeError(ValueError):
+class RangeError(PoolimportError, ValueError):
     """Malformed pool range; ``.token`` is the offending token and ``str(err)`` names it.
 
     Example: ``bad address '10.0.0.300' in '10.0.0.1-10.0.0.300'``.

@@ -23,6 +23,8 @@ from librouteros.exceptions import (
 from librouteros.login import encode_password
 from librouteros.protocol import ApiProtocol, decode_length, determine_length
 
+from poolimport.core.errors import PoolimportError
+
 REPLY_WORDS = frozenset({"!re", "!done", "!trap", "!fatal", "!empty"})
 # A field name RouterOS never uses (its own dot-names are .id, .tag, .nextid): lists the
 # attributes whose bytes did not decode in the router's encoding.
@@ -35,7 +37,7 @@ Row = dict[str, str]
 StopCheck = Callable[[], str | None]
 
 
-class RouterError(Exception):
+class RouterError(PoolimportError):
     """A router operation failed; str() is the one line an operator reads. kind is for code."""
 
     def __init__(self, kind: str, message: str) -> None:

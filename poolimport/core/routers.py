@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from poolimport.core import audit
 from poolimport.core.access import record_refusal_once
 from poolimport.core.config import Settings
+from poolimport.core.errors import InvalidInput, Refusal
 from poolimport.core.importer import router_target
 from poolimport.core.models import Router, Tenant, utcnow
 from poolimport.core.password_keys import PASSWORD_NEEDED
 from poolimport.core.routeros import RouterClient, RouterError
-from poolimport.core.secrets import SecretBox, SecretError
+from poolimport.core.secrets import SecretBox
 from poolimport.core.tenancy import AccessDenied, Scope, find_tenant
 from poolimport.core.text import one_line
 
@@ -34,10 +35,6 @@ MAX_PATH = 1000
 MAX_HOST = 253  # the longest DNS name
 # A DNS label (RFC 1123): letters, digits and hyphens, not starting or ending with a hyphen.
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
-
-
-class InvalidInput(ValueError):
-    """A value the operator typed can't be used; the message says which and why."""
 
 
 def check_length(what: str, value: str, limit: int) -> None:
@@ -130,10 +127,6 @@ def check_password_stays(stored: RouterFields, fields: RouterFields, password: s
         )
 
 
-# A refused request, recorded in the audit once its own transaction has ended.
-REFUSALS = (InvalidInput, AccessDenied, SecretError)
-
-
 @dataclass
 class Attempt:
     action: str
@@ -151,7 +144,7 @@ def refusal_recorded(engine: Engine, action: str) -> Iterator[Attempt]:
     attempt = Attempt(action)
     try:
         yield attempt
-    except REFUSALS as exc:
+    except Refusal as exc:
         if attempt.scope is not None:
             record_refusal_once(engine, attempt.scope, action, exc, **attempt.about)
         raise

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
+from poolimport.core.errors import PoolimportError
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -20,7 +22,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD_REVISION = "0004"
 
 
-class SchemaNotReady(Exception):
+class SchemaNotReady(PoolimportError):
     """The database has no schema, or an older one: `poolimport init` fixes it."""
 
 

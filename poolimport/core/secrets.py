@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from poolimport.core.errors import Refusal
 from poolimport.core.private_files import PRIVATE_FILE, private_dir
 
 OLD_KEY_SUFFIX = ".old"
@@ -24,7 +25,7 @@ OLD_KEY_SUFFIX = ".old"
 QUEUE_KEY_INFO = b"poolimport queue message signing, v1"
 
 
-class SecretError(Exception):
+class SecretError(Refusal):
     """The key is missing or does not match the stored passwords."""
 
 

@@ -14,6 +14,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
+from poolimport.core.errors import InvalidInput
 from poolimport.core.text import one_line
 
 # Key type -> how many strings its key data holds after the type name. DSA is gone from OpenSSH.
@@ -30,7 +31,7 @@ MIN_RSA_BITS = 2048
 MAX_COMMENT = 200
 
 
-class InvalidKey(Exception):
+class InvalidKey(InvalidInput):
     """Not a usable OpenSSH public key; the message never quotes the text it was given."""
 
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from poolimport.core.errors import Refusal
 from poolimport.core.identity import Identity
 from poolimport.core.models import MAX_ID, ImportJob, Operator, Router, Tenant
 
@@ -16,11 +17,11 @@ ROLES = ("admin", "operator", "viewer")
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
-class AccessDenied(Exception):
+class AccessDenied(Refusal):
     """The operator may not see or change this."""
 
 
-class NotFound(Exception):
+class NotFound(Refusal):
     """No such router, tenant or job within the operator's scope."""
 
 

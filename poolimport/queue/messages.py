@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from huey.registry import Message
 from huey.serializer import Serializer
 
+from poolimport.core.errors import PoolimportError
 from poolimport.core.secrets import queue_signing_key
 
 VERSION = 1
@@ -53,7 +54,7 @@ PLAIN_TASK: dict[str, Any] = {
 NO_RETRIES = {"retries", "retry_delay", "retry_backoff"}
 
 
-class RefusedMessage(Exception):
+class RefusedMessage(PoolimportError):
     """A message that is not one this installation signed, or not one it knows how to read. The text
     says why in a few words and never quotes the message."""
 

@@ -27,14 +27,11 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header
 
 from poolimport.core.access import authenticate
-from poolimport.core.config import ConfigError, Settings, load_settings
-from poolimport.core.db import DatabaseError, get_engine
+from poolimport.core.config import Settings, load_settings
+from poolimport.core.db import get_engine
+from poolimport.core.errors import PoolimportError
 from poolimport.core.job_actions import Outcome
-from poolimport.core.jobs import JobRefused
-from poolimport.core.routers import InvalidInput
-from poolimport.core.schema import SchemaNotReady, ensure_current
-from poolimport.core.secrets import SecretError
-from poolimport.core.tenancy import AccessDenied, NotFound
+from poolimport.core.schema import ensure_current
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
 from poolimport.tui.components.audit_screen import AuditScreen
@@ -54,7 +51,7 @@ ROUTERS_POLL = 3.0
 QUEUE_POLL = 5.0
 W = TypeVar("W", bound=Widget)
 # What an operator may be told "no" for: a notification that says why, never a crash.
-REFUSALS = (JobRefused, AccessDenied, NotFound, InvalidInput, SecretError, ConfigError)
+
 KEYMAP_FILE = "tui-keys.toml"
 # Actions about the main screen's selection: off (and out of the Footer) while another screen is on top.
 MAIN_ONLY = {
@@ -385,7 +382,7 @@ class PoolImportApp(App[None]):
     def report_failure(self, exc: Exception, failed: Callable[[], None] | None = None) -> None:
         """Tell the operator why a core call gave no result: a refusal says why, database trouble is also
         on the banner, a bug is logged and said. Then `failed()`."""
-        if isinstance(exc, REFUSALS):
+        if isinstance(exc, PoolimportError):
             self._tell(exc, severity="warning", timeout=8)
         elif isinstance(exc, DATABASE_ERRORS):
             self._problem("database", first_line(exc))
@@ -552,7 +549,7 @@ def main(settings: Settings | None = None) -> None:
         engine = get_engine(settings)
         ensure_current(engine)
         authenticate(engine, settings.identity)
-    except (ConfigError, SchemaNotReady, DatabaseError, AccessDenied) as exc:
+    except PoolimportError as exc:
         raise SystemExit(f"error: {exc}") from None
     except SQLAlchemyError as exc:
         raise SystemExit(f"error: database unavailable: {first_line(exc)}") from None

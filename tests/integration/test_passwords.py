@@ -20,11 +20,12 @@ from sqlalchemy import Engine, select, update
 from poolimport.core.audit import REFUSED, audit_rows
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
+from poolimport.core.errors import InvalidInput
 from poolimport.core.identity import Identity
 from poolimport.core.models import ImportJob, Router
 from poolimport.core.operators import add_operator
 from poolimport.core.password_keys import rotate_key
-from poolimport.core.routers import InvalidInput, fields_of, save_router
+from poolimport.core.routers import fields_of, save_router
 from poolimport.core.secrets import ensure_key_file
 from poolimport.core.tenancy import AccessDenied, Scope
 from poolimport.sim import SimServer

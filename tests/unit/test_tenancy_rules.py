@@ -9,10 +9,10 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from poolimport.core.db import session_scope
+from poolimport.core.errors import InvalidInput
 from poolimport.core.identity import Identity
 from poolimport.core.models import MAX_ID, ImportJob, Operator, Router
 from poolimport.core.operators import add_operator
-from poolimport.core.routers import InvalidInput
 from poolimport.core.tenancy import (
     AccessDenied,
     NotFound,

@@ -12,7 +12,8 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
-from poolimport.core.routers import InvalidInput, RouterFields, check_password_stays
+from poolimport.core.errors import InvalidInput
+from poolimport.core.routers import RouterFields, check_password_stays
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
 
