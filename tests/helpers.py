@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, select
 
+from poolimport.core.events import WORDING, EventKind
 from poolimport.core.models import JobEvent
 from poolimport.sim import SimServer
 from tests.conftest import run_cli
@@ -37,6 +38,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "c
 
 
 # -- jobs, through the real `poolimport` command ---------------------------------------------------------
+
 
 def start_cli(*args: str) -> subprocess.Popen[str]:
     """`poolimport ARGS` in the background, its output piped, for a test that acts while it runs."""
@@ -76,6 +78,20 @@ def wait_status(job_id: int, statuses: tuple[str, ...], timeout: float = 30.0) -
 def events(engine: Engine, job_id: int) -> list[Row[Any]]:
     with engine.connect() as conn:
         return list(conn.execute(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)))
+
+
+def kinds(engine: Engine, job_id: int) -> list[str | None]:
+    """What happened to the job, in order, by event kind."""
+    return [event.kind for event in events(engine, job_id)]
+
+
+def of_kind(engine: Engine, job_id: int, kind: EventKind) -> list[Row[Any]]:
+    return [event for event in events(engine, job_id) if event.kind == kind]
+
+
+def words(kind: EventKind) -> str:
+    """The fixed words an event of `kind` is shown with (for kinds whose words take no fields)."""
+    return WORDING[kind][1]
 
 
 # -- the simulator ---------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from poolimport.core.importer import ImportResult
 from poolimport.core.job_runner import execute_job
 from poolimport.core.jobs import create_job, finish
 from poolimport.core.models import JobSource
-from poolimport.core.queries import ADDRESS_STATUSES, address_rows, find_pools, pool_rows
+from poolimport.core.queries import address_rows, find_pools, pool_rows
+from poolimport.core.statuses import AddressStatus, JobStatus
 from poolimport.core.tenancy import find_router
 
 
@@ -51,7 +52,7 @@ def run_sync(ctx: Context, args: argparse.Namespace) -> int:
         run = execute_job(ctx.engine(), settings, job_id)
     except KeyboardInterrupt:
         with ctx.engine().begin() as conn:
-            finish(conn, job_id, "cancelled", error="interrupted in the terminal")
+            finish(conn, job_id, JobStatus.CANCELLED, error="interrupted in the terminal")
         raise
     if run is None:
         raise CliError(f"job #{job_id} was taken before it could start")
@@ -60,7 +61,7 @@ def run_sync(ctx: Context, args: argparse.Namespace) -> int:
         emit_json(result.to_dict(with_details=args.dry_run))
     else:
         print_result(result)
-    return 0 if result.status == "succeeded" else 1
+    return 0 if result.status == JobStatus.SUCCEEDED else 1
 
 
 POOL_COLUMNS = [
@@ -116,7 +117,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("addresses", help="addresses of one pool", parents=[common])
     p.add_argument("router", help="router name or id")
     p.add_argument("pool", help="pool name")
-    p.add_argument("--status", choices=ADDRESS_STATUSES)
+    p.add_argument("--status", choices=list(AddressStatus))
     p.add_argument(
         "--family", type=int, choices=(4, 6), help="IPv4 or IPv6, where both have a pool of the name"
     )

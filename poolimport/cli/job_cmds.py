@@ -14,15 +14,24 @@ from poolimport.core import jobs
 from poolimport.core.config import masked_url
 from poolimport.core.job_actions import JobActions
 from poolimport.core.job_queries import event_rows, event_text, job_row, list_jobs
-from poolimport.core.models import FINISHED_JOB_STATUSES
+from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
 from poolimport.core.tenancy import find_router, find_tenant
 
 JOB_COLUMNS = [
-    "id", "router", "status", "source", "attempt", "pools", "addresses", "queued_at", "elapsed", "error"
+    "id",
+    "router",
+    "status",
+    "source",
+    "attempt",
+    "pools",
+    "addresses",
+    "queued_at",
+    "elapsed",
+    "error",
 ]
 FOLLOW_POLL = 0.25
 QUEUED_HINT_AFTER = 5.0
-EXIT_BY_STATUS = {"succeeded": 0, "partial": 3, "failed": 1, "cancelled": 4}
+EXIT_BY_STATUS = {JobStatus.SUCCEEDED: 0, JobStatus.PARTIAL: 3, JobStatus.FAILED: 1, JobStatus.CANCELLED: 4}
 
 
 def _actions(ctx: Context) -> JobActions:
@@ -93,7 +102,7 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
     hint_at = time.monotonic() + QUEUED_HINT_AFTER
     while True:
         row = _status_now(ctx, job_id)
-        if row["status"] == "queued" and hint_at and time.monotonic() > hint_at:
+        if row["status"] == JobStatus.QUEUED and hint_at and time.monotonic() > hint_at:
             print(
                 f"job #{job_id} is still queued: is a consumer (`poolimport worker`) running?",
                 file=sys.stderr,
@@ -105,7 +114,7 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
             last_event = event["id"]
             if show_events:
                 _print_event(event)
-        if row["status"] in FINISHED_JOB_STATUSES or row["status"] == "stalled":
+        if row["status"] in FINISHED_JOB_STATUSES or row["status"] == JobStatus.STALLED:
             if show_events:
                 say(f"job #{job_id} {row['status']}", flush=True)
             else:
@@ -236,7 +245,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("jobs", help="list jobs, newest first", parents=[common])
-    p.add_argument("--status", choices=["queued", "running", "stalled", *FINISHED_JOB_STATUSES])
+    p.add_argument(
+        "--status", choices=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.STALLED, *FINISHED_JOB_STATUSES]
+    )
     p.add_argument("--router", help="router name or id")
     p.add_argument("--limit", type=arguments.row_limit, default=50)
     p.set_defaults(func=cmd_jobs)

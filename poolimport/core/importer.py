@@ -13,15 +13,17 @@ from sqlalchemy.orm import Session
 
 from poolimport.core.config import Settings
 from poolimport.core.errors import describe
+from poolimport.core.events import Event, EventKind, event
 from poolimport.core.models import Router, utcnow
 from poolimport.core.password_keys import password_needed_message
 from poolimport.core.pool_writer import PoolChange, PoolWriter, mark_missing_pools_stale
 from poolimport.core.routeros import RouterClient, RouterError, RouterStopped, RouterTarget, StopCheck
 from poolimport.core.secrets import SecretBox, SecretError
 from poolimport.core.snapshot import PoolSpec, RouterSnapshot, read_snapshot
+from poolimport.core.statuses import CheckStatus, JobStatus, PoolOutcome
 
 # (level, message, data): the job layer turns these into job_events and log lines.
-EventSink = Callable[[str, str, dict[str, Any]], None]
+EventSink = Callable[[Event], None]
 # (pools_done, pools_total, addresses_done, addresses_total)
 ProgressSink = Callable[[int, int, int, int], None]
 
@@ -34,7 +36,7 @@ class ImportStopped(Exception):
 class PoolReport:
     name: str
     family: int
-    outcome: str  # added | changed | unchanged | failed | stale
+    outcome: PoolOutcome
     total: int = 0
     added: int = 0
     updated: int = 0
@@ -46,7 +48,7 @@ class PoolReport:
 @dataclass
 class ImportResult:
     router: str
-    status: str = "succeeded"  # succeeded | partial | failed
+    status: JobStatus = JobStatus.SUCCEEDED  # succeeded, partial or failed
     dry_run: bool = False
     pools: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("total", "imported", "failed", "stale"), 0)
@@ -69,7 +71,7 @@ class ImportResult:
         self.errors.append({"pool": pool, "message": message})
 
 
-def _noop_event(level: str, message: str, data: dict[str, Any]) -> None:
+def _noop_event(happened: Event) -> None:
     pass
 
 
@@ -95,10 +97,10 @@ def router_target(router: Router, box: SecretBox, password: str | None = None) -
     )
 
 
-def _outcome(change: PoolChange) -> str:
+def _outcome(change: PoolChange) -> PoolOutcome:
     if change.unchanged:
-        return "unchanged"
-    return "added" if change.new_pool else "changed"
+        return PoolOutcome.UNCHANGED
+    return PoolOutcome.ADDED if change.new_pool else PoolOutcome.CHANGED
 
 
 class Importer:
@@ -134,44 +136,46 @@ class Importer:
                 raise RouterStopped(reason)
         except RouterStopped as stop:
             # Not the router's fault: its status stays as it was, and nothing is written.
-            result.status = "failed"
+            result.status = JobStatus.FAILED
             result.fail(str(stop))
-            self.emit("error", f"Import stopped while reading the router: {stop}", {"reason": str(stop)})
+            self.emit(event(EventKind.ROUTER_READ_STOPPED, {"reason": str(stop)}, reason=stop))
             return self._finish(result, started)
         except SecretError as exc:
-            result.status = "failed"
+            result.status = JobStatus.FAILED
             result.fail(f"reading pools failed: {exc}")
-            self.emit("error", "Reading IP pools failed", {"error": str(exc), "kind": "secret"})
+            self.emit(event(EventKind.ROUTER_READ_FAILED, {"error": str(exc), "kind": "secret"}))
             return self._finish(result, started)
         except RouterError as exc:
-            result.status = "failed"
+            result.status = JobStatus.FAILED
             result.fail(f"reading pools failed: {exc}")
-            self.emit("error", "Reading IP pools failed", {"error": str(exc), "kind": exc.kind})
+            self.emit(event(EventKind.ROUTER_READ_FAILED, {"error": str(exc), "kind": exc.kind}))
             self._record_router_status(router_id, str(exc))
             return self._finish(result, started)
         self._record_router_status(router_id, None)
         result.warnings.extend(snapshot.warnings)
         for warning in snapshot.warnings:
-            self.emit("warning", warning, {})
+            self.emit(event(EventKind.ROUTER_WARNING, warning=warning))
         self._write_all(router_id, snapshot, result)
         return self._finish(result, started)
 
     def _read(self, target: RouterTarget) -> RouterSnapshot:
-        self.emit("info", f"Connecting to {target.address}", {"host": target.host, "port": target.port})
+        endpoint = {"host": target.host, "port": target.port}
+        self.emit(event(EventKind.ROUTER_CONNECTING, endpoint, address=target.address))
         with RouterClient(target, should_stop=self.should_stop) as client:
             snapshot = read_snapshot(client)
         addresses = sum(spec.total for spec in snapshot.pools)
-        self.emit(
-            "info",
-            f"Read {len(snapshot.pools)} pools ({addresses} addresses)",
-            {"pools": len(snapshot.pools)},
-        )
+        pools = len(snapshot.pools)
+        self.emit(event(EventKind.ROUTER_READ, {"pools": pools}, pools=pools, addresses=addresses))
         return snapshot
 
     def _record_router_status(self, router_id: int, error: str | None) -> None:
         if self.dry_run:
             return
-        values = {"last_status": "error" if error else "ok", "last_error": error, "last_checked_at": utcnow()}
+        values = {
+            "last_status": CheckStatus.ERROR if error else CheckStatus.OK,
+            "last_error": error,
+            "last_checked_at": utcnow(),
+        }
         with self.engine.begin() as conn:
             conn.execute(update(Router).where(Router.id == router_id).values(**values))
 
@@ -203,25 +207,29 @@ class Importer:
             self._stale_pools(router_id, snapshot, result)
         except ImportStopped as stop:
             result.fail(str(stop))
-            result.status = "failed"
-            self.emit("error", f"Import stopped: {stop}", {"reason": str(stop)})
+            result.status = JobStatus.FAILED
+            self.emit(event(EventKind.JOB_STOPPED, {"reason": str(stop)}, reason=stop))
 
     def _write_one(
         self, router_id: int, spec: PoolSpec, result: ImportResult, on_batch: Callable[[int], None]
     ) -> None:
         for warning in spec.warnings:
             result.warnings.append(warning)
-            self.emit("warning", warning, {"pool": spec.name})
+            self.emit(event(EventKind.POOL_WARNING, {"pool": spec.name}, warning=warning))
         if spec.error is not None:
             self._pool_failed(spec, spec.error, result)
             return
         if spec.total > self.settings.max_addresses_per_pool:
-            warning = (
-                f"pool {spec.name}: {spec.total} addresses is more than max_addresses_per_pool "
-                f"({self.settings.max_addresses_per_pool}); stored with its ranges, addresses not expanded"
+            limit = self.settings.max_addresses_per_pool
+            too_large = event(
+                EventKind.POOL_TOO_LARGE,
+                {"pool": spec.name, "total": spec.total},
+                pool=spec.name,
+                total=spec.total,
+                limit=limit,
             )
-            result.warnings.append(warning)
-            self.emit("warning", warning, {"pool": spec.name, "total": spec.total})
+            result.warnings.append(too_large.message)
+            self.emit(too_large)
         try:
             with self.engine.begin() as conn:
                 writer = PoolWriter(
@@ -258,24 +266,22 @@ class Importer:
         result.pools["imported"] += 1
         for key in ("added", "updated", "stale", "total"):
             result.addresses[key] += getattr(change, key)
+        counts = {"added": change.added, "updated": change.updated, "stale": change.stale}
+        data = {"pool": spec.name, "addresses": change.total, "outcome": report.outcome, **counts}
         self.emit(
-            "info",
-            f"Pool {spec.name}: {change.total} addresses, {report.outcome}",
-            {
-                "pool": spec.name,
-                "addresses": change.total,
-                "outcome": report.outcome,
-                "added": change.added,
-                "updated": change.updated,
-                "stale": change.stale,
-            },
+            event(
+                EventKind.POOL_IMPORTED, data, pool=spec.name, addresses=change.total, outcome=report.outcome
+            )
         )
 
     def _pool_failed(self, spec: PoolSpec, message: str, result: ImportResult) -> None:
         result.pools["failed"] += 1
         result.fail(message, spec.name)
-        result.details.append(PoolReport(name=spec.name, family=spec.family, outcome="failed", error=message))
-        self.emit("error", f"Pool {spec.name}: failed: {message}", {"pool": spec.name, "outcome": "failed"})
+        result.details.append(
+            PoolReport(name=spec.name, family=spec.family, outcome=PoolOutcome.FAILED, error=message)
+        )
+        failed = {"pool": spec.name, "outcome": PoolOutcome.FAILED}
+        self.emit(event(EventKind.POOL_FAILED, failed, pool=spec.name, error=message))
 
     def _stale_pools(self, router_id: int, snapshot: RouterSnapshot, result: ImportResult) -> None:
         present = {(spec.family, spec.name) for spec in snapshot.pools}
@@ -288,12 +294,14 @@ class Importer:
         result.pools["stale"] += pools
         result.addresses["stale"] += addresses
         if pools:
-            self.emit("warning", f"{pools} pools gone from the router marked stale", {"pools": pools})
+            self.emit(event(EventKind.POOLS_GONE, {"pools": pools}, pools=pools))
 
     def _finish(self, result: ImportResult, started: float) -> ImportResult:
-        if result.status != "failed" and result.pools["failed"]:
-            result.status = "failed" if result.pools["failed"] == result.pools["total"] else "partial"
-        if result.status == "succeeded" and result.pools["total"] == 0:
+        if result.status != JobStatus.FAILED and result.pools["failed"]:
+            result.status = (
+                JobStatus.FAILED if result.pools["failed"] == result.pools["total"] else JobStatus.PARTIAL
+            )
+        if result.status == JobStatus.SUCCEEDED and result.pools["total"] == 0:
             result.warnings.append("the router has no IP pools")
         result.seconds = round(time.perf_counter() - started, 3)
         return result

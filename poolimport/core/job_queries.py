@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from poolimport.core.jobs import effective_status, stall_cutoff
 from poolimport.core.models import ImportJob, JobEvent, utcnow
+from poolimport.core.statuses import JobStatus
 from poolimport.core.tenancy import Scope
 
 
@@ -22,7 +23,7 @@ def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = No
     now = now or utcnow()
     status = effective_status(job, heartbeat_interval, now)
     # A stalled job's clock stops at its last sign of life.
-    end = job.finished_at or (job.heartbeat_at if status == "stalled" else None) or now
+    end = job.finished_at or (job.heartbeat_at if status == JobStatus.STALLED else None) or now
     elapsed = (end - job.started_at).total_seconds() if job.started_at else None
     return {
         "id": job.id,
@@ -65,15 +66,15 @@ def list_jobs(
     """Newest first; `before_id` pages back through older jobs."""
     stmt = scope.jobs().order_by(ImportJob.id.desc()).limit(limit)
     cutoff = stall_cutoff(utcnow(), heartbeat_interval)
-    if status == "stalled":
-        stmt = stmt.where(ImportJob.status == "running", ImportJob.heartbeat_at < cutoff)
-    elif status == "running":
-        stmt = stmt.where(ImportJob.status == "running", ImportJob.heartbeat_at >= cutoff)
+    if status == JobStatus.STALLED:
+        stmt = stmt.where(ImportJob.status == JobStatus.RUNNING, ImportJob.heartbeat_at < cutoff)
+    elif status == JobStatus.RUNNING:
+        stmt = stmt.where(ImportJob.status == JobStatus.RUNNING, ImportJob.heartbeat_at >= cutoff)
     elif status == "failed+stalled":
         stmt = stmt.where(
             or_(
-                ImportJob.status == "failed",
-                (ImportJob.status == "running") & (ImportJob.heartbeat_at < cutoff),
+                ImportJob.status == JobStatus.FAILED,
+                (ImportJob.status == JobStatus.RUNNING) & (ImportJob.heartbeat_at < cutoff),
             )
         )
     elif status:
@@ -100,6 +101,7 @@ def event_rows(
         {
             "id": event.id,
             "time": _iso(event.created_at),
+            "kind": event.kind,
             "level": event.level,
             "message": event.message,
             "data": json.loads(event.data_json) if event.data_json else {},

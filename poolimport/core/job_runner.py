@@ -15,10 +15,12 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine
 from poolimport.core.errors import describe
+from poolimport.core.events import Event, EventKind, event
 from poolimport.core.importer import Importer, ImportResult
 from poolimport.core.joblog import job_logger, log_event
 from poolimport.core.jobs import add_event, claim, finish
 from poolimport.core.models import ImportJob, Router, utcnow
+from poolimport.core.statuses import JobStatus
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 PROGRESS_INTERVAL = 0.4
@@ -60,7 +62,7 @@ class _Heartbeat(threading.Thread):
             return  # the database may be briefly unavailable; the next tick tries again
         if row is not None and row.cancel_requested:
             self.stop_reason = CANCELLED
-        elif row is None or row.status != "running":
+        elif row is None or row.status != JobStatus.RUNNING:
             self.stop_reason = "job was taken over (marked stalled and retried)"
 
     def beat(self) -> None:
@@ -69,7 +71,7 @@ class _Heartbeat(threading.Thread):
             with self.writer.begin() as conn:
                 conn.execute(
                     update(ImportJob)
-                    .where(ImportJob.id == self.job_id, ImportJob.status == "running")
+                    .where(ImportJob.id == self.job_id, ImportJob.status == JobStatus.RUNNING)
                     .values(**values)
                 )
         except OperationalError:
@@ -80,15 +82,15 @@ class _Heartbeat(threading.Thread):
         self.join(timeout=5)
 
 
-def _final_status(result: ImportResult, stop_reason: str | None) -> str:
+def _final_status(result: ImportResult, stop_reason: str | None) -> JobStatus:
     if stop_reason == CANCELLED:
-        return "cancelled"
+        return JobStatus.CANCELLED
     return result.status
 
 
 @dataclass
 class JobRun:
-    status: str
+    status: JobStatus
     result: ImportResult
 
 
@@ -96,6 +98,16 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
     """The job's final status, or None when there was nothing to run (cancelled, or claimed elsewhere)."""
     run = execute_job(engine, settings, job_id)
     return run.status if run is not None else None
+
+
+def _final_event(status: JobStatus, result: ImportResult, error: str | None) -> Event:
+    if status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL):
+        kind = EventKind.JOB_SUCCEEDED if status == JobStatus.SUCCEEDED else EventKind.JOB_PARTIAL
+        counts = {"imported": result.pools["imported"], "failed": result.pools["failed"], **result.addresses}
+        return event(kind, counts)
+    if status == JobStatus.CANCELLED:
+        return event(EventKind.JOB_CANCELLED, {"imported": result.pools["imported"]})
+    return event(EventKind.JOB_FAILED, {"error": error})
 
 
 def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | None:
@@ -116,21 +128,18 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
         ).one()
         router_name = conn.scalar(select(Router.name).where(Router.id == job.router_id))
 
-    def emit(level: str, message: str, data: dict[str, Any]) -> None:
+    def emit(happened: Event) -> None:
         with engine.begin() as conn:
-            add_event(conn, job_id, level, message, data)
-        log_event(logger, job_id, level, f"router={router_name} {message}", data)
+            add_event(conn, job_id, happened)
+        log_event(logger, job_id, happened, f"router={router_name} ")
 
-    emit(
-        "info",
-        "Starting IP pools import job",
-        {
-            "router_id": job.router_id,
-            "tenant_id": job.tenant_id,
-            "user": job.requested_by,
-            "worker": WORKER_NAME,
-        },
-    )
+    started_by = {
+        "router_id": job.router_id,
+        "tenant_id": job.tenant_id,
+        "user": job.requested_by,
+        "worker": WORKER_NAME,
+    }
+    emit(event(EventKind.JOB_STARTED, started_by))
     heartbeat = _Heartbeat(settings, job_id)
 
     def should_stop() -> str | None:
@@ -166,11 +175,11 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
         message = f"internal error: {describe(exc)}"
         logger.exception("job=%s crashed", job_id)
         with engine.begin() as conn:
-            finish(conn, job_id, "failed", error=message)
-        emit("error", "IP pools import job failed", {"error": message})
-        crashed = ImportResult(router=router_name or "", status="failed", dry_run=job.dry_run)
+            finish(conn, job_id, JobStatus.FAILED, error=message)
+        emit(event(EventKind.JOB_FAILED, {"error": message}))
+        crashed = ImportResult(router=router_name or "", status=JobStatus.FAILED, dry_run=job.dry_run)
         crashed.fail(message)
-        return JobRun("failed", crashed)
+        return JobRun(JobStatus.FAILED, crashed)
     heartbeat.stop()
     status = _final_status(result, heartbeat.stop_reason)
     error = "; ".join(str(e["message"]) for e in result.errors[:3]) or None
@@ -179,16 +188,12 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
             conn.execute(
                 update(ImportJob).where(ImportJob.id == job_id).values(**_progress_values(heartbeat.progress))
             )
-        finish(conn, job_id, status, error=error if status != "succeeded" else None, result=result.to_dict())
-    if status in ("succeeded", "partial"):
-        word = "successfully" if status == "succeeded" else "with errors"
-        emit(
-            "info" if status == "succeeded" else "warning",
-            f"IP pools import completed {word}",
-            {"imported": result.pools["imported"], "failed": result.pools["failed"], **result.addresses},
+        finish(
+            conn,
+            job_id,
+            status,
+            error=error if status != JobStatus.SUCCEEDED else None,
+            result=result.to_dict(),
         )
-    elif status == "cancelled":
-        emit("warning", "IP pools import job cancelled", {"imported": result.pools["imported"]})
-    else:
-        emit("error", "IP pools import job failed", {"error": error})
+    emit(_final_event(status, result, error))
     return JobRun(status, result)

@@ -8,8 +8,8 @@ import os
 from io import TextIOWrapper
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any
 
+from poolimport.core.events import Event
 from poolimport.core.private_files import make_private, open_private, private_dir
 
 LOGGER_NAME = "poolimport.jobs"
@@ -40,6 +40,9 @@ def job_logger(log_dir: Path) -> logging.Logger:
     return logger
 
 
-def log_event(logger: logging.Logger, job_id: int, level: str, message: str, data: dict[str, Any]) -> None:
+def log_event(logger: logging.Logger, job_id: int, happened: Event, context: str = "") -> None:
+    """One line per event; `context` (such as `router=NAME `) goes before the words."""
+    data = happened.data
     suffix = f" {json.dumps(data, ensure_ascii=False, default=str)}" if data else ""
-    logger.log(logging.getLevelName(level.upper()), "job=%s %s%s", job_id, message, suffix)
+    level = logging.getLevelName(happened.level.upper())
+    logger.log(level, "job=%s %s%s%s", job_id, context, happened.message, suffix)

@@ -16,13 +16,14 @@ from poolimport.core import audit
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.errors import Refusal
-from poolimport.core.models import LIVE_JOB_STATUSES, ImportJob, JobEvent, JobSource, Router, utcnow
+from poolimport.core.events import Event, EventKind, event
+from poolimport.core.models import ImportJob, JobEvent, JobSource, Router, utcnow
 from poolimport.core.password_keys import password_needed_message
 from poolimport.core.secrets import SecretError
+from poolimport.core.statuses import LIVE_JOB_STATUSES, RETRYABLE_JOB_STATUSES, JobStatus
 from poolimport.core.tenancy import NotFound, Scope
 
 STALL_FACTOR = 3
-RETRYABLE = ("failed", "partial", "stalled", "cancelled")
 # Sends job_id to the queue and returns the queue's task id. Injected: core never imports the queue.
 Sender = Callable[[int], str]
 # The system retrying stalled jobs: every tenant, recorded as the requester of the attempts it makes.
@@ -39,21 +40,22 @@ def stall_cutoff(now: datetime, heartbeat_interval: float) -> datetime:
 
 def effective_status(job: ImportJob, heartbeat_interval: float, now: datetime | None = None) -> str:
     """`running` with a heartbeat older than three intervals reads as `stalled`, whoever reads it."""
-    if job.status != "running":
+    if job.status != JobStatus.RUNNING:
         return job.status
     beat = job.heartbeat_at or job.started_at or job.queued_at
-    return "stalled" if beat < stall_cutoff(now or utcnow(), heartbeat_interval) else "running"
+    return (
+        JobStatus.STALLED if beat < stall_cutoff(now or utcnow(), heartbeat_interval) else JobStatus.RUNNING
+    )
 
 
-def add_event(
-    conn: Connection | Session, job_id: int, level: str, message: str, data: dict[str, Any] | None = None
-) -> None:
+def add_event(conn: Connection | Session, job_id: int, happened: Event) -> None:
     conn.execute(
         insert(JobEvent).values(
             job_id=job_id,
-            level=level,
-            message=message,
-            data_json=json.dumps(data) if data else None,
+            kind=happened.kind,
+            level=happened.level,
+            message=happened.message,
+            data_json=json.dumps(happened.data) if happened.data else None,
             created_at=utcnow(),
         )
     )
@@ -67,7 +69,7 @@ def live_job(session: Session, router_id: int) -> ImportJob | None:
 
 def _busy_message(router: Router, job: ImportJob, heartbeat_interval: float) -> str:
     status = effective_status(job, heartbeat_interval)
-    hint = " (retry it or run `poolimport flush --stuck`)" if status == "stalled" else ""
+    hint = " (retry it or run `poolimport flush --stuck`)" if status == JobStatus.STALLED else ""
     return f"router {router.name} already has job #{job.id} ({status}){hint}"
 
 
@@ -94,7 +96,7 @@ def create_job(
         router_id=router.id,
         tenant_id=router.tenant_id,
         requested_by=scope.operator,
-        status="queued",
+        status=JobStatus.QUEUED,
         attempt=retry_of.attempt + 1 if retry_of else 1,
         retry_of_id=retry_of.id if retry_of else None,
         dry_run=dry_run,
@@ -112,7 +114,11 @@ def create_job(
             _busy_message(router, held, heartbeat_interval) if held else "router is busy"
         ) from None
     note = f" (attempt {job.attempt}, retry of #{retry_of.id})" if retry_of else ""
-    add_event(session, job.id, "info", f"Job queued by {scope.operator}{note}", {"router_id": router.id})
+    add_event(
+        session,
+        job.id,
+        event(EventKind.JOB_QUEUED, {"router_id": router.id}, operator=scope.operator, note=note),
+    )
     notes = (["dry run"] if dry_run else []) + ([f"retry of #{retry_of.id}"] if retry_of else [])
     audit.record(
         session,
@@ -140,7 +146,9 @@ def dispatch(engine: Engine, job_id: int, send: Sender) -> None:
             job = select(ImportJob.router_id).where(ImportJob.id == job_id).scalar_subquery()
             router = conn.scalar(select(Router.name).where(Router.id == job))
             # Only while still queued: a job an operator already cancelled stays on record.
-            conn.execute(delete(ImportJob).where(ImportJob.id == job_id, ImportJob.status == "queued"))
+            conn.execute(
+                delete(ImportJob).where(ImportJob.id == job_id, ImportJob.status == JobStatus.QUEUED)
+            )
         raise JobRefused(f"router {router} not imported, no job created: {message}") from None
     with engine.begin() as conn:
         conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(task_id=task_id))
@@ -151,8 +159,8 @@ def claim(conn: Connection, job_id: int, worker: str) -> bool:
     now = utcnow()
     result = conn.execute(
         update(ImportJob)
-        .where(ImportJob.id == job_id, ImportJob.status == "queued")
-        .values(status="running", started_at=now, heartbeat_at=now, worker=worker)
+        .where(ImportJob.id == job_id, ImportJob.status == JobStatus.QUEUED)
+        .values(status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker)
     )
     return result.rowcount == 1
 
@@ -164,7 +172,7 @@ def finish(
     *,
     error: str | None = None,
     result: dict[str, Any] | None = None,
-    expect: str = "running",
+    expect: str = JobStatus.RUNNING,
 ) -> bool:
     values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
     if result is not None:
@@ -187,18 +195,22 @@ def cancel(
 ) -> str:
     """A queued job is cancelled at once; a running one is asked to stop at its next batch."""
     scope.require_write("cancel jobs")
-    if job.status == "queued":
+    if job.status == JobStatus.QUEUED:
         finish(
-            session.connection(), job.id, "cancelled", error="cancelled before it started", expect="queued"
+            session.connection(),
+            job.id,
+            JobStatus.CANCELLED,
+            error="cancelled before it started",
+            expect=JobStatus.QUEUED,
         )
-        add_event(session, job.id, "warning", f"Job cancelled by {scope.operator} before it started")
+        add_event(session, job.id, event(EventKind.JOB_CANCELLED_BEFORE_START, operator=scope.operator))
         _audit_job(session, scope, "cancel", job)
         if revoke and job.task_id:
             revoke(job.task_id)
-        return "cancelled"
-    if job.status == "running":
+        return JobStatus.CANCELLED
+    if job.status == JobStatus.RUNNING:
         session.execute(update(ImportJob).where(ImportJob.id == job.id).values(cancel_requested=True))
-        add_event(session, job.id, "warning", f"Cancel requested by {scope.operator}")
+        add_event(session, job.id, event(EventKind.JOB_CANCEL_REQUESTED, operator=scope.operator))
         _audit_job(session, scope, "cancel", job, "asked to stop at its next check")
         return "cancelling"
     raise JobRefused(f"job #{job.id} is {job.status}: nothing to cancel")
@@ -210,13 +222,15 @@ def retire_stalled(
     """running -> failed, saying why. False when someone got there first (another consumer's sweep, an
     operator) or, given `stalled_before`, when the job has beaten since: only the caller that matched acts."""
     message = f"stalled: no heartbeat since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC; {reason}"
-    stmt = update(ImportJob).where(ImportJob.id == job.id, ImportJob.status == "running")
+    stmt = update(ImportJob).where(ImportJob.id == job.id, ImportJob.status == JobStatus.RUNNING)
     if stalled_before is not None:
         stmt = stmt.where(ImportJob.heartbeat_at < stalled_before)
-    done = session.connection().execute(stmt.values(status="failed", finished_at=utcnow(), error=message))
+    done = session.connection().execute(
+        stmt.values(status=JobStatus.FAILED, finished_at=utcnow(), error=message)
+    )
     if done.rowcount != 1:
         return False
-    add_event(session, job.id, "error", "IP pools import job failed", {"error": message})
+    add_event(session, job.id, event(EventKind.JOB_FAILED, {"error": message}))
     session.expire(job)
     return True
 
@@ -226,14 +240,14 @@ def retry(
 ) -> ImportJob:
     """A new attempt linked to `job`; a stalled job is first marked failed so its router is free."""
     status = effective_status(job, heartbeat_interval)
-    if status not in RETRYABLE:
+    if status not in RETRYABLE_JOB_STATUSES:
         raise JobRefused(
             f"job #{job.id} is {status}: only failed, partial, stalled or cancelled jobs can be retried"
         )
     scope.require_write("retry jobs")
     router = session.get(Router, job.router_id)
     assert router is not None
-    if status == "stalled":
+    if status == JobStatus.STALLED:
         retire_stalled(session, job, "retried")
     return create_job(
         session,
@@ -248,7 +262,7 @@ def retry(
 
 def stalled_jobs(session: Session, scope: Scope, heartbeat_interval: float) -> list[ImportJob]:
     cutoff = stall_cutoff(utcnow(), heartbeat_interval)
-    stmt = scope.jobs().where(ImportJob.status == "running", ImportJob.heartbeat_at < cutoff)
+    stmt = scope.jobs().where(ImportJob.status == JobStatus.RUNNING, ImportJob.heartbeat_at < cutoff)
     return list(session.scalars(stmt))
 
 
@@ -332,20 +346,16 @@ def _handle_stalled(engine: Engine, settings: Settings, job_id: int) -> StalledJ
             retry_of=job,
         )
         count = f"automatic retry {used + 1} of {settings.stalled_retries}"
+        retried = {"retry_id": attempt.id}
         add_event(
             session,
             job_id,
-            "warning",
-            f"Retried automatically as job #{attempt.id} ({count}): the job stalled, {since}",
-            {"retry_id": attempt.id},
+            event(EventKind.JOB_AUTO_RETRIED, retried, retry_id=attempt.id, count=count, since=since),
         )
-        add_event(
-            session,
-            attempt.id,
-            "info",
-            f"Queued as the automatic retry of job #{job_id}, which stalled ({since}; {count})",
-            {"retry_of": job_id},
+        queued = event(
+            EventKind.JOB_QUEUED_AS_AUTO_RETRY, {"retry_of": job_id}, job_id=job_id, since=since, count=count
         )
+        add_event(session, attempt.id, queued)
         return StalledJobHandled(job_id, attempt.id, f"{since}; retried automatically as job #{attempt.id}")
 
 

@@ -27,6 +27,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from poolimport.core.statuses import JobStatus, PoolStatus
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -36,8 +38,6 @@ NAMING = {
 
 # The largest id a row can have: SQLite's integers are 64-bit signed, and binding a larger one overflows.
 MAX_ID = 2**63 - 1
-LIVE_JOB_STATUSES = ("queued", "running")
-FINISHED_JOB_STATUSES = ("succeeded", "partial", "failed", "cancelled")
 # The widest count an IPv6 pool can have: ::/0 handed out as /128s is 2**128, 39 decimal digits.
 COUNT_DIGITS = 39
 
@@ -146,7 +146,7 @@ class Router(Base):
     password_needed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     encoding: Mapped[str] = mapped_column(String(40), default="utf-8")
     timeout: Mapped[float] = mapped_column(Float, default=10.0)
-    last_status: Mapped[str | None] = mapped_column(String(20))  # ok | error
+    last_status: Mapped[str | None] = mapped_column(String(20))  # a CheckStatus
     last_error: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None]
     identity: Mapped[str | None] = mapped_column(Text)
@@ -159,9 +159,7 @@ class Router(Base):
 class IpPool(Base):
     __tablename__ = "ip_pools"
     # RouterOS keeps /ip/pool and /ipv6/pool apart: the same name in both is two pools.
-    __table_args__ = (
-        UniqueConstraint("router_id", "family", "name", name="uq_ip_pools_router_family_name"),
-    )
+    __table_args__ = (UniqueConstraint("router_id", "family", "name", name="uq_ip_pools_router_family_name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     router_id: Mapped[int] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(Text)
@@ -174,7 +172,7 @@ class IpPool(Base):
     expanded: Mapped[bool] = mapped_column(Boolean, default=True)
     # Hash of everything the router said about this pool; an unchanged pool is skipped on re-import.
     fingerprint: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(10), default="active")  # active | stale
+    status: Mapped[str] = mapped_column(String(10), default=PoolStatus.ACTIVE.value)
     # Kept by the importer in the pool's own transaction, so lists never count the address table.
     used_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     free_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
@@ -193,7 +191,7 @@ class PoolAddress(Base):
     # Zero-padded hex of the address number: sorts numerically as text, fits IPv6 (128 bits).
     sort_key: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(10))  # free | used | stale
+    status: Mapped[str] = mapped_column(String(10))  # an AddressStatus
     owner: Mapped[str | None] = mapped_column(Text)
     info: Mapped[str | None] = mapped_column(Text)
 
@@ -201,10 +199,12 @@ class PoolAddress(Base):
 class ImportJob(Base):
     __tablename__ = "import_jobs"
     __table_args__ = (
-        # The database, not Huey, guarantees one live job per router (Huey has no lock on SQLite).
+        # The database, not Huey, guarantees one live job per router and import kind (Huey has no lock
+        # on SQLite).
         Index(
-            "uq_import_jobs_live_router",
+            "uq_import_jobs_live_router_kind",
             "router_id",
+            "kind",
             unique=True,
             sqlite_where=text("status IN ('queued', 'running')"),
             postgresql_where=text("status IN ('queued', 'running')"),
@@ -215,10 +215,11 @@ class ImportJob(Base):
     router_id: Mapped[int] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"), index=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     requested_by: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(12), default="queued")
+    status: Mapped[str] = mapped_column(String(12), default=JobStatus.QUEUED.value)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     retry_of_id: Mapped[int | None] = mapped_column(ForeignKey("import_jobs.id", ondelete="SET NULL"))
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(20), default="pools", server_default="pools")  # an import kind
     source: Mapped[str] = mapped_column(String(20), default=JobSource.QUEUE, server_default=JobSource.QUEUE)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
@@ -245,6 +246,7 @@ class JobEvent(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("import_jobs.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     level: Mapped[str] = mapped_column(String(10))  # debug | info | warning | error
+    kind: Mapped[str | None] = mapped_column(String(40))  # an EventKind; none on events older than kinds
     message: Mapped[str] = mapped_column(Text)
     data_json: Mapped[str | None] = mapped_column(Text)
 

@@ -19,6 +19,7 @@ from poolimport.core.db import session_scope
 from poolimport.core.errors import Refusal
 from poolimport.core.models import Router
 from poolimport.core.secrets import SecretBox, SecretError, ensure_key_file, old_key_file, replace_key
+from poolimport.core.statuses import CheckStatus
 from poolimport.core.tenancy import AccessDenied, Scope
 
 # The router's status while its stored password can't be used (shown in `router list` and the TUI).
@@ -83,7 +84,7 @@ def set_up_key(engine: Engine, scope: Scope, key_file: Path, new_key: bool = Fal
             created = ensure_key_file(key_file)
             for router in routers:
                 router.password_needed = True
-                router.last_status, router.last_error = "error", PASSWORD_NEEDED
+                router.last_status, router.last_error = CheckStatus.ERROR, PASSWORD_NEEDED
             counted = routers_counted(len(routers))
             audit.record(session, scope, "key.new", subject=counted, detail=str(key_file))
             return KeySetup(created=created, marked=len(routers))

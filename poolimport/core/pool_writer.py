@@ -21,6 +21,7 @@ from poolimport.core.bulk import AddressRow, insert_addresses
 from poolimport.core.models import IpPool, PoolAddress
 from poolimport.core.ranges import Ipv6Pool, ipv4_to_str, ipv6_prefix_to_str
 from poolimport.core.snapshot import Holder, PoolSpec
+from poolimport.core.statuses import AddressStatus, PoolStatus
 
 ADDRESSES = cast(Table, PoolAddress.__table__)
 POOLS = cast(Table, IpPool.__table__)
@@ -70,7 +71,9 @@ def _stored_rows(conn: Connection, pool_id: int, after: str | None, upto: str | 
 def _mark_stale(conn: Connection, ids: list[int]) -> None:
     for start in range(0, len(ids), STALE_CHUNK):
         chunk = ids[start : start + STALE_CHUNK]
-        conn.execute(update(ADDRESSES).where(ADDRESSES.c.id.in_(chunk)).values(status="stale"))
+        conn.execute(
+            update(ADDRESSES).where(ADDRESSES.c.id.in_(chunk)).values(status=AddressStatus.STALE.value)
+        )
 
 
 @contextmanager
@@ -89,7 +92,14 @@ def _new_rows(
 ) -> list[AddressRow]:
     """The fast path of a first import: every address is new, most are free."""
     rows: list[AddressRow] = list(
-        zip(repeat(pool_id), keys, map(to_text, batch), repeat("free"), repeat(None), repeat(None))
+        zip(
+            repeat(pool_id),
+            keys,
+            map(to_text, batch),
+            repeat(AddressStatus.FREE.value),
+            repeat(None),
+            repeat(None),
+        )
     )
     # Used addresses are few: find each in the (sorted) batch rather than test every address.
     for value in used:
@@ -97,7 +107,7 @@ def _new_rows(
             index = bisect_left(batch, value)
             if index < len(batch) and batch[index] == value:
                 owner, info = used[value]
-                rows[index] = (pool_id, keys[index], rows[index][2], "used", owner, info)
+                rows[index] = (pool_id, keys[index], rows[index][2], AddressStatus.USED.value, owner, info)
     return rows
 
 
@@ -145,7 +155,7 @@ class PoolWriter:
         total = spec.total
         expanded = total <= self.max_addresses
         change = PoolChange(total=total, expanded=expanded, new_pool=stored is None)
-        if stored is not None and stored.fingerprint == fingerprint and stored.status == "active":
+        if stored is not None and stored.fingerprint == fingerprint and stored.status == PoolStatus.ACTIVE:
             change.unchanged = True
             if not self.dry_run:
                 self.conn.execute(update(POOLS).where(POOLS.c.id == stored.id).values(last_seen=self.now))
@@ -162,7 +172,7 @@ class PoolWriter:
                 "total": total,
                 "expanded": expanded,
                 "fingerprint": fingerprint,
-                "status": "active",
+                "status": PoolStatus.ACTIVE.value,
                 "last_seen": self.now,
             }
             pool_id = _upsert_pool(self.conn, self.router_id, spec, pool_id, values)
@@ -215,7 +225,9 @@ class PoolWriter:
                 inserts = _new_rows(pool_id or 0, batch, keys, to_text, used)
             for value, key in zip(batch, keys, strict=True) if stored else ():
                 holder = used.get(value) if used else None
-                status, owner, info = ("used", *holder) if holder else ("free", None, None)
+                status, owner, info = (
+                    (AddressStatus.USED.value, *holder) if holder else (AddressStatus.FREE.value, None, None)
+                )
                 row = stored.pop(key, None) if stored else None
                 if row is None:
                     inserts.append((pool_id or 0, key, to_text(value), status, owner, info))
@@ -223,7 +235,7 @@ class PoolWriter:
                     updates.append(
                         {"row_id": row.id, "new_status": status, "new_owner": owner, "new_info": info}
                     )
-            stale_ids = [row.id for row in stored.values() if row.status != "stale"]
+            stale_ids = [row.id for row in stored.values() if row.status != AddressStatus.STALE]
             change.added += len(inserts)
             change.updated += len(updates)
             change.stale += len(stale_ids)
@@ -239,7 +251,7 @@ class PoolWriter:
 
     def _stale_after(self, pool_id: int, after: str | None) -> int:
         stored = _stored_rows(self.conn, pool_id, after, None)
-        ids = [row.id for row in stored.values() if row.status != "stale"]
+        ids = [row.id for row in stored.values() if row.status != AddressStatus.STALE]
         if not self.dry_run:
             _mark_stale(self.conn, ids)
         return len(ids)
@@ -260,9 +272,9 @@ def store_counts(conn: Connection, pool_ids: list[int]) -> None:
             update(POOLS)
             .where(POOLS.c.id == pool_id)
             .values(
-                used_count=by_status.get("used", 0),
-                free_count=by_status.get("free", 0),
-                stale_count=by_status.get("stale", 0),
+                used_count=by_status.get(AddressStatus.USED, 0),
+                free_count=by_status.get(AddressStatus.FREE, 0),
+                stale_count=by_status.get(AddressStatus.STALE, 0),
             )
         )
 
@@ -274,16 +286,18 @@ def mark_missing_pools_stale(
     `present` holds the (family, name) of every pool the router still has."""
     rows = conn.execute(
         select(POOLS.c.id, POOLS.c.family, POOLS.c.name).where(
-            POOLS.c.router_id == router_id, POOLS.c.family.in_(families), POOLS.c.status == "active"
+            POOLS.c.router_id == router_id, POOLS.c.family.in_(families), POOLS.c.status == PoolStatus.ACTIVE
         )
     ).all()
     gone = [row.id for row in rows if (row.family, row.name) not in present]
     if not gone:
         return 0, 0
-    live = ADDRESSES.c.pool_id.in_(gone) & (ADDRESSES.c.status != "stale")
+    live = ADDRESSES.c.pool_id.in_(gone) & (ADDRESSES.c.status != AddressStatus.STALE)
     addresses = int(conn.scalar(select(func.count()).select_from(ADDRESSES).where(live)) or 0)
     if not dry_run:
-        conn.execute(update(ADDRESSES).where(live).values(status="stale"))
-        conn.execute(update(POOLS).where(POOLS.c.id.in_(gone)).values(status="stale", fingerprint=None))
+        conn.execute(update(ADDRESSES).where(live).values(status=AddressStatus.STALE.value))
+        conn.execute(
+            update(POOLS).where(POOLS.c.id.in_(gone)).values(status=PoolStatus.STALE.value, fingerprint=None)
+        )
         store_counts(conn, gone)
     return len(gone), addresses

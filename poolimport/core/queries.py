@@ -9,9 +9,8 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from poolimport.core.models import IpPool, PoolAddress, Router, Tenant
+from poolimport.core.statuses import PoolStatus
 from poolimport.core.tenancy import Scope
-
-ADDRESS_STATUSES = ("free", "used", "stale")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -19,7 +18,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def router_rows(session: Session, scope: Scope, limit: int | None = None) -> list[dict[str, Any]]:
-    active = IpPool.status == "active"
+    active = IpPool.status == PoolStatus.ACTIVE
     pool_totals = (
         select(
             IpPool.router_id,
@@ -72,7 +71,7 @@ def _active_pool_sizes(session: Session, router_ids: list[int]) -> dict[int, int
     """Summed here, not in SQL: a pool's size can pass 2**64, where SQLite's SUM turns to floats."""
     sizes: dict[int, int] = {}
     stmt = select(IpPool.router_id, IpPool.total).where(
-        IpPool.status == "active", IpPool.router_id.in_(router_ids)
+        IpPool.status == PoolStatus.ACTIVE, IpPool.router_id.in_(router_ids)
     )
     for router_id, total in session.execute(stmt):
         sizes[router_id] = sizes.get(router_id, 0) + total

@@ -23,6 +23,7 @@ from poolimport.core.models import Router, Tenant, utcnow
 from poolimport.core.password_keys import PASSWORD_NEEDED
 from poolimport.core.routeros import RouterClient, RouterError
 from poolimport.core.secrets import SecretBox
+from poolimport.core.statuses import CheckStatus
 from poolimport.core.tenancy import AccessDenied, Scope, find_tenant
 from poolimport.core.text import one_line
 
@@ -232,7 +233,7 @@ def probe(router: Router, settings: Settings, password: str | None = None) -> Co
 
 
 def record_test(router: Router, test: ConnectionTest) -> None:
-    router.last_status = "ok" if test.ok else "error"
+    router.last_status = CheckStatus.OK if test.ok else CheckStatus.ERROR
     router.last_error = test.error
     router.last_checked_at = utcnow()
     if test.ok:

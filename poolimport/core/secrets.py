@@ -122,6 +122,7 @@ class SecretBox:
         except InvalidToken:
             raise SecretError("stored router password cannot be decrypted with this key file") from None
 
+
 def queue_signing_key(key_file: Path) -> bytes:
     """The HMAC key that signs queue messages, derived from the installation's key file: every host with a
     copy of the file (consumers elsewhere) can sign and check them, and nobody else can."""

@@ -8,6 +8,7 @@ import threading
 from sqlalchemy.exc import SQLAlchemyError
 
 from poolimport.core.config import Settings
+from poolimport.core.events import EventKind, event
 from poolimport.core.joblog import job_logger, log_event
 from poolimport.core.jobs import Sender, auto_retry_stalled
 from poolimport.queue.outage import Backoff, Outage
@@ -54,7 +55,7 @@ class StalledJobSweeper(threading.Thread):
         job_log = job_logger(self.settings.log_dir)
         for outcome in handled:
             logger.warning("job #%s stalled (%s)", outcome.job_id, outcome.note)
-            log_event(job_log, outcome.job_id, "warning", f"stalled ({outcome.note})", {})
+            log_event(job_log, outcome.job_id, event(EventKind.JOB_STALLED, note=outcome.note))
         return self.interval
 
     def stop(self) -> None:

@@ -3,6 +3,7 @@ an operator's cancel: the read itself stops, the job says which stop it was, sto
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -13,13 +14,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from poolimport.core.config import Settings
+from poolimport.core.events import EventKind
 from poolimport.core.importer import run_import
 from poolimport.core.models import IpPool, PoolAddress, Router
 from poolimport.core.routeros import WAIT_SLICE, PatientTransport, RouterClient, RouterStopped, RouterTarget
 from poolimport.sim import SimServer
 from poolimport.sim.config import generate_used
 from tests.conftest import PASSWORD, Consumer, run_cli
-from tests.helpers import assert_all_closed, enqueue, events, show, wait_for, wait_status
+from tests.helpers import assert_all_closed, enqueue, kinds, of_kind, show, wait_for, wait_status
 
 pytestmark = pytest.mark.xdist_group("consumers")
 
@@ -75,10 +77,6 @@ def imported_trickler(
     return sim, before
 
 
-def messages(engine: Engine, job_id: int) -> list[str]:
-    return [event.message for event in events(engine, job_id)]
-
-
 # -- through a real consumer -----------------------------------------------------------------------------
 
 
@@ -96,10 +94,9 @@ def test_time_limit_ends_a_trickling_read_and_keeps_stored_data(
     assert wait_status(job_id, TERMINAL, timeout=40) == "failed"
     job = show(job_id)
     assert job["error"] == "timed out after 3 s (job time limit)"
-    assert "Import stopped while reading the router: timed out after 3 s (job time limit)" in messages(
-        engine, job_id
-    )
-    assert "Reading IP pools failed" not in messages(engine, job_id)  # not blamed on the router
+    stopped = of_kind(engine, job_id, EventKind.ROUTER_READ_STOPPED)
+    assert [json.loads(e.data_json)["reason"] for e in stopped] == ["timed out after 3 s (job time limit)"]
+    assert EventKind.ROUTER_READ_FAILED not in kinds(engine, job_id)  # not blamed on the router
     assert stored(engine) == before
 
 
@@ -111,15 +108,15 @@ def test_cancel_during_a_trickling_read_is_prompt_and_keeps_stored_data(
     _sim, before = imported_trickler
     start_consumer(workers=1)
     job_id = enqueue("slow")
-    wait_for(lambda: any(m.startswith("Connecting to") for m in messages(engine, job_id)), 30, "the read")
+    wait_for(lambda: EventKind.ROUTER_CONNECTING in kinds(engine, job_id), 30, "the read")
     out = run_cli("cancel", str(job_id))
     assert out.returncode == 0 and "cancelling" in out.stdout, out.stderr
     # Well under the router's timeout and the 200 s the read would otherwise take.
     assert wait_status(job_id, TERMINAL, timeout=ROUTER_TIMEOUT) == "cancelled"
     assert show(job_id)["error"] == "cancelled by operator"
-    said = messages(engine, job_id)
-    assert "Import stopped while reading the router: cancelled by operator" in said
-    assert said[-1] == "IP pools import job cancelled"
+    stopped = of_kind(engine, job_id, EventKind.ROUTER_READ_STOPPED)
+    assert [json.loads(e.data_json)["reason"] for e in stopped] == ["cancelled by operator"]
+    assert kinds(engine, job_id)[-1] == EventKind.JOB_CANCELLED
     assert stored(engine) == before
 
 

@@ -12,11 +12,12 @@ from sqlalchemy import Engine, func, select, update
 
 from poolimport.core.config import ConfigError, Settings, load_settings
 from poolimport.core.db import get_read_engine, session_scope
+from poolimport.core.events import EventKind
 from poolimport.core.jobs import auto_retry_stalled, claim, create_job
 from poolimport.core.models import ImportJob, IpPool, JobSource, PoolAddress, Router, utcnow
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, SLOW_ROW_DELAY, Consumer, router_config, run_cli
-from tests.helpers import enqueue, events, show, wait_for, wait_status
+from tests.helpers import enqueue, events, of_kind, show, wait_for, wait_status
 from tests.stored import stored_address_count
 
 pytestmark = pytest.mark.xdist_group("consumers")
@@ -50,10 +51,6 @@ def retries_of(engine: Engine, job_id: int) -> list[int]:
         return list(conn.scalars(select(ImportJob.id).where(ImportJob.retry_of_id == job_id)))
 
 
-def messages(engine: Engine, job_id: int) -> list[str]:
-    return [event.message for event in events(engine, job_id)]
-
-
 def test_killed_consumers_job_is_retried_once_by_the_next_consumers_and_ends_exact(
     engine: Engine,
     settings: Settings,
@@ -84,8 +81,10 @@ def test_killed_consumers_job_is_retried_once_by_the_next_consumers_and_ends_exa
     assert old["status"] == "failed"
     assert "stalled" in old["error"] and "retried automatically" in old["error"]
     assert (new["attempt"], new["retry_of"], new["requested_by"]) == (2, job_id, "auto-retry")
-    assert any(f"Retried automatically as job #{new_id}" in m for m in messages(engine, job_id))
-    assert any(f"automatic retry of job #{job_id}, which stalled" in m for m in messages(engine, new_id))
+    retried = of_kind(engine, job_id, EventKind.JOB_AUTO_RETRIED)
+    assert [json.loads(e.data_json) for e in retried] == [{"retry_id": new_id}]
+    queued = of_kind(engine, new_id, EventKind.JOB_QUEUED_AS_AUTO_RETRY)
+    assert [json.loads(e.data_json) for e in queued] == [{"retry_of": job_id}]
 
     total = POOLS * ADDRESSES_PER_POOL
     assert new["result"]["addresses"]["total"] == total

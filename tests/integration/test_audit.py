@@ -67,7 +67,11 @@ def test_a_duration_is_refused_unless_it_reads_as_one(text: str) -> None:
 
 def test_durations_read_as_operators_write_them() -> None:
     assert [parse_duration(t).total_seconds() for t in ("30s", "5m", "1h", "2d", "90")] == [
-        30, 300, 3600, 172800, 90
+        30,
+        300,
+        3600,
+        172800,
+        90,
     ]
 
 
@@ -85,9 +89,7 @@ def test_refusals_are_recorded_once_each(
     assert run_cli("pools", "south-1", env=nora).returncode == 1  # not in nora's tenants
     assert run_cli("cancel", str(held), env=vic).returncode == 1  # a viewer
     refused = [
-        (row["acting_as"], row["action"], row["detail"])
-        for row in audit()
-        if row["outcome"] == "refused"
+        (row["acting_as"], row["action"], row["detail"]) for row in audit() if row["outcome"] == "refused"
     ]
     assert sorted(refused) == sorted(
         [

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from poolimport.core.config import Settings
+from poolimport.core.events import Event, EventKind
 from poolimport.core.importer import ImportResult, run_import
 from poolimport.core.models import Router
 from poolimport.sim import SimServer
@@ -590,7 +591,7 @@ def test_progress_and_events(
     engine: Engine, settings: Settings, sim: SimServer, add_router: Callable[..., int]
 ) -> None:
     progress: list[tuple[int, int, int, int]] = []
-    events: list[tuple[str, str, dict[str, Any]]] = []
+    events: list[Event] = []
     small = dataclasses.replace(settings, batch_size=16)
     router_id = add_router(sim)
     result = run_import(
@@ -598,7 +599,7 @@ def test_progress_and_events(
         small,
         router_id,
         on_progress=lambda *values: progress.append(values),
-        on_event=lambda level, message, data: events.append((level, message, data)),
+        on_event=events.append,
     )
     assert result.status == "succeeded"
     assert progress[0] == (0, 3, 0, TOTAL)
@@ -609,14 +610,14 @@ def test_progress_and_events(
         assert later[1] == 3 and later[3] == TOTAL
     assert all(p[2] <= p[3] for p in progress)
 
-    messages = [message for _level, message, _data in events]
-    assert messages[0] == f"Connecting to 127.0.0.1:{sim.port}"
-    assert "Read 3 pools (170 addresses)" in messages
-    pool_events = [(m, d) for level, m, d in events if m.startswith("Pool ")]
-    assert [d["pool"] for _m, d in pool_events] == ["pppoe", "static", "v6"]
-    assert pool_events[0][0] == "Pool pppoe: 100 addresses, added"
-    assert pool_events[0][1]["added"] == PPPOE
-    assert {level for level, _m, _d in events} == {"info"}
+    kinds = [e.kind for e in events]
+    assert kinds[:2] == [EventKind.ROUTER_CONNECTING, EventKind.ROUTER_READ]
+    assert events[0].data == {"host": "127.0.0.1", "port": sim.port}
+    assert events[1].data == {"pools": 3}
+    pool_events = [e for e in events if e.kind == EventKind.POOL_IMPORTED]
+    assert [e.data["pool"] for e in pool_events] == ["pppoe", "static", "v6"]
+    assert pool_events[0].data["outcome"] == "added" and pool_events[0].data["added"] == PPPOE
+    assert {e.level for e in events} == {"info"}
 
     # A failing pool and the stale count are events too.
     progress.clear()
@@ -629,13 +630,14 @@ def test_progress_and_events(
         small,
         router_id,
         on_progress=lambda *values: progress.append(values),
-        on_event=lambda level, message, data: events.append((level, message, data)),
+        on_event=events.append,
     )
     assert result.status == "partial"
-    assert ("error", "Pool pppoe: failed: bad address '100.64.0.999' in '100.64.0.2-100.64.0.999'") in [
-        (level, message) for level, message, _d in events
-    ]
-    assert any(level == "warning" and "1 pools gone" in message for level, message, _d in events)
+    failed = [e for e in events if e.kind == EventKind.POOL_FAILED]
+    assert [(e.level, e.data["pool"]) for e in failed] == [("error", "pppoe")]
+    assert "bad address '100.64.0.999'" in failed[0].message  # the router's own text, said once
+    gone = [e for e in events if e.kind == EventKind.POOLS_GONE]
+    assert [(e.level, e.data) for e in gone] == [("warning", {"pools": 1})]
     assert progress[-1] == (2, 2, V6, V6)
 
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from poolimport.core.config import Settings
+from poolimport.core.events import EventKind
 from poolimport.core.models import ImportJob, JobEvent
 from poolimport.sim import SimServer
 from tests.conftest import (
@@ -22,10 +23,22 @@ from tests.conftest import (
     run_cli,
     unavailable,
 )
-from tests.helpers import assert_secrets_absent, enqueue, events, job_status, show, wait_for, wait_status
+from tests.helpers import (
+    assert_secrets_absent,
+    enqueue,
+    job_status,
+    kinds,
+    of_kind,
+    show,
+    wait_for,
+    wait_status,
+    words,
+)
 from tests.stored import stored_address_count
 
 pytestmark = pytest.mark.xdist_group("consumers")
+# The last event of every job that ran.
+ENDINGS = (EventKind.JOB_SUCCEEDED, EventKind.JOB_PARTIAL, EventKind.JOB_FAILED, EventKind.JOB_CANCELLED)
 
 
 def test_enqueue_runs_in_consumer_with_exact_counts_and_events(
@@ -47,17 +60,20 @@ def test_enqueue_runs_in_consumer_with_exact_counts_and_events(
     assert (shown["pools_done"], shown["pools_total"]) == (3, 3)
     assert shown["addresses_done"] == shown["addresses_total"] == EXPECTED_ADDRESSES
     assert shown["started_at"] and shown["finished_at"] and shown["worker"]
-    messages = [e.message for e in events(engine, job_id)]
-    assert "Starting IP pools import job" in messages
-    assert "IP pools import completed successfully" in messages
-    assert sum(m.startswith("Pool ") for m in messages) == 3
-    start = next(e for e in events(engine, job_id) if e.message == "Starting IP pools import job")
+    happened = kinds(engine, job_id)
+    assert (happened[0], happened[1], happened[-1]) == (
+        EventKind.JOB_QUEUED,
+        EventKind.JOB_STARTED,
+        EventKind.JOB_SUCCEEDED,
+    )
+    assert happened.count(EventKind.POOL_IMPORTED) == 3
+    (start,) = of_kind(engine, job_id, EventKind.JOB_STARTED)
     assert {"router_id", "tenant_id", "user"} <= set(json.loads(start.data_json))
     assert stored_address_count(engine) == EXPECTED_ADDRESSES
 
     log_file = (engine.url.database or "").rsplit("/", 1)[0] + "/logs/poolimport.log"
     text = Path(log_file).read_text(encoding="utf-8")
-    assert f"job={job_id}" in text and "IP pools import completed successfully" in text
+    assert f"job={job_id} router=core {words(EventKind.JOB_SUCCEEDED)}" in text
 
 
 def test_second_enqueue_is_refused_naming_the_live_job(
@@ -155,7 +171,7 @@ def test_cancel_queued_job(
     later = enqueue("core")
     assert wait_status(later, ("succeeded",)) == "succeeded"
     assert job_status(job_id) == "cancelled"
-    assert "Starting IP pools import job" not in [e.message for e in events(engine, job_id)]
+    assert EventKind.JOB_STARTED not in kinds(engine, job_id)
 
 
 def test_cancel_running_job(
@@ -207,14 +223,11 @@ def test_fifty_jobs_over_ten_routers_with_two_consumers_each_end_once(
         statuses = dict(conn.execute(select(ImportJob.id, ImportJob.status)).all())
         starts = conn.execute(
             select(JobEvent.job_id, func.count())
-            .where(JobEvent.message == "Starting IP pools import job")
+            .where(JobEvent.kind == EventKind.JOB_STARTED)
             .group_by(JobEvent.job_id)
         ).all()
         endings = conn.execute(
-            select(JobEvent.job_id, func.count())
-            .where(JobEvent.message.like("IP pools import %"))
-            .where(JobEvent.message != "Starting IP pools import job")
-            .group_by(JobEvent.job_id)
+            select(JobEvent.job_id, func.count()).where(JobEvent.kind.in_(ENDINGS)).group_by(JobEvent.job_id)
         ).all()
     assert set(statuses.values()) == {"succeeded"}
     assert all(count == 1 for _, count in starts) and len(starts) == len(statuses)

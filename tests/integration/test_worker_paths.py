@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select, text
 
 from poolimport.core.config import Settings
 from poolimport.core.db import get_read_engine, session_scope
+from poolimport.core.events import EventKind
 from poolimport.core.job_queries import event_rows, event_text
 from poolimport.core.models import ImportJob
 from poolimport.core.secrets import ensure_key_file
@@ -32,7 +33,7 @@ from tests.conftest import (
     router_config,
     run_cli,
 )
-from tests.helpers import enqueue, events, show, start_cli, wait_for, wait_status
+from tests.helpers import enqueue, kinds, of_kind, show, start_cli, wait_for, wait_status, words
 from tests.stored import addresses, dump, pools, stored_address_count
 
 pytestmark = pytest.mark.xdist_group("consumers")
@@ -118,7 +119,7 @@ def test_import_wait_prints_the_events_and_exits_with_the_jobs_status(
 
     good_id, good = waited(run_cli("import", "good", "--wait"), "succeeded", 0)
     assert_followed(reader, good, good_id, "succeeded")
-    assert "IP pools import completed successfully" in printed_events(good[:-1])
+    assert words(EventKind.JOB_SUCCEEDED) in printed_events(good[:-1])
 
     partial_id, partial = waited(run_cli("import", "half", "--wait"), "partial", 3)
     assert_followed(reader, partial, partial_id, "partial")
@@ -181,7 +182,7 @@ def test_logs_follow_prints_events_while_the_job_runs_and_exits_with_its_status(
             follow.wait()
     lines = output.all()
     assert_followed(reader, lines, job_id, "succeeded")
-    assert printed_events(lines[:-1])[-1] == "IP pools import completed successfully"
+    assert printed_events(lines[:-1])[-1] == words(EventKind.JOB_SUCCEEDED)
 
 
 def test_a_consumer_with_another_key_file_fails_the_job_with_one_clear_line(
@@ -199,7 +200,7 @@ def test_a_consumer_with_another_key_file_fails_the_job_with_one_clear_line(
     start_consumer()
     job_id, lines = waited(run_cli("import", "core", "--wait"), "failed", 1)
     message = "stored router password cannot be decrypted with this key file"
-    assert f"Reading IP pools failed: {message}" in printed_events(lines[:-1])
+    assert f"{words(EventKind.ROUTER_READ_FAILED)}: {message}" in printed_events(lines[:-1])
     assert show(job_id)["error"] == f"reading pools failed: {message}"
     assert sim.connections_served == 0 and stored_address_count(reader) == 0
 
@@ -239,7 +240,9 @@ def test_a_worker_killed_while_writing_loses_only_the_pool_in_progress_and_the_r
     victim = start_consumer(workers=1)
     job_id = enqueue("core")
     wait_for(
-        lambda: f"Pool p00: {POOL_SIZE} addresses, added" in [e.message for e in events(reader, job_id)],
+        lambda: any(
+            json.loads(e.data_json)["pool"] == "p00" for e in of_kind(reader, job_id, EventKind.POOL_IMPORTED)
+        ),
         60,
         "the first pool to be written",
     )
@@ -259,7 +262,7 @@ def test_a_worker_killed_while_writing_loses_only_the_pool_in_progress_and_the_r
     assert wait_status(retry_id, TERMINAL, timeout=120) == "succeeded"
     killed = show(job_id)
     assert killed["status"] == "failed" and "stalled" in killed["error"]
-    assert not any(e.message.startswith("IP pools import completed") for e in events(reader, job_id))
+    assert not {EventKind.JOB_SUCCEEDED, EventKind.JOB_PARTIAL} & set(kinds(reader, job_id))
     total = POOL_COUNT * POOL_SIZE
     added = (POOL_COUNT - len(written)) * POOL_SIZE
     assert show(retry_id)["result"]["addresses"] == {"added": added, "updated": 0, "stale": 0, "total": total}
@@ -357,10 +360,7 @@ def test_a_worker_back_after_its_job_was_taken_over_stops_and_writes_nothing(
         original.process.send_signal(signal.SIGCONT)
 
     def stopped_as_taken_over() -> bool:
-        return any(
-            e.message == "IP pools import job failed" and "taken over" in (e.data_json or "")
-            for e in events(reader, first)
-        )
+        return any("taken over" in (e.data_json or "") for e in of_kind(reader, first, EventKind.JOB_FAILED))
 
     wait_for(stopped_as_taken_over, 60, "the old run to stop")
     assert any("job was taken over" in m for m in event_texts(reader, first))

@@ -12,7 +12,9 @@ from textual.content import Content
 from textual.widgets import Input
 
 from poolimport.core.config import Settings
+from poolimport.core.events import EventKind
 from poolimport.core.models import ImportJob, JobEvent, Operator, Router, Tenant
+from poolimport.core.statuses import JobStatus
 from poolimport.sim import SimServer
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components import cells
@@ -25,6 +27,7 @@ from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.router_form import RouterForm
 from poolimport.tui.components.routers_table import RoutersTable
 from tests.conftest import SLOW_ROW_DELAY, router_config
+from tests.helpers import words
 from tests.tui.conftest import wait_until
 from tests.tui.sample_data import T0
 
@@ -77,9 +80,9 @@ async def test_i_queues_at_once_selects_the_job_and_tails_its_log(
         assert app.query_one(JobsTable).selected_key == "1"
         assert app.query_one(LogPane).job_id == 1
         await wait_until(pilot, lambda: job_status(engine, 1) in ENDED, what="job #1 to end")
-        await wait_until(pilot, lambda: "IP pools import completed successfully" in log_text(app), what="log")
+        await wait_until(pilot, lambda: words(EventKind.JOB_SUCCEEDED) in log_text(app), what="log")
         assert "Job queued by ops" in log_text(app)
-        assert "Starting IP pools import job" in log_text(app)
+        assert words(EventKind.JOB_STARTED) in log_text(app)
         await wait_until(pilot, lambda: app.routers["1"]["last_job_status"] == "succeeded", what="router row")
 
 
@@ -629,8 +632,15 @@ async def test_no_color_keeps_statuses_readable(
         table = app.query_one(JobsTable)
         await wait_until(pilot, lambda: table.row_count == 3)
         shown = {str(table.get_row(str(n))[2]) for n in (1, 2, 3)}
-        assert shown == {"FAILED", "cancelled", "ok"}
-        assert cells.status("stalled").plain.startswith("!")
+        # The CLI's words; failures stand out by weight and reverse video, which NO_COLOR keeps.
+        assert shown == {"failed", "cancelled", "succeeded"}
+        assert "bold" in str(cells.status("failed").style)
+        assert "reverse" in str(cells.status("stalled").style)
+
+
+@pytest.mark.parametrize("status", list(JobStatus))
+def test_the_tui_shows_the_clis_status_words(status: JobStatus) -> None:
+    assert cells.status(status).plain == status.value
 
 
 async def test_keys_can_be_remapped_and_help_shows_the_new_key(

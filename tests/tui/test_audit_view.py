@@ -43,5 +43,3 @@ async def test_audit_view_lists_changes_and_refusals_newest_first(
         await wait_until(pilot, lambda: table.row_count == 1, what="the filter")
         await pilot.press("escape", "escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, AuditScreen), what="back")
-
-

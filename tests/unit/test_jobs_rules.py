@@ -11,12 +11,15 @@ import pytest
 from sqlalchemy import Engine, event, insert, select, update
 from sqlalchemy.orm import Session
 
+from poolimport.core import events as job_events
 from poolimport.core import jobs, schema
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
+from poolimport.core.events import EventKind
 from poolimport.core.models import ImportJob, JobEvent, JobSource, utcnow
 from poolimport.core.tenancy import AccessDenied, NotFound, Scope, find_router
 from tests.conftest import ADMIN, router_adder
+from tests.helpers import words
 
 INTERVAL = 10.0  # heartbeat interval: a running job is stalled after 30 s without a beat
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -47,9 +50,14 @@ def set_job(session: Session, job: ImportJob, **values: Any) -> None:
     session.expire(job)
 
 
-def events(session: Session, job_id: int) -> list[tuple[str, str, Any]]:
+def events(session: Session, job_id: int) -> list[tuple[str | None, Any]]:
+    """(kind, data) of each of the job's events, oldest first."""
     rows = session.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
-    return [(e.level, e.message, json.loads(e.data_json) if e.data_json else e.data_json) for e in rows]
+    return [(e.kind, json.loads(e.data_json) if e.data_json else e.data_json) for e in rows]
+
+
+def messages(session: Session, job_id: int) -> list[str]:
+    return [e.message for e in session.scalars(select(JobEvent).where(JobEvent.job_id == job_id))]
 
 
 def fresh(session: Session, job_id: int) -> ImportJob:
@@ -126,7 +134,8 @@ def test_a_new_job_is_queued_for_its_router_and_tenant_and_says_who_asked(
         60,
     )
     assert job.queued_at >= before
-    assert events(session, job.id) == [("info", "Job queued by tester", {"router_id": routers["r2"]})]
+    assert events(session, job.id) == [(EventKind.JOB_QUEUED, {"router_id": routers["r2"]})]
+    assert messages(session, job.id) == ["Job queued by tester"]
 
 
 def test_a_dry_run_from_the_command_line_is_recorded_as_such(session: Session) -> None:
@@ -180,7 +189,7 @@ def test_a_retry_is_the_next_attempt_linked_to_the_job_it_retries(session: Sessi
     set_job(session, first, status="failed", attempt=4)
     retry = fresh(session, new_job(session, "r1", retry_of=first).id)
     assert (retry.attempt, retry.retry_of_id) == (5, first.id)
-    assert events(session, retry.id)[0][1] == f"Job queued by tester (attempt 5, retry of #{first.id})"
+    assert messages(session, retry.id)[0] == f"Job queued by tester (attempt 5, retry of #{first.id})"
 
 
 def test_an_insert_the_database_refuses_is_a_refusal_not_an_error(session: Session) -> None:
@@ -357,7 +366,8 @@ def test_a_queued_job_is_cancelled_at_once_and_its_task_revoked(session: Session
     assert (job.status, job.error) == ("cancelled", "cancelled before it started")
     assert job.finished_at is not None
     assert revoked == ["task-1"]
-    assert events(session, job.id)[-1] == ("warning", "Job cancelled by tester before it started", None)
+    assert events(session, job.id)[-1] == (EventKind.JOB_CANCELLED_BEFORE_START, None)
+    assert messages(session, job.id)[-1] == "Job cancelled by tester before it started"
 
 
 def test_a_job_not_yet_handed_to_the_queue_has_no_task_to_revoke(session: Session) -> None:
@@ -381,7 +391,8 @@ def test_a_running_job_is_asked_to_stop(session: Session) -> None:
     assert jobs.cancel(session, ADMIN, job) == "cancelling"
     assert (fresh(session, job.id).status, fresh(session, job.id).cancel_requested) == ("running", True)
     assert fresh(session, other.id).cancel_requested is False
-    assert events(session, job.id)[-1] == ("warning", "Cancel requested by tester", None)
+    assert events(session, job.id)[-1] == (EventKind.JOB_CANCEL_REQUESTED, None)
+    assert messages(session, job.id)[-1] == "Cancel requested by tester"
 
 
 def test_a_finished_job_has_nothing_to_cancel(session: Session) -> None:
@@ -436,7 +447,7 @@ def test_a_stalled_job_is_failed_first_so_its_router_is_free(session: Session) -
         "stalled: no heartbeat since 2026-01-02 03:04:05 UTC; retried",
     )
     assert old.finished_at is not None
-    assert events(session, job.id)[-1] == ("error", "IP pools import job failed", {"error": old.error})
+    assert events(session, job.id)[-1] == (EventKind.JOB_FAILED, {"error": old.error})
     assert fresh(session, again.id).status == "queued"
 
 
@@ -497,8 +508,13 @@ def test_a_viewer_may_not_flush(session: Session) -> None:
 
 def test_an_event_stores_its_data_as_json_and_none_without(session: Session) -> None:
     job = new_job(session)
-    jobs.add_event(session, job.id, "debug", "plain")
-    jobs.add_event(session, job.id, "info", "with data", {"pools": 3})
-    assert events(session, job.id)[1:] == [("debug", "plain", None), ("info", "with data", {"pools": 3})]
+    jobs.add_event(session, job.id, job_events.event(EventKind.JOB_STARTED))
+    read = job_events.event(EventKind.ROUTER_READ, {"pools": 3}, pools=3, addresses=9)
+    jobs.add_event(session, job.id, read)
+    assert events(session, job.id)[1:] == [
+        (EventKind.JOB_STARTED, None),
+        (EventKind.ROUTER_READ, {"pools": 3}),
+    ]
+    assert messages(session, job.id)[1:] == [words(EventKind.JOB_STARTED), "Read 3 pools (9 addresses)"]
     stored = session.scalars(select(JobEvent.data_json).where(JobEvent.job_id == job.id)).all()
     assert stored[1] is None

@@ -10,17 +10,19 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
+from poolimport.core.statuses import JobStatus
 from poolimport.core.text import one_line, printable
 
-# Status words carry their own marker so they read without colour (NO_COLOR, monochrome terminals).
-STATUS_STYLE = {
-    "queued": ("queued", "cyan"),
-    "running": ("running", "bold yellow"),
-    "succeeded": ("ok", "green"),
-    "partial": ("partial", "bold magenta"),
-    "failed": ("FAILED", "bold red"),
-    "cancelled": ("cancelled", "dim"),
-    "stalled": ("!STALLED", "bold white on red"),
+# The status word is the CLI's word; style only adds to it. Bold and reverse still read without colour
+# (NO_COLOR, monochrome terminals).
+STATUS_STYLE: dict[str, str] = {
+    JobStatus.QUEUED: "cyan",
+    JobStatus.RUNNING: "bold yellow",
+    JobStatus.SUCCEEDED: "green",
+    JobStatus.PARTIAL: "bold magenta",
+    JobStatus.FAILED: "bold red",
+    JobStatus.CANCELLED: "dim",
+    JobStatus.STALLED: "bold reverse red",
 }
 LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
 BAR_WIDTH = 8
@@ -40,8 +42,7 @@ def number(value: int | None) -> Text:
 def status(value: str | None) -> Text:
     if not value:
         return Text("-")
-    label, style = STATUS_STYLE.get(value, (value, ""))
-    return plain(label, style)
+    return plain(value, STATUS_STYLE.get(value, ""))
 
 
 def bar(done: int, total: int, width: int = BAR_WIDTH) -> Text:
@@ -73,6 +74,6 @@ def rate_and_eta(job: dict[str, object]) -> tuple[str, str]:
     if not isinstance(elapsed, int | float) or elapsed <= 0 or done <= 0:
         return "-", "-"
     rate = done / elapsed
-    if job["status"] != "running" or done >= total:
+    if job["status"] != JobStatus.RUNNING or done >= total:
         return f"{rate:,.0f}/s", "-"
     return f"{rate:,.0f}/s", duration((total - done) / rate)

@@ -6,15 +6,16 @@ from typing import Any
 
 from rich.text import Text
 
+from poolimport.core.statuses import JobStatus
 from poolimport.tui.components import cells
 from poolimport.tui.components.filter_table import FilterTable, Row
 
 
 def progress(job: dict[str, Any]) -> Text:
-    if job["status"] == "running" and not job["pools_total"]:
+    if job["status"] == JobStatus.RUNNING and not job["pools_total"]:
         return Text("reading router", style="italic")  # totals are known once the pools are read
     done, total = job["addresses_done"], job["addresses_total"]
-    if job["status"] == "succeeded" and total == 0:
+    if job["status"] == JobStatus.SUCCEEDED and total == 0:
         done = total = 1
     return cells.bar(done, total)
 
