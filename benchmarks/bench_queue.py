@@ -29,7 +29,8 @@ def percentile(values: list[float], pct: float) -> float:
 
 def add_routers(engine, settings, port: int, count: int) -> list[int]:  # type: ignore[no-untyped-def]
     from poolimport.core.db import session_scope
-    from poolimport.core.routers import RouterFields, save_router
+    from poolimport.core.router_fields import RouterFields
+    from poolimport.core.routers import save_router
     from poolimport.core.tenancy import Scope
 
     admin = Scope(operator="bench", tenant_ids=None, role="admin")

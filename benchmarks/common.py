@@ -69,7 +69,8 @@ def setup_router(port: int) -> tuple[Any, Any, int]:
     from poolimport.core import schema
     from poolimport.core.config import load_settings
     from poolimport.core.db import get_engine, session_scope
-    from poolimport.core.routers import RouterFields, add_tenant, save_router
+    from poolimport.core.router_fields import RouterFields
+    from poolimport.core.routers import add_tenant, save_router
     from poolimport.core.secrets import ensure_key_file
     from poolimport.core.tenancy import Scope
 

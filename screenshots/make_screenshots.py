@@ -92,7 +92,7 @@ def main() -> int:
     from poolimport.queue.process import spawn_worker, stop_worker
     from poolimport.sim import SimServer
     from poolimport.sim.demo_routers import demo_configs
-    from poolimport.tui import demo
+    from poolimport.cli import demo
     from poolimport.tui.app import PoolImportApp
 
     configs = demo_configs()

@@ -23,7 +23,8 @@ from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
 from poolimport.core.identity import os_account
 from poolimport.core.models import Operator, Tenant
-from poolimport.core.routers import RouterFields, add_tenant, save_router
+from poolimport.core.router_fields import RouterFields
+from poolimport.core.routers import add_tenant, save_router
 from poolimport.core.secrets import ensure_key_file
 from poolimport.core.tenancy import Scope
 from poolimport.queue.process import spawn_worker, stop_worker

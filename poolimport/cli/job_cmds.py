@@ -39,7 +39,6 @@ def _actions(ctx: Context) -> JobActions:
         from poolimport.queue.app import revoke_task, send_import
     except Exception as exc:  # a bad queue URL or a missing Redis driver
         raise CliError(f"queue unavailable: {exc}") from None
-    import poolimport.queue.tasks  # noqa: F401  (registers the task)
 
     ctx.engine()
     return JobActions(ctx.settings, send_import, revoke_task)

@@ -17,16 +17,8 @@ from poolimport.core.operators import register_first_admin
 from poolimport.core.password_keys import routers_counted, set_up_key
 from poolimport.core.private_files import make_private, private_dir, sqlite_files
 from poolimport.core.queries import router_rows
-from poolimport.core.routers import (
-    RouterFields,
-    add_tenant,
-    fields_of,
-    probe,
-    refusal_recorded,
-    remove_router,
-    save_router,
-    save_test,
-)
+from poolimport.core.router_fields import FIELD_DEFAULTS, FIELD_NAMES, RouterFields, fields_of
+from poolimport.core.routers import add_tenant, probe, refusal_recorded, remove_router, save_router, save_test
 from poolimport.core.secrets import old_key_file
 from poolimport.core.tenancy import AccessDenied, Scope, find_router
 
@@ -114,18 +106,8 @@ def _check_tls_options(tls: bool, insecure: bool, ca_file: str | None) -> None:
 
 
 def cmd_router_add(ctx: Context, args: argparse.Namespace) -> int:
-    _check_tls_options(args.tls, args.tls_insecure, args.ca_file)
-    fields = RouterFields(
-        name=args.name,
-        host=args.host,
-        username=args.username,
-        port=args.port,
-        tls=args.tls,
-        tls_verify=not args.tls_insecure,
-        ca_file=args.ca_file,
-        encoding=args.encoding,
-        timeout=args.timeout,
-    )
+    _check_tls_options(args.tls, not args.tls_verify, args.ca_file)
+    fields = RouterFields.from_values(vars(args))
     password = _read_password(args)
     with refusal_recorded(ctx.engine(), "router.add") as attempt, ctx.session() as (session, scope):
         attempt.scope, attempt.about = scope, {"subject": fields.name}
@@ -134,13 +116,9 @@ def cmd_router_add(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-# The fields of the router form, as `router edit` options of the same names.
-EDITABLE = ("name", "host", "port", "username", "tls", "tls_verify", "ca_file", "encoding", "timeout")
-
-
 def _edited(args: argparse.Namespace, before: RouterFields) -> RouterFields:
     """The router's fields with what the command line changes; what it doesn't mention stays."""
-    changes = {name: getattr(args, name) for name in EDITABLE if getattr(args, name) is not None}
+    changes = {name: getattr(args, name) for name in FIELD_NAMES if getattr(args, name) is not None}
     if args.no_ca_file:
         changes["ca_file"] = None
     edited = replace(before, **changes)
@@ -238,6 +216,45 @@ def cmd_router_remove(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _router_field_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
+    """The router's fields (RouterFields) as options: required or defaulted when adding; when editing,
+    each optional and, when not given, left as it is."""
+
+    def value(flag: str, field: str, **kwargs: Any) -> None:
+        required = not editing and field not in FIELD_DEFAULTS
+        default = None if editing else FIELD_DEFAULTS.get(field)
+        p.add_argument(flag, dest=field, required=required, default=default, **kwargs)
+
+    value("--host", "host", help="the router's address or host name")
+    value("--port", "port", type=int, help="default 8728, or 8729 with --tls")
+    value("--username", "username", help="the API user")
+    if editing:
+        p.add_argument(
+            "--tls", action=argparse.BooleanOptionalAction, help="use API-SSL (--no-tls: plain API)"
+        )
+    else:
+        p.add_argument("--tls", action="store_true", help="use API-SSL, verifying the router's certificate")
+    check = p.add_mutually_exclusive_group()
+    check.add_argument(
+        "--tls-insecure",
+        dest="tls_verify",
+        action="store_false",
+        default=None if editing else FIELD_DEFAULTS["tls_verify"],
+        help="do not verify the router's certificate",
+    )
+    # A CA file means checking the certificate: never with --tls-insecure; when editing, --no-ca-file
+    # drops it instead.
+    ca = p.add_mutually_exclusive_group() if editing else check
+    ca.add_argument("--ca-file", help="verify the router's certificate against this CA (a private CA)")
+    if editing:
+        check.add_argument(
+            "--tls-verify", dest="tls_verify", action="store_true", default=None, help="verify it again"
+        )
+        ca.add_argument("--no-ca-file", action="store_true", help="verify against the system's CAs again")
+    value("--timeout", "timeout", type=float, help="connect and read timeout in seconds")
+    value("--encoding", "encoding", help="the router's text encoding")
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("init", help="create or upgrade the database schema and the key file")
     p.add_argument(
@@ -258,16 +275,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = router.add_parser("add", help="add a router (password from stdin or an environment variable)")
     p.add_argument("name")
     p.add_argument("--tenant", required=True)
-    p.add_argument("--host", required=True)
-    p.add_argument("--port", type=int, help="default 8728, or 8729 with --tls")
-    p.add_argument("--tls", action="store_true", help="use API-SSL, verifying the router's certificate")
-    check = p.add_mutually_exclusive_group()
-    check.add_argument("--tls-insecure", action="store_true", help="do not verify the router's certificate")
-    check.add_argument("--ca-file", help="verify the router's certificate against this CA (a private CA)")
-    p.add_argument("--username", required=True)
+    _router_field_options(p, editing=False)
     _password_options(p, required=True)
-    p.add_argument("--timeout", type=float, default=10.0, help="connect and read timeout in seconds")
-    p.add_argument("--encoding", default="utf-8", help="the router's text encoding")
     p.set_defaults(func=cmd_router_add)
 
     p = router.add_parser(
@@ -278,23 +287,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--tenant", help="the router's tenant, where the name exists in several")
     p.add_argument("--name", help="rename the router")
     p.add_argument("--move-to", metavar="TENANT", help="move the router to another tenant")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--username")
-    p.add_argument("--tls", action=argparse.BooleanOptionalAction, help="use API-SSL (--no-tls: plain API)")
-    check = p.add_mutually_exclusive_group()
-    check.add_argument(
-        "--tls-insecure", dest="tls_verify", action="store_false", default=None, help="stop verifying it"
-    )
-    check.add_argument(
-        "--tls-verify", dest="tls_verify", action="store_true", default=None, help="verify it again"
-    )
-    ca = p.add_mutually_exclusive_group()
-    ca.add_argument("--ca-file", help="verify the router's certificate against this CA (a private CA)")
-    ca.add_argument("--no-ca-file", action="store_true", help="verify against the system's CAs again")
+    _router_field_options(p, editing=True)
     _password_options(p, required=False)
-    p.add_argument("--timeout", type=float, help="connect and read timeout in seconds")
-    p.add_argument("--encoding", help="the router's text encoding")
     p.set_defaults(func=cmd_router_edit)
     p = router.add_parser("list", help="list routers", parents=[common])
     p.set_defaults(func=cmd_router_list)

@@ -8,7 +8,7 @@ from poolimport.cli.context import Context
 
 
 def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.tui.demo import run_demo
+    from poolimport.cli.demo import run_demo
 
     return run_demo()
 

@@ -3,7 +3,6 @@
 Tasks carry a job id and nothing else; the work, and the job's state, belong to core.
 """
 
-from poolimport.queue import tasks  # noqa: F401  (registers the task with huey)
 from poolimport.queue.app import huey, revoke_task, send_import
 
 __all__ = ["huey", "revoke_task", "send_import"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from huey import Huey
 from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 
 from poolimport.core.config import ConfigError, Settings, load_settings, masked_url, sqlite_queue_file
@@ -34,7 +33,7 @@ def storage_for(url: str) -> tuple[type[BaseStorage], dict[str, Any]]:
     )
 
 
-def make_huey(settings: Settings) -> Huey:
+def make_huey(settings: Settings) -> PoolimportHuey:
     storage_class, options = storage_for(settings.queue_url)
     # Job state lives in the database, not in Huey's result store (Result.get() pops it).
     instance = PoolimportHuey(
@@ -59,13 +58,8 @@ def _follow_settings() -> None:
 
 
 def send_import(job_id: int) -> str:
-    from poolimport.queue.tasks import import_pools
-
     _follow_settings()
-    # With results=False calling the task returns None; build the task to learn its id.
-    task = import_pools.s(job_id)
-    huey.enqueue(task)
-    return str(task.id)
+    return huey.send_import(job_id)
 
 
 def revoke_task(task_id: str) -> None:

@@ -29,6 +29,7 @@ from poolimport.core.secrets import SecretError
 from poolimport.queue.messages import RefusedMessage, RevokeFlag, SignedJsonSerializer
 from poolimport.queue.outage import Backoff, Outage
 from poolimport.queue.sweeper import StalledJobSweeper
+from poolimport.queue.tasks import TASK_NAME, import_pools
 
 logger = logging.getLogger("huey.consumer")
 
@@ -53,6 +54,13 @@ class PoolimportHuey(Huey):
     def __init__(self, *args: Any, key_file: Path, **kwargs: Any) -> None:
         super().__init__(*args, serializer=SignedJsonSerializer(key_file), **kwargs)
         self.queue_outage = Outage("queue", logger)
+        self.import_pools = self.task(name=TASK_NAME)(import_pools)
+
+    def send_import(self, job_id: int) -> str:
+        """Queue the job; returns the task's id (with results off, calling the task returns nothing)."""
+        task = self.import_pools.s(job_id)
+        self.enqueue(task)
+        return str(task.id)
 
     def create_consumer(self, **options: Any) -> Consumer:
         return PoolimportConsumer(self, **options)
@@ -157,15 +165,13 @@ class PoolimportConsumer(Consumer):
         self.sweeper: StalledJobSweeper | None = None
 
     def start(self) -> None:
-        from poolimport.queue.app import send_import  # app builds the Huey instance from this module
-
         try:
             self.huey.check_key()
         except SecretError as exc:  # huey_consumer's own command has no error presenter: one line, exit 1
             logger.error("%s", exc)
             raise SystemExit(1) from None
         super().start()
-        self.sweeper = StalledJobSweeper(load_settings(), send_import, self.huey.queue_outage)
+        self.sweeper = StalledJobSweeper(load_settings(), self.huey.send_import, self.huey.queue_outage)
         self.sweeper.start()
 
     def stop(self, graceful: bool = False) -> None:

@@ -1,14 +1,17 @@
-"""The one task: run the job whose id it carries. Thin on purpose: core does the work and keeps the state."""
+"""The one task: run the job whose id it carries. Thin on purpose: core does the work and keeps the state.
+
+A plain function: `queue.app` registers it with the Huey instance, so this module needs no queue.
+"""
 
 from __future__ import annotations
 
 from poolimport.core.config import load_settings
 from poolimport.core.db import get_engine
 from poolimport.core.job_runner import run_job
-from poolimport.queue.app import huey
+
+TASK_NAME = "poolimport.import_pools"
 
 
-@huey.task(name="poolimport.import_pools")
 def import_pools(job_id: int) -> None:
     settings = load_settings()
     run_job(get_engine(settings), settings, job_id)

@@ -15,16 +15,14 @@ from poolimport.core.job_queries import event_rows, last_jobs_by_router, list_jo
 from poolimport.core.jobs import effective_status
 from poolimport.core.models import Router, Tenant
 from poolimport.core.queries import address_rows, pool_rows, router_rows
-from poolimport.core.routers import (
+from poolimport.core.router_fields import (
     RouterFields,
     apply_fields,
     check_password_stays,
     fields_of,
-    probe,
-    refusal_recorded,
-    save_router,
-    save_test,
+    form_values,
 )
+from poolimport.core.routers import probe, refusal_recorded, save_router, save_test
 from poolimport.core.tenancy import NotFound, Scope, resolve_scope
 
 JOBS_PAGE = 200
@@ -108,19 +106,7 @@ class Data:
     def router_form_values(self, router_id: int) -> dict[str, Any]:
         with self._reading() as session:
             router = _router_by_id(session, resolve_scope(session, self.settings.identity), router_id)
-            return {
-                "name": router.name,
-                "tenant": router.tenant.name,
-                "host": router.host,
-                "port": router.port,
-                "username": router.username,
-                "tls": router.tls,
-                "tls_verify": router.tls_verify,
-                "ca_file": router.ca_file,
-                "timeout": router.timeout,
-                "encoding": router.encoding,
-                "password_needed": router.password_needed,
-            }
+            return form_values(router)
 
     def save_router(
         self, router_id: int | None, tenant: str, fields: RouterFields, password: str | None

@@ -27,10 +27,9 @@ from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.jobs import create_job
 from poolimport.core.models import ImportJob, JobEvent, Router
-from poolimport.queue.app import NAME, storage_for
+from poolimport.queue.app import NAME, huey, storage_for
 from poolimport.queue.messages import SignedJsonSerializer
 from poolimport.queue.process import spawn_worker, stop_worker
-from poolimport.queue.tasks import import_pools
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, Consumer, run_cli, unavailable
 from tests.faults.test_outages import QUEUE_KEYS, WARNING_LINE
@@ -39,7 +38,7 @@ from tests.helpers import enqueue, wait_for, wait_status
 pytestmark = pytest.mark.xdist_group("consumers")
 
 REDIS_URL = "redis://127.0.0.1:6379/11"  # only the keys of the queue named "poolimport" are touched
-TASK_NAME = f"{import_pools.task_class.__module__}.{import_pools.task_class.__name__}"
+TASK_NAME = f"{huey.import_pools.task_class.__module__}.{huey.import_pools.task_class.__name__}"
 REVOKE_ALL_KEY = f"rt:{TASK_NAME}"  # huey's "every task of this kind is revoked" flag
 DROPPED = re.compile(r"^.* WARNING .*queue poolimport: dropped (.+)$", re.MULTILINE)
 

@@ -25,7 +25,8 @@ from poolimport.core.identity import Identity
 from poolimport.core.models import ImportJob, Router
 from poolimport.core.operators import add_operator
 from poolimport.core.password_keys import rotate_key
-from poolimport.core.routers import fields_of, save_router
+from poolimport.core.router_fields import fields_of
+from poolimport.core.routers import save_router
 from poolimport.core.secrets import ensure_key_file
 from poolimport.core.tenancy import AccessDenied, Scope
 from poolimport.sim import SimServer

@@ -13,7 +13,8 @@ from poolimport.core.db import get_engine, session_scope
 from poolimport.core.importer import run_import
 from poolimport.core.jobs import JobRefused, create_job
 from poolimport.core.models import PoolAddress, Router
-from poolimport.core.routers import RouterFields, add_tenant, save_router
+from poolimport.core.router_fields import RouterFields
+from poolimport.core.routers import add_tenant, save_router
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, PASSWORD
 

@@ -26,7 +26,8 @@ from poolimport.core.job_runner import run_job
 from poolimport.core.jobs import create_job
 from poolimport.core.models import Router
 from poolimport.core.operators import add_key, add_operator, register_first_admin, remove_key
-from poolimport.core.routers import RouterFields, add_tenant, save_router
+from poolimport.core.router_fields import RouterFields
+from poolimport.core.routers import add_tenant, save_router
 from poolimport.core.secrets import ensure_key_file
 from poolimport.core.ssh_keys import parse_public_key
 from poolimport.core.tenancy import Scope

@@ -14,7 +14,7 @@ from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.errors import InvalidInput
 from poolimport.core.models import Router
-from poolimport.core.routers import fields_of
+from poolimport.core.router_fields import fields_of
 from poolimport.sim import SimServer
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.router_form import RouterForm

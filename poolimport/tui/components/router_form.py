@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
 from poolimport.core.errors import InvalidInput
-from poolimport.core.routers import RouterFields, check_password_stays
+from poolimport.core.router_fields import FIELD_DEFAULTS, RouterFields, check_password_stays
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
 
@@ -46,7 +46,7 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
     ):
         super().__init__()
         self.tenants = tenants
-        self.values = values or {}
+        self.values = values or dict(FIELD_DEFAULTS)
         self.router_id = router_id
 
     def compose(self) -> ComposeResult:
@@ -65,7 +65,7 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
                 yield Label("Host")
                 yield Input(one_line(v.get("host", "")), id="host", compact=True)
                 yield Label("Port")
-                port = str(v.get("port", ""))
+                port = "" if v["port"] is None else str(v["port"])
                 yield Input(port, placeholder="8728 (8729 with TLS)", id="port", type="integer", compact=True)
                 yield Label("Username")
                 yield Input(one_line(v.get("username", "")), id="username", compact=True)
@@ -75,11 +75,11 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
                     hint = "needed again: the key file was replaced"
                 yield Input(placeholder=hint, password=True, id="password", compact=True)
                 yield Label("Timeout (s)")
-                yield Input(str(v.get("timeout", 10)), id="timeout", type="number", compact=True)
+                yield Input(str(v["timeout"]), id="timeout", type="number", compact=True)
                 yield Label("TLS")
-                yield Tick("API-SSL", v.get("tls", False), id="tls", compact=True)
+                yield Tick("API-SSL", v["tls"], id="tls", compact=True)
                 yield Label("Certificate")
-                yield Tick("verify", v.get("tls_verify", True), id="tls_verify", compact=True)
+                yield Tick("verify", v["tls_verify"], id="tls_verify", compact=True)
             yield Static("", id="form-status")
             with Horizontal(id="form-buttons"):
                 yield Button("Test connection", id="test")
@@ -101,7 +101,7 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
             raise InvalidInput("choose a tenant")
         try:
             port = int(text("port")) if text("port") else None
-            timeout = float(text("timeout") or 10)
+            timeout = float(text("timeout") or FIELD_DEFAULTS["timeout"])
         except ValueError:
             raise InvalidInput("port and timeout must be numbers") from None
         fields = RouterFields(
@@ -111,8 +111,8 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
             port=port,
             tls=self.query_one("#tls", Checkbox).value,
             tls_verify=self.query_one("#tls_verify", Checkbox).value,
-            ca_file=self.values.get("ca_file"),
-            encoding=self.values.get("encoding", "utf-8"),
+            ca_file=self.values["ca_file"],
+            encoding=self.values["encoding"],
             timeout=timeout,
         )
         fields.validate()
@@ -124,18 +124,7 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
         return RouterFormResult(self.router_id, tenant, fields, password)
 
     def _stored_fields(self) -> RouterFields:
-        v = self.values
-        return RouterFields(
-            name=v["name"],
-            host=v["host"],
-            username=v["username"],
-            port=v["port"],
-            tls=v["tls"],
-            tls_verify=v["tls_verify"],
-            ca_file=v.get("ca_file"),
-            encoding=v["encoding"],
-            timeout=v["timeout"],
-        )
+        return RouterFields.from_values(self.values)
 
     def _say(self, message: str, ok: bool) -> None:
         status = self.query_one("#form-status", Static)

@@ -1,6 +1,7 @@
 """`poolimport demo`: two tenants, three simulated routers, a consumer and the TUI, on throw-away data.
 
-Everything it starts (simulators, the consumer) stops when the TUI quits.
+Everything it starts (simulators, the consumer) stops when the TUI quits. A composition root, like the
+CLI it belongs to: it wires the simulator, the queue and the TUI, which never import one another.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from poolimport.core import schema
 from poolimport.core.config import load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
 from poolimport.core.operators import add_operator, register_first_admin
-from poolimport.core.routers import RouterFields, add_tenant, save_router
+from poolimport.core.router_fields import RouterFields
+from poolimport.core.routers import add_tenant, save_router
 from poolimport.core.secrets import ensure_key_file
 from poolimport.core.tenancy import Scope
 from poolimport.sim import SimServer
