@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Row, select
 
 from poolimport.core.events import WORDING, EventKind
 from poolimport.core.models import JobEvent
+from poolimport.core.pool_import import POOLS
 from poolimport.sim import SimServer
 from tests.conftest import run_cli
 
@@ -90,8 +91,9 @@ def of_kind(engine: Engine, job_id: int, kind: EventKind) -> list[Row[Any]]:
 
 
 def words(kind: EventKind) -> str:
-    """The fixed words an event of `kind` is shown with (for kinds whose words take no fields)."""
-    return WORDING[kind][1]
+    """The words an event of `kind` is shown with, for an import of pools (kinds whose words take no
+    other fields)."""
+    return WORDING[kind][1].format(title=POOLS.title)
 
 
 # -- the simulator ---------------------------------------------------------------------------------------

@@ -36,18 +36,19 @@ class EventKind(StrEnum):
     POOLS_GONE = "pools.gone"
 
 
-# kind -> (level, words); `{name}` fields come from `event(kind, name=...)`.
+# kind -> (level, words); `{name}` fields come from `event(kind, name=...)`. `{title}` is the import
+# kind's ("IP pools"): the words of the original tool's lines for an import of pools.
 WORDING: dict[EventKind, tuple[str, str]] = {
     EventKind.JOB_QUEUED: ("info", "Job queued by {operator}{note}"),
     EventKind.JOB_QUEUED_AS_AUTO_RETRY: (
         "info",
         "Queued as the automatic retry of job #{job_id}, which stalled ({since}; {count})",
     ),
-    EventKind.JOB_STARTED: ("info", "Starting IP pools import job"),
-    EventKind.JOB_SUCCEEDED: ("info", "IP pools import completed successfully"),
-    EventKind.JOB_PARTIAL: ("warning", "IP pools import completed with errors"),
-    EventKind.JOB_FAILED: ("error", "IP pools import job failed"),
-    EventKind.JOB_CANCELLED: ("warning", "IP pools import job cancelled"),
+    EventKind.JOB_STARTED: ("info", "Starting {title} import job"),
+    EventKind.JOB_SUCCEEDED: ("info", "{title} import completed successfully"),
+    EventKind.JOB_PARTIAL: ("warning", "{title} import completed with errors"),
+    EventKind.JOB_FAILED: ("error", "{title} import job failed"),
+    EventKind.JOB_CANCELLED: ("warning", "{title} import job cancelled"),
     EventKind.JOB_CANCELLED_BEFORE_START: ("warning", "Job cancelled by {operator} before it started"),
     EventKind.JOB_CANCEL_REQUESTED: ("warning", "Cancel requested by {operator}"),
     EventKind.JOB_STALLED: ("warning", "stalled ({note})"),
@@ -59,7 +60,7 @@ WORDING: dict[EventKind, tuple[str, str]] = {
     EventKind.ROUTER_CONNECTING: ("info", "Connecting to {address}"),
     EventKind.ROUTER_READ: ("info", "Read {pools} pools ({addresses} addresses)"),
     EventKind.ROUTER_READ_STOPPED: ("error", "Import stopped while reading the router: {reason}"),
-    EventKind.ROUTER_READ_FAILED: ("error", "Reading IP pools failed"),
+    EventKind.ROUTER_READ_FAILED: ("error", "Reading {title} failed"),
     EventKind.ROUTER_WARNING: ("warning", "{warning}"),
     EventKind.POOL_IMPORTED: ("info", "Pool {pool}: {addresses} addresses, {outcome}"),
     EventKind.POOL_WARNING: ("warning", "{warning}"),

@@ -1,25 +1,26 @@
-"""One import: read the router, then write each pool in its own transaction, reporting as it goes."""
+"""One import of any kind: connect to the router, let the kind read what it imports, then write it.
+
+An import kind (pools today; see `import_kinds`) says what it reads from the router, how it writes it and
+how it settles the result. Connecting, the router's password, stopping and the router's last status are
+the same for every kind and live here.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from poolimport.core.config import Settings
-from poolimport.core.errors import describe
 from poolimport.core.events import Event, EventKind, event
 from poolimport.core.models import Router, utcnow
 from poolimport.core.password_keys import password_needed_message
-from poolimport.core.pool_writer import PoolChange, PoolWriter, mark_missing_pools_stale
 from poolimport.core.routeros import RouterClient, RouterError, RouterStopped, RouterTarget, StopCheck
 from poolimport.core.secrets import SecretBox, SecretError
-from poolimport.core.snapshot import PoolSpec, RouterSnapshot, read_snapshot
 from poolimport.core.statuses import CheckStatus, JobStatus, PoolOutcome
 
 # (level, message, data): the job layer turns these into job_events and log lines.
@@ -97,10 +98,36 @@ def router_target(router: Router, box: SecretBox, password: str | None = None) -
     )
 
 
-def _outcome(change: PoolChange) -> PoolOutcome:
-    if change.unchanged:
-        return PoolOutcome.UNCHANGED
-    return PoolOutcome.ADDED if change.new_pool else PoolOutcome.CHANGED
+class ImportKind(Protocol):
+    """What differs between imports. A kind is a module with one of these, registered in `import_kinds`."""
+
+    name: str  # stored on each job: one live job per router and kind
+    title: str  # in the job's words: "Starting IP pools import job"
+
+    def read(self, client: RouterClient) -> Any:
+        """What it imports, read through an open connection (the client honours stop and deadlines)."""
+        ...
+
+    def write(self, run: ImportRun, data: Any, result: ImportResult) -> None:
+        """Store what `read` returned, reporting through `run` (events, progress, should_stop) into
+        `result`; raises ImportStopped between transactions when asked to stop."""
+        ...
+
+    def settle(self, result: ImportResult) -> None:
+        """The final status and warnings, once everything was written (or failed)."""
+        ...
+
+
+class ImportRun(Protocol):
+    """What a kind's `write` may use of the run it is part of."""
+
+    engine: Engine
+    settings: Settings
+    dry_run: bool
+    router_id: int
+    emit: EventSink
+    on_progress: ProgressSink
+    should_stop: StopCheck
 
 
 class Importer:
@@ -108,6 +135,7 @@ class Importer:
         self,
         engine: Engine,
         settings: Settings,
+        kind: ImportKind,
         *,
         dry_run: bool = False,
         on_event: EventSink = _noop_event,
@@ -116,6 +144,8 @@ class Importer:
     ) -> None:
         self.engine = engine
         self.settings = settings
+        self.kind = kind
+        self.router_id = 0  # set by run()
         self.dry_run = dry_run
         self.emit = on_event
         self.on_progress = on_progress
@@ -123,6 +153,7 @@ class Importer:
 
     def run(self, router_id: int) -> ImportResult:
         started = time.perf_counter()
+        self.router_id = router_id
         with Session(self.engine) as session:
             router = session.get(Router, router_id)
             if router is None:
@@ -130,7 +161,7 @@ class Importer:
             result = ImportResult(router=router.name, dry_run=self.dry_run)
         try:
             target = router_target(router, SecretBox(self.settings.key_file))
-            snapshot = self._read(target)
+            data = self._read(target)
             reason = self.should_stop()
             if reason:  # asked before the first write: the job may have ended while the router answered
                 raise RouterStopped(reason)
@@ -142,31 +173,37 @@ class Importer:
             return self._finish(result, started)
         except SecretError as exc:
             result.status = JobStatus.FAILED
-            result.fail(f"reading pools failed: {exc}")
-            self.emit(event(EventKind.ROUTER_READ_FAILED, {"error": str(exc), "kind": "secret"}))
+            result.fail(f"reading {self.kind.name} failed: {exc}")
+            self.emit(
+                event(
+                    EventKind.ROUTER_READ_FAILED, {"error": str(exc), "kind": "secret"}, title=self.kind.title
+                )
+            )
             return self._finish(result, started)
         except RouterError as exc:
             result.status = JobStatus.FAILED
-            result.fail(f"reading pools failed: {exc}")
-            self.emit(event(EventKind.ROUTER_READ_FAILED, {"error": str(exc), "kind": exc.kind}))
+            result.fail(f"reading {self.kind.name} failed: {exc}")
+            self.emit(
+                event(
+                    EventKind.ROUTER_READ_FAILED, {"error": str(exc), "kind": exc.kind}, title=self.kind.title
+                )
+            )
             self._record_router_status(router_id, str(exc))
             return self._finish(result, started)
         self._record_router_status(router_id, None)
-        result.warnings.extend(snapshot.warnings)
-        for warning in snapshot.warnings:
-            self.emit(event(EventKind.ROUTER_WARNING, warning=warning))
-        self._write_all(router_id, snapshot, result)
+        try:
+            self.kind.write(self, data, result)
+        except ImportStopped as stop:
+            result.fail(str(stop))
+            result.status = JobStatus.FAILED
+            self.emit(event(EventKind.JOB_STOPPED, {"reason": str(stop)}, reason=stop))
         return self._finish(result, started)
 
-    def _read(self, target: RouterTarget) -> RouterSnapshot:
+    def _read(self, target: RouterTarget) -> Any:
         endpoint = {"host": target.host, "port": target.port}
         self.emit(event(EventKind.ROUTER_CONNECTING, endpoint, address=target.address))
         with RouterClient(target, should_stop=self.should_stop) as client:
-            snapshot = read_snapshot(client)
-        addresses = sum(spec.total for spec in snapshot.pools)
-        pools = len(snapshot.pools)
-        self.emit(event(EventKind.ROUTER_READ, {"pools": pools}, pools=pools, addresses=addresses))
-        return snapshot
+            return self.kind.read(client)
 
     def _record_router_status(self, router_id: int, error: str | None) -> None:
         if self.dry_run:
@@ -179,133 +216,7 @@ class Importer:
         with self.engine.begin() as conn:
             conn.execute(update(Router).where(Router.id == router_id).values(**values))
 
-    def _write_all(self, router_id: int, snapshot: RouterSnapshot, result: ImportResult) -> None:
-        pools = snapshot.pools
-        expandable = [
-            s.total for s in pools if s.error is None and s.total <= self.settings.max_addresses_per_pool
-        ]
-        addresses_total = sum(expandable)
-        progress = {"pools": 0, "addresses": 0}
-
-        def on_batch(count: int) -> None:
-            progress["addresses"] += count
-            self.on_progress(progress["pools"], len(pools), progress["addresses"], addresses_total)
-            reason = self.should_stop()
-            if reason:
-                raise ImportStopped(reason)
-
-        result.pools["total"] = len(pools)
-        self.on_progress(0, len(pools), 0, addresses_total)
-        try:
-            for spec in pools:
-                reason = self.should_stop()
-                if reason:
-                    raise ImportStopped(reason)
-                self._write_one(router_id, spec, result, on_batch)
-                progress["pools"] += 1
-                self.on_progress(progress["pools"], len(pools), progress["addresses"], addresses_total)
-            self._stale_pools(router_id, snapshot, result)
-        except ImportStopped as stop:
-            result.fail(str(stop))
-            result.status = JobStatus.FAILED
-            self.emit(event(EventKind.JOB_STOPPED, {"reason": str(stop)}, reason=stop))
-
-    def _write_one(
-        self, router_id: int, spec: PoolSpec, result: ImportResult, on_batch: Callable[[int], None]
-    ) -> None:
-        for warning in spec.warnings:
-            result.warnings.append(warning)
-            self.emit(event(EventKind.POOL_WARNING, {"pool": spec.name}, warning=warning))
-        if spec.error is not None:
-            self._pool_failed(spec, spec.error, result)
-            return
-        if spec.total > self.settings.max_addresses_per_pool:
-            limit = self.settings.max_addresses_per_pool
-            too_large = event(
-                EventKind.POOL_TOO_LARGE,
-                {"pool": spec.name, "total": spec.total},
-                pool=spec.name,
-                total=spec.total,
-                limit=limit,
-            )
-            result.warnings.append(too_large.message)
-            self.emit(too_large)
-        try:
-            with self.engine.begin() as conn:
-                writer = PoolWriter(
-                    conn,
-                    router_id,
-                    batch_size=self.settings.batch_size,
-                    max_addresses=self.settings.max_addresses_per_pool,
-                    now=utcnow(),
-                    dry_run=self.dry_run,
-                    on_batch=on_batch,
-                )
-                change = writer.write(spec)
-                if self.dry_run:
-                    conn.rollback()
-        except ImportStopped:
-            raise
-        except DBAPIError as exc:
-            self._pool_failed(spec, f"database error: {describe(exc)}", result)
-            return
-        except Exception as exc:  # a bug or a surprise in one pool's data must not cost the other pools
-            self._pool_failed(spec, f"internal error: {describe(exc)}", result)
-            return
-        report = PoolReport(
-            name=spec.name,
-            family=spec.family,
-            outcome=_outcome(change),
-            total=change.total,
-            added=change.added,
-            updated=change.updated,
-            stale=change.stale,
-            expanded=change.expanded,
-        )
-        result.details.append(report)
-        result.pools["imported"] += 1
-        for key in ("added", "updated", "stale", "total"):
-            result.addresses[key] += getattr(change, key)
-        counts = {"added": change.added, "updated": change.updated, "stale": change.stale}
-        data = {"pool": spec.name, "addresses": change.total, "outcome": report.outcome, **counts}
-        self.emit(
-            event(
-                EventKind.POOL_IMPORTED, data, pool=spec.name, addresses=change.total, outcome=report.outcome
-            )
-        )
-
-    def _pool_failed(self, spec: PoolSpec, message: str, result: ImportResult) -> None:
-        result.pools["failed"] += 1
-        result.fail(message, spec.name)
-        result.details.append(
-            PoolReport(name=spec.name, family=spec.family, outcome=PoolOutcome.FAILED, error=message)
-        )
-        failed = {"pool": spec.name, "outcome": PoolOutcome.FAILED}
-        self.emit(event(EventKind.POOL_FAILED, failed, pool=spec.name, error=message))
-
-    def _stale_pools(self, router_id: int, snapshot: RouterSnapshot, result: ImportResult) -> None:
-        present = {(spec.family, spec.name) for spec in snapshot.pools}
-        with self.engine.begin() as conn:
-            pools, addresses = mark_missing_pools_stale(
-                conn, router_id, snapshot.families_read, present, self.dry_run
-            )
-            if self.dry_run:
-                conn.rollback()
-        result.pools["stale"] += pools
-        result.addresses["stale"] += addresses
-        if pools:
-            self.emit(event(EventKind.POOLS_GONE, {"pools": pools}, pools=pools))
-
     def _finish(self, result: ImportResult, started: float) -> ImportResult:
-        if result.status != JobStatus.FAILED and result.pools["failed"]:
-            result.status = (
-                JobStatus.FAILED if result.pools["failed"] == result.pools["total"] else JobStatus.PARTIAL
-            )
-        if result.status == JobStatus.SUCCEEDED and result.pools["total"] == 0:
-            result.warnings.append("the router has no IP pools")
+        self.kind.settle(result)
         result.seconds = round(time.perf_counter() - started, 3)
         return result
-
-
-def run_import(engine: Engine, settings: Settings, router_id: int, **options: Any) -> ImportResult:
-    return Importer(engine, settings, **options).run(router_id)

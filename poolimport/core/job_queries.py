@@ -34,6 +34,7 @@ def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = No
         "attempt": job.attempt,
         "retry_of": job.retry_of_id,
         "requested_by": job.requested_by,
+        "kind": job.kind,
         "dry_run": job.dry_run,
         "source": job.source,
         "queued_at": _iso(job.queued_at),

@@ -14,8 +14,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine
-from poolimport.core.errors import describe
+from poolimport.core.errors import InvalidInput, describe
 from poolimport.core.events import Event, EventKind, event
+from poolimport.core.import_kinds import kind_named
 from poolimport.core.importer import Importer, ImportResult
 from poolimport.core.joblog import job_logger, log_event
 from poolimport.core.jobs import add_event, claim, finish
@@ -100,14 +101,14 @@ def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
     return run.status if run is not None else None
 
 
-def _final_event(status: JobStatus, result: ImportResult, error: str | None) -> Event:
+def _final_event(status: JobStatus, result: ImportResult, error: str | None, title: str) -> Event:
     if status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL):
         kind = EventKind.JOB_SUCCEEDED if status == JobStatus.SUCCEEDED else EventKind.JOB_PARTIAL
         counts = {"imported": result.pools["imported"], "failed": result.pools["failed"], **result.addresses}
-        return event(kind, counts)
+        return event(kind, counts, title=title)
     if status == JobStatus.CANCELLED:
-        return event(EventKind.JOB_CANCELLED, {"imported": result.pools["imported"]})
-    return event(EventKind.JOB_FAILED, {"error": error})
+        return event(EventKind.JOB_CANCELLED, {"imported": result.pools["imported"]}, title=title)
+    return event(EventKind.JOB_FAILED, {"error": error}, title=title)
 
 
 def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | None:
@@ -124,6 +125,7 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
                 ImportJob.requested_by,
                 ImportJob.time_limit,
                 ImportJob.dry_run,
+                ImportJob.kind,
             ).where(ImportJob.id == job_id)
         ).one()
         router_name = conn.scalar(select(Router.name).where(Router.id == job.router_id))
@@ -139,7 +141,16 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
         "user": job.requested_by,
         "worker": WORKER_NAME,
     }
-    emit(event(EventKind.JOB_STARTED, started_by))
+    try:
+        kind = kind_named(job.kind)
+    except InvalidInput as exc:  # a job queued by a newer version, or by one with more kinds
+        with engine.begin() as conn:
+            finish(conn, job_id, JobStatus.FAILED, error=str(exc))
+        emit(event(EventKind.JOB_FAILED, {"error": str(exc)}, title=job.kind))
+        unknown = ImportResult(router=router_name or "", status=JobStatus.FAILED, dry_run=job.dry_run)
+        unknown.fail(str(exc))
+        return JobRun(JobStatus.FAILED, unknown)
+    emit(event(EventKind.JOB_STARTED, started_by, title=kind.title))
     heartbeat = _Heartbeat(settings, job_id)
 
     def should_stop() -> str | None:
@@ -165,6 +176,7 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
         result = Importer(
             engine,
             settings,
+            kind,
             dry_run=job.dry_run,
             on_event=emit,
             on_progress=on_progress,
@@ -176,7 +188,7 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
         logger.exception("job=%s crashed", job_id)
         with engine.begin() as conn:
             finish(conn, job_id, JobStatus.FAILED, error=message)
-        emit(event(EventKind.JOB_FAILED, {"error": message}))
+        emit(event(EventKind.JOB_FAILED, {"error": message}, title=kind.title))
         crashed = ImportResult(router=router_name or "", status=JobStatus.FAILED, dry_run=job.dry_run)
         crashed.fail(message)
         return JobRun(JobStatus.FAILED, crashed)
@@ -195,5 +207,5 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
             error=error if status != JobStatus.SUCCEEDED else None,
             result=result.to_dict(),
         )
-    emit(_final_event(status, result, error))
+    emit(_final_event(status, result, error, kind.title))
     return JobRun(status, result)

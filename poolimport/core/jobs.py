@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from poolimport.core import audit
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
-from poolimport.core.errors import Refusal
+from poolimport.core.errors import InvalidInput, Refusal
 from poolimport.core.events import Event, EventKind, event
+from poolimport.core.import_kinds import DEFAULT_KIND, kind_named
 from poolimport.core.models import ImportJob, JobEvent, JobSource, Router, utcnow
 from poolimport.core.password_keys import password_needed_message
 from poolimport.core.secrets import SecretError
@@ -61,10 +62,18 @@ def add_event(conn: Connection | Session, job_id: int, happened: Event) -> None:
     )
 
 
-def live_job(session: Session, router_id: int) -> ImportJob | None:
+def live_job(session: Session, router_id: int, kind: str = DEFAULT_KIND) -> ImportJob | None:
+    live = ImportJob.status.in_(LIVE_JOB_STATUSES)
     return session.scalar(
-        select(ImportJob).where(ImportJob.router_id == router_id, ImportJob.status.in_(LIVE_JOB_STATUSES))
+        select(ImportJob).where(ImportJob.router_id == router_id, ImportJob.kind == kind, live)
     )
+
+
+def _title(kind: str) -> str:
+    try:
+        return kind_named(kind).title
+    except InvalidInput:
+        return kind
 
 
 def _busy_message(router: Router, job: ImportJob, heartbeat_interval: float) -> str:
@@ -83,13 +92,17 @@ def create_job(
     dry_run: bool = False,
     retry_of: ImportJob | None = None,
     source: JobSource = JobSource.QUEUE,
+    kind: str | None = None,
 ) -> ImportJob:
-    """Insert a queued job; the partial unique index makes a second live job per router impossible."""
+    """Insert a queued job of `kind` (the retried job's, or pools); the partial unique index makes a
+    second live job per router and kind impossible."""
     scope.require_write("start imports")
+    kind = kind or (retry_of.kind if retry_of else DEFAULT_KIND)
+    kind_named(kind)  # refuses a kind this installation doesn't know
     needed = password_needed_message(router)
     if needed:
         raise JobRefused(needed)
-    held = live_job(session, router.id)
+    held = live_job(session, router.id, kind)
     if held is not None:
         raise JobRefused(_busy_message(router, held, heartbeat_interval))
     job = ImportJob(
@@ -100,6 +113,7 @@ def create_job(
         attempt=retry_of.attempt + 1 if retry_of else 1,
         retry_of_id=retry_of.id if retry_of else None,
         dry_run=dry_run,
+        kind=kind,
         source=source,
         time_limit=time_limit,
         queued_at=utcnow(),
@@ -109,7 +123,7 @@ def create_job(
         session.flush()
     except IntegrityError:
         session.rollback()
-        held = live_job(session, router.id)
+        held = live_job(session, router.id, kind)
         raise JobRefused(
             _busy_message(router, held, heartbeat_interval) if held else "router is busy"
         ) from None
@@ -230,7 +244,7 @@ def retire_stalled(
     )
     if done.rowcount != 1:
         return False
-    add_event(session, job.id, event(EventKind.JOB_FAILED, {"error": message}))
+    add_event(session, job.id, event(EventKind.JOB_FAILED, {"error": message}, title=_title(job.kind)))
     session.expire(job)
     return True
 

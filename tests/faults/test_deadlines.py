@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 
 from poolimport.core.config import Settings
 from poolimport.core.events import EventKind
-from poolimport.core.importer import run_import
+from poolimport.core.import_kinds import run_import
 from poolimport.core.models import IpPool, PoolAddress, Router
 from poolimport.core.routeros import WAIT_SLICE, PatientTransport, RouterClient, RouterStopped, RouterTarget
 from poolimport.sim import SimServer

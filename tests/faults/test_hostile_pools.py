@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select, text
 from poolimport.core import schema
 from poolimport.core.config import Settings
 from poolimport.core.db import make_engine, session_scope
-from poolimport.core.importer import run_import
+from poolimport.core.import_kinds import run_import
 from poolimport.core.job_runner import run_job
 from poolimport.core.jobs import create_job
 from poolimport.core.models import ImportJob, IpPool, Router

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from poolimport.core import schema
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
-from poolimport.core.importer import run_import
+from poolimport.core.import_kinds import run_import
 from poolimport.core.jobs import JobRefused, create_job
 from poolimport.core.models import PoolAddress, Router
 from poolimport.core.router_fields import RouterFields

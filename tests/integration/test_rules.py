@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from poolimport.core import schema
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
-from poolimport.core.importer import run_import
+from poolimport.core.import_kinds import run_import
 from poolimport.core.job_actions import JobActions
 from poolimport.core.jobs import finish
 from poolimport.core.models import ImportJob, IpPool, utcnow

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select, text, update
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.identity import Identity
-from poolimport.core.importer import run_import
+from poolimport.core.import_kinds import run_import
 from poolimport.core.jobs import create_job, finish
 from poolimport.core.models import ImportJob, IpPool, Router
 from poolimport.core.tenancy import NotFound

@@ -508,7 +508,7 @@ def test_a_viewer_may_not_flush(session: Session) -> None:
 
 def test_an_event_stores_its_data_as_json_and_none_without(session: Session) -> None:
     job = new_job(session)
-    jobs.add_event(session, job.id, job_events.event(EventKind.JOB_STARTED))
+    jobs.add_event(session, job.id, job_events.event(EventKind.JOB_STARTED, title="IP pools"))
     read = job_events.event(EventKind.ROUTER_READ, {"pools": 3}, pools=3, addresses=9)
     jobs.add_event(session, job.id, read)
     assert events(session, job.id)[1:] == [
