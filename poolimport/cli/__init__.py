@@ -15,6 +15,7 @@ from poolimport.cli import (
     job_cmds,
     key_cmds,
     operator_cmds,
+    schedule_cmds,
     setup_cmds,
     ssh_cmds,
     tool_cmds,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     setup_cmds.register(sub, common)
     import_cmds.register(sub, common)
+    schedule_cmds.register(sub, common)
     job_cmds.register(sub, common)
     operator_cmds.register(sub, common)
     audit_cmds.register(sub, common)

@@ -34,6 +34,7 @@ class EventKind(StrEnum):
     POOL_TOO_LARGE = "pool.too_large"
     POOL_FAILED = "pool.failed"
     POOLS_GONE = "pools.gone"
+    SCHEDULE_BACKING_OFF = "schedule.backing_off"
 
 
 # kind -> (level, words); `{name}` fields come from `event(kind, name=...)`. `{title}` is the import
@@ -71,6 +72,10 @@ WORDING: dict[EventKind, tuple[str, str]] = {
     ),
     EventKind.POOL_FAILED: ("error", "Pool {pool}: failed: {error}"),
     EventKind.POOLS_GONE: ("warning", "{pools} pools gone from the router marked stale"),
+    EventKind.SCHEDULE_BACKING_OFF: (
+        "warning",
+        "Scheduled sync failed {failures} times in a row: the next one waits {wait}",
+    ),
 }
 
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from poolimport.core.config import Settings
@@ -20,7 +20,8 @@ from poolimport.core.import_kinds import kind_named
 from poolimport.core.importer import Importer, ImportResult
 from poolimport.core.joblog import job_logger, log_event
 from poolimport.core.jobs import add_event, claim, finish
-from poolimport.core.models import ImportJob, Router, utcnow
+from poolimport.core.models import ImportJob, JobSource, Router, utcnow
+from poolimport.core.schedule import record_outcome
 from poolimport.core.statuses import JobStatus
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
@@ -126,6 +127,7 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
                 ImportJob.time_limit,
                 ImportJob.dry_run,
                 ImportJob.kind,
+                ImportJob.source,
             ).where(ImportJob.id == job_id)
         ).one()
         router_name = conn.scalar(select(Router.name).where(Router.id == job.router_id))
@@ -187,8 +189,11 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
         message = f"internal error: {describe(exc)}"
         logger.exception("job=%s crashed", job_id)
         with engine.begin() as conn:
-            finish(conn, job_id, JobStatus.FAILED, error=message)
+            finished = finish(conn, job_id, JobStatus.FAILED, error=message)
+            backing_off = _schedule_outcome(conn, job.source, job.router_id, finished, JobStatus.FAILED)
         emit(event(EventKind.JOB_FAILED, {"error": message}, title=kind.title))
+        if backing_off is not None:
+            emit(backing_off)
         crashed = ImportResult(router=router_name or "", status=JobStatus.FAILED, dry_run=job.dry_run)
         crashed.fail(message)
         return JobRun(JobStatus.FAILED, crashed)
@@ -200,12 +205,24 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
             conn.execute(
                 update(ImportJob).where(ImportJob.id == job_id).values(**_progress_values(heartbeat.progress))
             )
-        finish(
+        finished = finish(
             conn,
             job_id,
             status,
             error=error if status != JobStatus.SUCCEEDED else None,
             result=result.to_dict(),
         )
+        backing_off = _schedule_outcome(conn, job.source, job.router_id, finished, status)
     emit(_final_event(status, result, error, kind.title))
+    if backing_off is not None:
+        emit(backing_off)
     return JobRun(status, result)
+
+
+def _schedule_outcome(
+    conn: Connection, source: str, router_id: int, finished: bool, status: JobStatus
+) -> Event | None:
+    """A scheduled job that this run finished moves its router's schedule on (or backs it off)."""
+    if not finished or source != JobSource.SCHEDULE:
+        return None
+    return record_outcome(conn, router_id, status)

@@ -43,10 +43,12 @@ COUNT_DIGITS = 39
 
 
 class JobSource(StrEnum):
-    """Where a job came from: the queue (TUI, `poolimport import`), or a CLI process that ran it itself."""
+    """Where a job came from: the queue (TUI, `poolimport import`), a CLI process that ran it itself, or
+    the router's schedule."""
 
     QUEUE = "queue"
     SYNC = "sync"
+    SCHEDULE = "schedule"  # enqueued by the consumers for a router's schedule
 
 
 def utcnow() -> datetime:
@@ -269,3 +271,29 @@ class AuditEvent(Base):
     job_id: Mapped[int | None] = mapped_column(Integer)
     subject: Mapped[str | None] = mapped_column(Text)  # the name of what was acted on
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Schedule(Base):
+    """A router re-synced every `interval` seconds. `failures` counts scheduled imports that failed in a
+    row: each doubles the wait (up to a cap) until one succeeds."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (Index("ix_schedules_next_run_at", "next_run_at"),)
+    router_id: Mapped[int] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True)
+    interval: Mapped[float] = mapped_column(Float)
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    set_by: Mapped[str] = mapped_column(String(100))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    router: Mapped[Router] = relationship(lazy="joined")
+
+
+class Lease(Base):
+    """A job that one process at a time does (the schedule's enqueuer): held until `expires_at` unless
+    its holder renews it."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

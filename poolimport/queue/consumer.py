@@ -4,7 +4,7 @@ both get it, since both ask the Huey instance for its consumer:
 - a queue that stops answering is one warning, one line when it is back, and backoff in between (outage.py);
 - a message that isn't one this installation signed (messages.py) is dropped with one warning; nothing runs;
 - without the key file a consumer does not start: it could check no message;
-- a stalled-job sweeper runs beside the workers (sweeper.py);
+- a stalled-job sweeper and the schedule's enqueuer run beside the workers (sweeper.py, scheduler.py);
 - SIGHUP: Huey reads it as "restart", which a supervisor relies on; a worker started from a terminal stops
   instead when the terminal closes, rather than living on as an orphan.
 """
@@ -25,9 +25,12 @@ from huey.exceptions import HueyException
 from huey.registry import Message
 
 from poolimport.core.config import load_settings
+from poolimport.core.job_runner import WORKER_NAME
 from poolimport.core.secrets import SecretError
 from poolimport.queue.messages import RefusedMessage, RevokeFlag, SignedJsonSerializer
 from poolimport.queue.outage import Backoff, Outage
+from poolimport.queue.periodic import Periodic
+from poolimport.queue.scheduler import ScheduleEnqueuer
 from poolimport.queue.sweeper import StalledJobSweeper
 from poolimport.queue.tasks import TASK_NAME, import_pools
 
@@ -162,7 +165,7 @@ class PoolimportConsumer(Consumer):
         if hasattr(signal, "SIGHUP") and attached_to_terminal():
             # Closing the terminal stops the worker the way SIGTERM does.
             self._signal_actions[signal.SIGHUP] = self._signal_actions[self._interrupt_sig]
-        self.sweeper: StalledJobSweeper | None = None
+        self.helpers: list[Periodic] = []
 
     def start(self) -> None:
         try:
@@ -171,10 +174,15 @@ class PoolimportConsumer(Consumer):
             logger.error("%s", exc)
             raise SystemExit(1) from None
         super().start()
-        self.sweeper = StalledJobSweeper(load_settings(), self.huey.send_import, self.huey.queue_outage)
-        self.sweeper.start()
+        settings, send, outage = load_settings(), self.huey.send_import, self.huey.queue_outage
+        self.helpers = [
+            StalledJobSweeper(settings, send, outage),
+            ScheduleEnqueuer(settings, send, outage, holder=WORKER_NAME),
+        ]
+        for helper in self.helpers:
+            helper.start()
 
     def stop(self, graceful: bool = False) -> None:
-        if self.sweeper is not None:
-            self.sweeper.stop()
+        for helper in self.helpers:
+            helper.stop()
         super().stop(graceful)
