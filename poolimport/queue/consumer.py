@@ -174,10 +174,11 @@ class PoolimportConsumer(Consumer):
             logger.error("%s", exc)
             raise SystemExit(1) from None
         super().start()
-        settings, send, outage = load_settings(), self.huey.send_import, self.huey.queue_outage
+        settings, send, queue = load_settings(), self.huey.send_import, self.huey.queue_outage
+        database = Outage("database", logger)
         self.helpers = [
-            StalledJobSweeper(settings, send, outage),
-            ScheduleEnqueuer(settings, send, outage, holder=WORKER_NAME),
+            StalledJobSweeper(settings, send, queue, database),
+            ScheduleEnqueuer(settings, send, queue, database, holder=WORKER_NAME),
         ]
         for helper in self.helpers:
             helper.start()

@@ -15,12 +15,16 @@ from poolimport.queue.outage import Backoff, Outage
 
 
 class Periodic(threading.Thread):
-    def __init__(self, name: str, interval: float, max_backoff: float, logger: logging.Logger) -> None:
+    def __init__(
+        self, name: str, interval: float, max_backoff: float, logger: logging.Logger, database: Outage
+    ) -> None:
+        """`database` is the consumer's one record of a database outage, shared by its threads: an
+        outage is one line however many of them notice it."""
         super().__init__(name=name, daemon=True)
         self.interval = interval
         self.max_backoff = max_backoff
         self.logger = logger
-        self.database = Outage("database", logger)
+        self.database = database
         self.backoff = Backoff(interval, max_backoff)
         self._stopping = threading.Event()
 

@@ -23,8 +23,10 @@ MAX_BACKOFF = 5.0
 
 
 class ScheduleEnqueuer(Periodic):
-    def __init__(self, settings: Settings, send: Sender, queue: Outage, holder: str) -> None:
-        super().__init__("schedule", TICK, MAX_BACKOFF, logger)
+    def __init__(
+        self, settings: Settings, send: Sender, queue: Outage, database: Outage, holder: str
+    ) -> None:
+        super().__init__("schedule", TICK, MAX_BACKOFF, logger, database)
         self.settings = settings
         self.send = send
         self.queue = queue

@@ -21,9 +21,9 @@ MAX_BACKOFF = 5.0
 class StalledJobSweeper(Periodic):
     """Sweeps once per heartbeat interval: a job reads as stalled after three silent intervals."""
 
-    def __init__(self, settings: Settings, send: Sender, queue: Outage) -> None:
+    def __init__(self, settings: Settings, send: Sender, queue: Outage, database: Outage) -> None:
         interval = max(settings.heartbeat_interval, MIN_INTERVAL)
-        super().__init__("stalled-job sweep", interval, MAX_BACKOFF, logger)
+        super().__init__("stalled-job sweep", interval, MAX_BACKOFF, logger, database)
         self.settings = settings
         self.send = send
         self.queue = queue

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from poolimport.core.events import EventKind
-from poolimport.core.models import ImportJob
+from poolimport.core.models import ImportJob, Schedule
 from poolimport.core.statuses import JobStatus
 from poolimport.sim import SimServer
 from tests.conftest import Consumer, run_cli
@@ -59,9 +59,12 @@ def test_two_consumers_enqueue_each_due_router_once_and_a_failing_one_backs_off(
     assert {job.requested_by for job in done} == {"scheduler"}
 
     wait_for(lambda: schedule_list()["locked"]["failures"] >= 1, 60, "the locked router to fail once")
-    row = schedule_list()["locked"]
-    assert row["backing_off"] and row["next_in"] > 10  # 20 s after one failure, not the 10 s interval
     failed = scheduled_jobs(engine, locked)[0]
+    with engine.connect() as conn:
+        next_run = conn.scalar(select(Schedule.next_run_at).where(Schedule.router_id == locked))
+    # 20 s after the failure (twice the interval), not the interval the schedule would otherwise keep.
+    assert (next_run - failed.finished_at).total_seconds() >= 19
+    assert schedule_list()["locked"]["backing_off"]
     assert EventKind.SCHEDULE_BACKING_OFF in kinds(engine, failed.id)
     assert schedule_list()["good"]["overdue"] is False
 

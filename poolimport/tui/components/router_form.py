@@ -75,7 +75,7 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
                     hint = "needed again: the key file was replaced"
                 yield Input(placeholder=hint, password=True, id="password", compact=True)
                 yield Label("Timeout (s)")
-                yield Input(str(v["timeout"]), id="timeout", type="number", compact=True)
+                yield Input(f"{v['timeout']:g}", id="timeout", type="number", compact=True)
                 yield Label("TLS")
                 yield Tick("API-SSL", v["tls"], id="tls", compact=True)
                 yield Label("Certificate")
