@@ -65,7 +65,7 @@ def job_status(job_id: int) -> str:
 def enqueue(router: str) -> int:
     out = run_cli("import", router, "--json")
     assert out.returncode == 0, out.stderr
-    return int(json.loads(out.stdout)["job_id"])
+    return int(json.loads(out.stdout)["job_ids"][0])
 
 
 def wait_status(job_id: int, statuses: tuple[str, ...], timeout: float = 30.0) -> str:

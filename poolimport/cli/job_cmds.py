@@ -71,9 +71,7 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
         outcome = actions.import_routers([router_id], args.dry_run)
     created, refused = outcome.created, outcome.refused
     if args.json and not args.wait:
-        emit_json(
-            {"job_id": created[0]} if not args.all and created else {"job_ids": created, "refused": refused}
-        )
+        emit_json({"job_ids": created, "refused": refused})
     elif not args.json:
         for new_id in created:
             say(f"job #{new_id} queued")
@@ -186,11 +184,7 @@ def cmd_retry(ctx: Context, args: argparse.Namespace) -> int:
     outcome = actions.retry_all_failed() if args.all_failed else actions.retry([args.id])
     created = outcome.created
     if args.json:
-        emit_json(
-            {"job_id": created[0]}
-            if args.id and created
-            else {"job_ids": created, "refused": outcome.refused}
-        )
+        emit_json({"job_ids": created, "refused": outcome.refused})
     else:
         for new_id in created:
             say(f"job #{new_id} queued")

@@ -45,13 +45,19 @@ def print_warning(message: object) -> None:
     print(f"warning: {one_line(message)}", file=sys.stderr)
 
 
-def _cell(value: Any) -> str:
+# Numbers that name something (an id, a port) are shown as typed; counts are grouped by thousands.
+IDENTIFIERS = frozenset({"id", "port", "job_id", "router_id", "tenant_id", "retry_of", "attempt", "pid"})
+
+
+def _cell(value: Any, column: str = "") -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return f"{value:,}"
+        return str(value) if column in IDENTIFIERS else f"{value:,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_cell(item, key)}" for key, item in value.items())
     return one_line(value)
 
 
@@ -59,7 +65,7 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], empty: s
     if not rows:
         say(empty)
         return
-    cells = [[_cell(row.get(col)) for col in columns] for row in rows]
+    cells = [[_cell(row.get(col), col) for col in columns] for row in rows]
     widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
     print("  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:
@@ -69,4 +75,4 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], empty: s
 def print_fields(data: dict[str, Any]) -> None:
     width = max(len(k) for k in data)
     for key, value in data.items():
-        print(f"{key.ljust(width)}  {_cell(value)}")
+        print(f"{key.ljust(width)}  {_cell(value, key)}")

@@ -18,7 +18,15 @@ from poolimport.core.password_keys import routers_counted, set_up_key
 from poolimport.core.private_files import make_private, private_dir, sqlite_files
 from poolimport.core.queries import router_rows
 from poolimport.core.router_fields import FIELD_DEFAULTS, FIELD_NAMES, RouterFields, fields_of
-from poolimport.core.routers import add_tenant, probe, refusal_recorded, remove_router, save_router, save_test
+from poolimport.core.routers import (
+    add_tenant,
+    check_may_remove,
+    probe,
+    refusal_recorded,
+    remove_router,
+    save_router,
+    save_test,
+)
 from poolimport.core.secrets import old_key_file
 from poolimport.core.tenancy import AccessDenied, Scope, find_router
 
@@ -205,12 +213,24 @@ def cmd_router_test(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _confirm(question: str) -> bool:
+    """Asked on the terminal only: an answer piped in was not typed by someone reading the question."""
+    if not sys.stdin.isatty():
+        return False
+    answer = input(f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
 def cmd_router_remove(ctx: Context, args: argparse.Namespace) -> int:
     with refusal_recorded(ctx.engine(), "router.remove") as attempt, ctx.session() as (session, scope):
         attempt.scope = scope
         router = find_router(session, scope, args.router, args.tenant)
         attempt.concerns(router)
         name = router.name
+        check_may_remove(scope)
+        question = f"remove router {name} with its pools, addresses and jobs, for good?"
+        if not args.yes and not _confirm(question):
+            raise CliError(f"router {name} kept: confirm on a terminal, or pass --yes")
         remove_router(session, scope, router)
     say(f"router {name} removed with its pools and jobs")
     return 0
@@ -299,4 +319,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         p = router.add_parser(name, help=helptext, parents=[common] if name == "test" else [])
         p.add_argument("router", help="router name or id")
         p.add_argument("--tenant", help="the router's tenant, where the name exists in several")
+        if name == "remove":
+            p.add_argument("--yes", action="store_true", help="don't ask (for scripts)")
         p.set_defaults(func=func)

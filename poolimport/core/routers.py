@@ -109,8 +109,13 @@ def save_router(
     return router
 
 
-def remove_router(session: Session, scope: Scope, router: Router) -> None:
+def check_may_remove(scope: Scope) -> None:
+    """Asked before an operator is asked to confirm: a viewer is told no, not asked if they are sure."""
     scope.require_write("remove routers")
+
+
+def remove_router(session: Session, scope: Scope, router: Router) -> None:
+    check_may_remove(scope)
     audit.record(
         session, scope, "router.remove", tenant_id=router.tenant_id, router_id=router.id, subject=router.name
     )

@@ -341,7 +341,7 @@ def test_stored_names_with_escapes_are_printed_clean(engine: Engine, router_id: 
     with engine.begin() as conn:
         conn.execute(text("UPDATE routers SET name = :name"), {"name": f"r1{ESC}[2J{ESC}]0;x{BEL}\x9b1m"})
     listing = run_cli("router", "list", "--json")
-    removed = run_cli("router", "remove", "1")
+    removed = run_cli("router", "remove", "1", "--yes")
     assert removed.returncode == 0, removed.stderr
     for output in (listing.stdout, removed.stdout, removed.stderr):
         assert not any(char in output for char in (ESC, BEL, "\x9b"))

@@ -129,7 +129,7 @@ def test_no_automatic_retry_when_stalled_retries_is_zero(
     assert retries_of(engine, job_id) == []
     # The router is free again for an operator's retry.
     retried = json.loads(run_cli("retry", str(job_id), "--json").stdout)
-    assert show(retried["job_id"])["retry_of"] == job_id
+    assert show(retried["job_ids"][0])["retry_of"] == job_id
 
 
 def test_a_chain_that_used_its_automatic_retry_is_not_retried_again(

@@ -25,7 +25,7 @@ def test_imports_retries_cancels_and_tenants_are_recorded(
     add_router(sim_factory(router_config()), name="r1", tenant="north")
     assert run_cli("import", "r1", "--sync").returncode == 0
     assert run_cli("import", "r1", "--sync", "--dry-run").returncode == 0
-    queued = json.loads(run_cli("import", "r1", "--json").stdout)["job_id"]
+    queued = json.loads(run_cli("import", "r1", "--json").stdout)["job_ids"][0]
     assert run_cli("cancel", str(queued)).returncode == 0
     assert run_cli("retry", str(queued)).returncode == 0
     assert run_cli("tenant", "add", "south").returncode == 0
@@ -41,7 +41,7 @@ def test_imports_retries_cancels_and_tenants_are_recorded(
         ("tenant.add", "ok", None),
     ]
     assert {row["origin"] for row in rows} == {"local"}
-    assert [row["job_id"] for row in audit("--router", "r1") if row["action"] == "cancel"] == [queued]
+    assert [row["job_ids"][0] for row in audit("--router", "r1") if row["action"] == "cancel"] == [queued]
     table = run_cli("audit")
     assert "import.sync" in table.stdout and "tenant.add" in table.stdout
 
@@ -83,7 +83,7 @@ def test_refusals_are_recorded_once_each(
     add_router(sim, name="south-1", tenant="south")
     assert run_cli("operator", "add", "nora", "--tenant", "north").returncode == 0
     assert run_cli("operator", "add", "vic", "--tenant", "north", "--role", "viewer").returncode == 0
-    held = json.loads(run_cli("import", "north-1", "--json").stdout)["job_id"]
+    held = json.loads(run_cli("import", "north-1", "--json").stdout)["job_ids"][0]
     nora, vic = {"POOLIMPORT_OPERATOR": "nora"}, {"POOLIMPORT_OPERATOR": "vic"}
     assert run_cli("import", "north-1", env=nora).returncode == 1  # busy: held by the queued job
     assert run_cli("pools", "south-1", env=nora).returncode == 1  # not in nora's tenants

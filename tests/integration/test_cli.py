@@ -424,7 +424,7 @@ def test_the_password_never_appears_in_output_database_or_log(
     # Queued jobs, run here by the job runner, exercise the job events and the file log.
     settings = load_settings()
     for name in ("core", "bad"):
-        job_id = as_json(ok(here("import", name, "--json")))["job_id"]
+        job_id = as_json(ok(here("import", name, "--json")))["job_ids"][0]
         run_job(get_engine(settings), settings, job_id)
     ok(here("jobs", "--json"))
     ok(here("logs", "2", "--json"))

@@ -128,7 +128,7 @@ def test_router_remove_takes_its_pools_addresses_and_jobs_and_nothing_else(
     only_error(run_cli("router", "remove", "gone", env={"POOLIMPORT_OPERATOR": "olga"}), "no router 'gone'")
     assert holdings(any_engine, gone) == held
 
-    removed = ok(run_cli("router", "remove", "gone"))
+    removed = ok(run_cli("router", "remove", "gone", "--yes"))
     assert (removed.stdout, removed.stderr) == ("router gone removed with its pools and jobs\n", "")
 
     assert holdings(any_engine, gone) == dict.fromkeys(HOLDINGS, 0)
@@ -167,8 +167,8 @@ def test_jobs_status_and_router_filters_select_exactly(
     assert run_cli("import", "half", "--sync").returncode == 1
     expected["partial"] = job_ids("--router", "half")
     expected["failed"] = [failed_sync("broken")]
-    expected["queued"] = [json.loads(ok(run_cli("import", "waiting", "--json")).stdout)["job_id"]]
-    cancelled = json.loads(ok(run_cli("import", "stopped", "--json")).stdout)["job_id"]
+    expected["queued"] = [json.loads(ok(run_cli("import", "waiting", "--json")).stdout)["job_ids"][0]]
+    cancelled = json.loads(ok(run_cli("import", "stopped", "--json")).stdout)["job_ids"][0]
     ok(run_cli("cancel", str(cancelled)))
     expected["cancelled"] = [cancelled]
     expected["stalled"] = [stalled_sync_job(engine, "dead")]

@@ -135,7 +135,7 @@ def test_an_administrator_acts_as_another_operator_recorded_as_admin_as_name(wor
     nora = {"POOLIMPORT_OPERATOR": "nora"}
     assert router_names(run_cli("router", "list", "--json", env=nora)) == ["north-1"]
     job = as_json(run_cli("import", "north-1", "--json", env=nora))
-    assert as_json(run_cli("job", "show", str(job["job_id"]), "--json"))["requested_by"] == "nora"
+    assert as_json(run_cli("job", "show", str(job["job_ids"][0]), "--json"))["requested_by"] == "nora"
 
     ok(run_cli("operator", "add", "olga", "--tenant", "north", env={"POOLIMPORT_OPERATOR": "ada"}))
     [row] = audit(world, "operator.add")

@@ -119,7 +119,7 @@ def test_killed_consumer_leaves_a_stalled_job_that_retry_completes(
     start_consumer()
     retried = run_cli("retry", str(job_id), "--json")
     assert retried.returncode == 0, retried.stderr
-    new_id = json.loads(retried.stdout)["job_id"]
+    new_id = json.loads(retried.stdout)["job_ids"][0]
     assert wait_status(new_id, ("succeeded", "failed", "partial")) == "succeeded"
     new = show(new_id)
     assert (new["attempt"], new["retry_of"]) == (2, job_id)

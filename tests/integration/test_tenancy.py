@@ -35,7 +35,7 @@ def test_scoped_operator_and_viewer(engine: Engine, sim: SimServer, add_router: 
     assert hidden.returncode == 1 and hidden.stderr == "error: no router 'south-1'\n"
     queued = run_cli("import", "north-1", "--json", env=nora)
     assert queued.returncode == 0, queued.stderr
-    job_id = json.loads(queued.stdout)["job_id"]
+    job_id = json.loads(queued.stdout)["job_ids"][0]
     assert json.loads(run_cli("job", "show", str(job_id), "--json").stdout)["requested_by"] == "nora"
 
     vic = {"POOLIMPORT_OPERATOR": "vic"}

@@ -102,8 +102,8 @@ REFUSED_COMMANDS = [
     ("retry", "{south_job}"),
     ("router", "test", "south-1"),
     ("router", "test", "{south_router}"),
-    ("router", "remove", "south-1"),
-    ("router", "remove", "{south_router}"),
+    ("router", "remove", "south-1", "--yes"),
+    ("router", "remove", "{south_router}", "--yes"),
 ]
 
 

@@ -257,7 +257,7 @@ def test_a_worker_killed_while_writing_loses_only_the_pool_in_progress_and_the_r
     assert wait_status(job_id, ("stalled",), timeout=30) == "stalled"
     retried = run_cli("retry", str(job_id), "--json")
     assert retried.returncode == 0, retried.stderr
-    retry_id = json.loads(retried.stdout)["job_id"]
+    retry_id = json.loads(retried.stdout)["job_ids"][0]
     start_consumer()
     assert wait_status(retry_id, TERMINAL, timeout=120) == "succeeded"
     killed = show(job_id)
@@ -352,7 +352,7 @@ def test_a_worker_back_after_its_job_was_taken_over_stops_and_writes_nothing(
         )
         retried = run_cli("retry", str(first), "--json")
         assert retried.returncode == 0, retried.stderr
-        second = json.loads(retried.stdout)["job_id"]
+        second = json.loads(retried.stdout)["job_ids"][0]
         start_consumer()
         assert wait_status(second, TERMINAL, timeout=60) == "succeeded"
         after_retry = dump(reader, skip=()), router_row(reader), show(second)

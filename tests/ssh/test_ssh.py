@@ -67,7 +67,7 @@ def test_changes_are_made_as_the_keys_operator_from_the_clients_address(
     queued = json.loads(ok(sshd.run(installation.keys["nora"], "import north-1 --json")).stdout)
     settings = load_settings({"POOLIMPORT_HOME": str(installation.home)})
     with session_scope(get_engine(settings)) as session:
-        job = session.scalar(select(ImportJob).where(ImportJob.id == queued["job_id"]))
+        job = session.scalar(select(ImportJob).where(ImportJob.id == queued["job_ids"][0]))
         assert job is not None and job.requested_by == "nora"
     ok(sshd.run(installation.keys["nora"], f"cancel {queued['job_id']}"))  # no consumer here: free the router
     ok(sshd.run(installation.keys["ada"], "operator add olga --tenant north --role viewer"))

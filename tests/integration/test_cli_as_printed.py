@@ -1,0 +1,111 @@
+"""The CLI as an operator reads it: ports as typed, no Python dicts, one JSON shape per command, a
+question before history is deleted, and the README's sample simulator config serving for real."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from poolimport.core.models import Router
+from poolimport.sim import SimServer
+from tests.conftest import run_cli
+from tests.helpers import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "sim-router.toml"
+
+
+def test_router_list_shows_ports_as_typed_and_counts_grouped(add_router: Callable[..., int]) -> None:
+    add_router(None, name="r1", port=8728)
+    out = run_cli("router", "list")
+    assert out.returncode == 0, out.stderr
+    assert " 8728 " in out.stdout and "8,728" not in out.stdout
+
+
+def test_job_show_prints_fields_not_python_dicts(sim: SimServer, add_router: Callable[..., int]) -> None:
+    add_router(sim, name="core")
+    assert run_cli("import", "core", "--sync").returncode == 0
+    out = run_cli("job", "show", "1")
+    assert out.returncode == 0, out.stderr
+    assert "{" not in out.stdout and "'" not in out.stdout, out.stdout
+    assert "pools" in out.stdout and "imported 3" in out.stdout
+
+
+def test_import_json_has_one_shape_queued_or_refused(add_router: Callable[..., int]) -> None:
+    add_router(None, name="r1", port=1)
+    queued = run_cli("import", "r1", "--json")
+    refused = run_cli("import", "r1", "--json")  # the first job still holds the router
+    assert (queued.returncode, refused.returncode) == (0, 1)
+    first, second = json.loads(queued.stdout), json.loads(refused.stdout)
+    assert set(first) == set(second) == {"job_ids", "refused"}
+    assert (len(first["job_ids"]), first["refused"]) == (1, [])
+    assert second["job_ids"] == [] and "already has job" in second["refused"][0]
+
+
+def test_router_remove_asks_first_and_scripts_say_yes(engine: Engine, add_router: Callable[..., int]) -> None:
+    add_router(None, name="r1", port=1)
+    out = run_cli("router", "remove", "r1", stdin="")  # no terminal to ask on
+    assert out.returncode == 1 and "--yes" in out.stderr and "Traceback" not in out.stderr
+    out = run_cli("router", "remove", "r1", stdin="y\n")  # an answer on a pipe is not a terminal's
+    assert out.returncode == 1
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Router)) == 1
+    out = run_cli("router", "remove", "r1", "--yes")
+    assert out.returncode == 0 and "removed" in out.stdout, out.stderr
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Router)) == 0
+
+
+def test_the_sample_simulator_config_serves_a_router_to_import(engine: Engine, tmp_path: Path) -> None:
+    port_file = tmp_path / "port"
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "poolimport.cli",
+            "sim",
+            "--config",
+            str(SAMPLE),
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        port = int(
+            wait_for(lambda: port_file.exists() and port_file.read_text().strip(), 30, "the simulator")
+        )
+        assert run_cli("tenant", "add", "lab").returncode == 0
+        added = run_cli(
+            "router",
+            "add",
+            "sample",
+            "--tenant",
+            "lab",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--username",
+            "admin",
+            "--password-stdin",
+            stdin="demo\n",
+        )
+        assert added.returncode == 0, added.stderr
+        tested = run_cli("router", "test", "sample")
+        assert tested.returncode == 0 and "sample-ccr" in tested.stdout, tested.stderr
+        imported = run_cli("import", "sample", "--sync", "--json")
+        assert imported.returncode == 0, imported.stderr
+        result = json.loads(imported.stdout)
+        assert result["pools"]["imported"] == 3 and result["addresses"]["added"] > 4000
+    finally:
+        sim.terminate()
+        sim.wait(10)
