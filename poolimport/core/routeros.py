@@ -21,7 +21,7 @@ from librouteros.exceptions import (
     TrapError,
 )
 from librouteros.login import encode_password
-from librouteros.protocol import ApiProtocol, decode_length, determine_length
+from librouteros.protocol import ApiProtocol
 
 from poolimport.core.errors import PoolimportError
 
@@ -30,6 +30,8 @@ REPLY_WORDS = frozenset({"!re", "!done", "!trap", "!fatal", "!empty"})
 # attributes whose bytes did not decode in the router's encoding.
 UNDECODABLE = ".undecodable"
 MAX_WORD_BYTES = 16 * 1024 * 1024
+# Up to this much is taken from the socket at once: what has arrived, never a wait for more.
+READ_CHUNK = 64 * 1024
 # Socket reads wait this long at a time, so a stop request is seen this soon however slowly a router sends.
 WAIT_SLICE = 0.25
 Row = dict[str, str]
@@ -85,13 +87,18 @@ def _never_stop() -> str | None:
 
 class PatientTransport(SocketTransport):
     """Reads in WAIT_SLICE waits, asking `should_stop` between them: a router that trickles bytes, each gap
-    under its timeout, can't hold the caller. The router is given up after `timeout` without a byte."""
+    under its timeout, can't hold the caller. The router is given up after `timeout` without a byte.
+
+    Reads take whatever has arrived, up to READ_CHUNK, into a buffer that words are then cut from: a
+    system call per word would cost more than the words. A read never waits for more than is needed."""
 
     def __init__(self, sock: socket.socket, timeout: float, should_stop: StopCheck) -> None:
         super().__init__(sock)
         self.timeout = timeout
         self.should_stop = should_stop
         self._next_check = 0.0
+        self._buffer = b""
+        self._pos = 0
         sock.settimeout(min(WAIT_SLICE, timeout))
 
     def write(self, data: bytes) -> None:
@@ -103,30 +110,82 @@ class PatientTransport(SocketTransport):
             self.sock.settimeout(min(WAIT_SLICE, self.timeout))
 
     def read(self, length: int) -> bytes:
-        data = bytearray()
-        now = last_byte = time.monotonic()
-        while (missing := length - len(data)) > 0:
-            self._check_stop(now)
-            try:
-                got = self.sock.recv(missing)
-            except TimeoutError:
-                now = time.monotonic()
-                if now - last_byte >= self.timeout:
-                    self._check_stop(now)  # a stop asked for meanwhile is the better reason
-                    raise
+        """Exactly `length` bytes."""
+        if len(self._buffer) - self._pos < length:
+            self._fill(length)
+        start = self._pos
+        self._pos = start + length
+        return self._buffer[start : self._pos]
+
+    def read_sentence(self, max_word: int) -> list[bytes]:
+        """The words of one sentence, without its empty closing word; NotRouterOS for a bad length prefix
+        or a word longer than `max_word` (refused before a byte of it is read)."""
+        words: list[bytes] = []
+        buffer, pos = self._buffer, self._pos
+        while True:
+            end = len(buffer)
+            if pos >= end:
+                buffer, pos = self._more(pos, 1)
                 continue
-            if not got:
-                raise ConnectionClosed("Connection unexpectedly closed.")
-            data += got
-            now = last_byte = time.monotonic()
-        return bytes(data)
+            first = buffer[pos]
+            if first < 0x80:  # the common case: a word shorter than 128 bytes
+                start, length = pos + 1, first
+            else:
+                extra = _extra_length_bytes(first)
+                start = pos + 1 + extra
+                if start > end:
+                    buffer, pos = self._more(pos, 1 + extra)
+                    continue
+                length = int.from_bytes(buffer[pos:start], "big") & _LENGTH_MASKS[extra]
+                if length > max_word:
+                    raise NotRouterOS(f"a word of {length} bytes")
+            if not length:
+                self._pos = start
+                return words
+            stop = start + length
+            if stop > end:
+                buffer, pos = self._more(pos, stop - pos)
+                continue
+            words.append(buffer[start:stop])
+            pos = stop
+
+    def _more(self, pos: int, count: int) -> tuple[bytes, int]:
+        """The buffer and the read position once `count` bytes from `pos` are in it."""
+        self._pos = pos
+        self._fill(count)
+        return self._buffer, self._pos
+
+    def _fill(self, count: int) -> None:
+        """Read until at least `count` bytes are buffered past the read position."""
+        parts = [self._buffer[self._pos :]]
+        have = len(parts[0])
+        now = last_byte = time.monotonic()
+        try:
+            while have < count:
+                self._check_stop(now)
+                try:
+                    got = self.sock.recv(READ_CHUNK)
+                except TimeoutError:
+                    now = time.monotonic()
+                    if now - last_byte >= self.timeout:
+                        self._check_stop(now)  # a stop asked for meanwhile is the better reason
+                        raise
+                    continue
+                if not got:
+                    raise ConnectionClosed("Connection unexpectedly closed.")
+                parts.append(got)
+                have += len(got)
+                now = last_byte = time.monotonic()
+        finally:
+            self._buffer = b"".join(parts)
+            self._pos = 0
 
     def check_stop(self) -> None:
         self._next_check = 0.0
         self._check_stop(time.monotonic())
 
     def _check_stop(self, now: float) -> None:
-        # Reads come word by word, thousands a second from a fast router: ask once per slice at most.
+        # A fast router fills a chunk in well under a slice: ask once per slice at most.
         if now < self._next_check:
             return
         self._next_check = now + WAIT_SLICE
@@ -135,37 +194,61 @@ class PatientTransport(SocketTransport):
             raise RouterStopped(reason)
 
 
+def _extra_length_bytes(first: int) -> int:
+    """How many bytes follow a length prefix's first byte (which is 0x80 or more)."""
+    if first < 0xC0:
+        return 1
+    if first < 0xE0:
+        return 2
+    if first < 0xF0:
+        return 3
+    # 0xF0 starts a length of 256 MiB or more (over any limit here); 0xF1 and up are control bytes.
+    raise NotRouterOS(f"a length prefix starting {first:#04x}")
+
+
+_LENGTH_MASKS = {1: 0x3FFF, 2: 0x1FFFFF, 3: 0xFFFFFFF}
+
+
 class TextProtocol(ApiProtocol):
     """Decodes in the router's encoding and reports undecodable bytes instead of dropping them."""
 
-    def __init__(self, transport: object, encoding: str) -> None:
+    transport: PatientTransport
+
+    def __init__(self, transport: PatientTransport, encoding: str) -> None:
         super().__init__(transport=transport, encoding=encoding)
         self.sentences_read = 0
         self.bad_fields: list[str] = []
 
-    def readWord(self) -> str:  # noqa: N802 - librouteros' name
-        first = self.transport.read(1)
-        if first == b"\x00":
-            return ""
-        head = first + self.transport.read(determine_length(first))
-        length = decode_length(head)
-        if length > MAX_WORD_BYTES:
-            raise NotRouterOS(f"a word of {length} bytes")
-        raw = self.transport.read(length)
+    def readSentence(self) -> tuple[str, tuple[str, ...]]:  # noqa: N802 - librouteros' name
+        raw = self.transport.read_sentence(MAX_WORD_BYTES)
+        if not raw:
+            raise NotRouterOS("an empty sentence")
         try:
-            return raw.decode(self.encoding)
-        except UnicodeDecodeError:
-            text = raw.decode(self.encoding, errors="replace")
-            self.bad_fields.append(text.lstrip("=").split("=", 1)[0])
-            return text
-
-    def readSentence(self) -> tuple[str, tuple[str, ...]]:  # noqa: N802
-        self.bad_fields = []
-        reply, words = super().readSentence()
+            words = [word.decode(self.encoding) for word in raw]
+            self.bad_fields = []
+        except UnicodeDecodeError:  # rare: decoded again word by word, to name the fields
+            words, self.bad_fields = _decode_each(raw, self.encoding)
+        reply = words[0]
         if reply not in REPLY_WORDS:
             raise NotRouterOS(f"unexpected reply {reply[:40]!r}")
+        if reply == "!fatal":
+            self.transport.close()
+            raise FatalError(words[1] if len(words) > 1 else "")
         self.sentences_read += 1
-        return reply, words
+        return reply, tuple(words[1:])
+
+
+def _decode_each(raw: list[bytes], encoding: str) -> tuple[list[str], list[str]]:
+    """(words, names of the fields whose bytes did not decode); those words hold U+FFFD instead."""
+    words, bad_fields = [], []
+    for word in raw:
+        try:
+            text = word.decode(encoding)
+        except UnicodeDecodeError:
+            text = word.decode(encoding, errors="replace")
+            bad_fields.append(text.lstrip("=").split("=", 1)[0])
+        words.append(text)
+    return words, bad_fields
 
 
 class TextApi(Api):
