@@ -262,9 +262,29 @@ class TextApi(Api):
         for word in words:
             key, _, value = word.lstrip("=").partition("=")
             row[key] = value
-        if self.protocol.bad_fields and reply == "!re":  # a !trap's words become TrapError(**words)
+        if self.protocol.bad_fields and reply == "!re":  # a !trap's fields make its message
             row[UNDECODABLE] = ",".join(self.protocol.bad_fields)
         return reply, row
+
+    def stream(self, command: str, *words: str) -> Iterator[Row]:
+        """Sends one command and yields the rows of its reply as they arrive; once the reply is over,
+        TrapError or MultiTrapError if the router answered with traps. (librouteros reads a whole reply
+        before handing over its first row.)"""
+        self.protocol.writeSentence(command, *words)
+        traps: list[TrapError] = []
+        while True:
+            reply, row = self.readSentence()
+            if reply == "!trap":
+                # librouteros' TrapError(**row) is a TypeError for a trap with another attribute or none.
+                traps.append(TrapError(row.get("message", "(no message)")))
+            elif reply in ("!re", "!done") and row:  # a !done can carry a value (the legacy login's =ret=)
+                yield row
+            if reply == "!done":
+                break
+        if len(traps) > 1:
+            raise MultiTrapError(*traps)
+        if traps:
+            raise traps[0]
 
 
 def _ssl_wrapper(target: RouterTarget) -> Callable[[socket.socket], socket.socket]:
@@ -321,14 +341,14 @@ class RouterClient:
         assert self._api is not None
         try:
             rows = list(
-                self._api.rawCmd(
+                self._api.stream(
                     "/login", f"=name={self.target.username}", f"=password={self.target.password}"
                 )
             )
             if rows and "ret" in rows[0]:
                 # Pre-6.43 RouterOS answers the plain login with an MD5 challenge.
                 response = encode_password(rows[0]["ret"], self.target.password)
-                list(self._api.rawCmd("/login", f"=name={self.target.username}", f"=response={response}"))
+                list(self._api.stream("/login", f"=name={self.target.username}", f"=response={response}"))
         except (TrapError, MultiTrapError) as exc:
             raise RouterError(
                 "auth", f"login to {self.target.address} as {self.target.username!r} failed: {exc}"
@@ -344,15 +364,26 @@ class RouterClient:
 
     def print(self, path: str) -> list[Row]:
         """All rows of `path/print`; UnknownMenu when the router has no such menu."""
+        return list(self.rows(path))
+
+    def rows(self, path: str) -> Iterator[Row]:
+        """The rows of `path/print` as they arrive, for a caller that works on each while the router
+        sends the next; UnknownMenu when the router has no such menu. A reply left unread (the iterator
+        closed early) ends the connection: its rest would be read as the next command's answer."""
         if self._api is None:
             raise RouterError("closed", "not connected")
-        with self._errors_mapped(path):
-            try:
-                return list(self._api.rawCmd(path.rstrip("/") + "/print"))
-            except (TrapError, MultiTrapError) as exc:
-                if "no such command" in str(exc):
-                    raise UnknownMenu(path, str(exc)) from None
-                raise RouterError("trap", f"{path}: the router answered: {exc}") from None
+        api = self._api
+        try:
+            with self._errors_mapped(path):
+                try:
+                    yield from api.stream(path.rstrip("/") + "/print")
+                except (TrapError, MultiTrapError) as exc:
+                    if "no such command" in str(exc):
+                        raise UnknownMenu(path, str(exc)) from None
+                    raise RouterError("trap", f"{path}: the router answered: {exc}") from None
+        except GeneratorExit:
+            self.close()
+            raise
 
     def identity(self) -> tuple[str, str, float]:
         """(identity, RouterOS version, round-trip seconds of one request)."""

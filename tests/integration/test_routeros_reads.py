@@ -23,6 +23,7 @@ from poolimport.sim import SimServer
 from poolimport.sim.config import generate_used
 from poolimport.sim.wire import encode_sentence
 from tests.conftest import PASSWORD, router_config
+from tests.helpers import assert_all_closed
 
 ROWS = 20_000
 TIMEOUT = 10.0
@@ -204,3 +205,46 @@ def test_bytes_that_are_not_the_routeros_api_are_one_protocol_error(reply: bytes
     assert caught.value.kind == "protocol"
     assert str(caught.value).startswith(f"127.0.0.1:{port} is not a RouterOS API (")
     assert detail in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "trap",
+    [["!trap", "=message=no", "=extra=field"], ["!trap"]],
+    ids=["extra-attribute", "no-message"],
+)
+def test_a_trap_of_any_shape_is_one_router_error(trap: list[str]) -> None:
+    with router_that_answers(encode_sentence(trap) + encode_sentence(["!done"])) as port:
+        client = RouterClient(target(port))
+        with pytest.raises(RouterError) as caught:
+            client.connect()
+    assert caught.value.kind == "auth"
+    assert str(caught.value).startswith(f"login to 127.0.0.1:{port} as 'admin' failed: ")
+
+
+# -- rows handed over as they arrive ---------------------------------------------------------------------
+
+
+def test_rows_are_handed_over_as_they_arrive(sim_factory: Callable[..., SimServer]) -> None:
+    """The router sends three rows and then goes quiet: a client that waited for the reply's end would
+    time out instead of handing them over."""
+    sim = sim_factory(busy_router(10))
+    sim.faults.stall_after_rows = 3
+    with RouterClient(target(sim.port, timeout=TIMEOUT)) as client:
+        rows = client.rows("/ip/pool/used")
+        first = [next(rows) for _ in range(3)]
+        rows.close()
+    assert [row["address"] for row in first] == ["100.64.0.1", "100.64.0.2", "100.64.0.3"]
+
+
+def test_a_reply_left_unread_ends_the_connection(sim_factory: Callable[..., SimServer]) -> None:
+    """The rest of a reply would be read as the answer to the next command: the client gives up instead."""
+    sim = sim_factory(busy_router(10))
+    client = RouterClient(target(sim.port))
+    client.connect()
+    rows = client.rows("/ip/pool/used")
+    assert next(rows)["address"] == "100.64.0.1"
+    rows.close()
+    with pytest.raises(RouterError) as caught:
+        client.print("/ip/pool")
+    assert caught.value.kind == "closed"
+    assert_all_closed(sim)
