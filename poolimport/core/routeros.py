@@ -217,38 +217,35 @@ class TextProtocol(ApiProtocol):
     def __init__(self, transport: PatientTransport, encoding: str) -> None:
         super().__init__(transport=transport, encoding=encoding)
         self.sentences_read = 0
-        self.bad_fields: list[str] = []
 
-    def readSentence(self) -> tuple[str, tuple[str, ...]]:  # noqa: N802 - librouteros' name
+    def read_row(self) -> tuple[str, Row]:
+        """One sentence: its reply word and its other words as fields by name, values as the router's
+        text. Bytes that don't decode become U+FFFD, and an !re row names their fields under UNDECODABLE."""
         raw = self.transport.read_sentence(MAX_WORD_BYTES)
         if not raw:
             raise NotRouterOS("an empty sentence")
-        try:
-            words = [word.decode(self.encoding) for word in raw]
-            self.bad_fields = []
-        except UnicodeDecodeError:  # rare: decoded again word by word, to name the fields
-            words, self.bad_fields = _decode_each(raw, self.encoding)
-        reply = words[0]
+        encoding = self.encoding
+        reply = raw[0].decode(encoding, errors="replace")
         if reply not in REPLY_WORDS:
             raise NotRouterOS(f"unexpected reply {reply[:40]!r}")
         if reply == "!fatal":
             self.transport.close()
-            raise FatalError(words[1] if len(words) > 1 else "")
+            raise FatalError(raw[1].decode(encoding, errors="replace") if len(raw) > 1 else "")
+        row: Row = {}
+        undecodable: list[str] = []
+        # One pass per word, decode and split together: this loop runs for every word of every row.
+        for word in raw[1:]:
+            try:
+                text = word.decode(encoding)
+            except UnicodeDecodeError:
+                text = word.decode(encoding, errors="replace")
+                undecodable.append(text.lstrip("=").partition("=")[0])
+            key, _, value = text.lstrip("=").partition("=")
+            row[key] = value
+        if undecodable and reply == "!re":  # a !trap's fields make its message
+            row[UNDECODABLE] = ",".join(undecodable)
         self.sentences_read += 1
-        return reply, tuple(words[1:])
-
-
-def _decode_each(raw: list[bytes], encoding: str) -> tuple[list[str], list[str]]:
-    """(words, names of the fields whose bytes did not decode); those words hold U+FFFD instead."""
-    words, bad_fields = [], []
-    for word in raw:
-        try:
-            text = word.decode(encoding)
-        except UnicodeDecodeError:
-            text = word.decode(encoding, errors="replace")
-            bad_fields.append(text.lstrip("=").split("=", 1)[0])
-        words.append(text)
-    return words, bad_fields
+        return reply, row
 
 
 class TextApi(Api):
@@ -256,15 +253,8 @@ class TextApi(Api):
 
     protocol: TextProtocol
 
-    def readSentence(self) -> tuple[str, dict[str, str]]:  # noqa: N802
-        reply, words = self.protocol.readSentence()
-        row: Row = {}
-        for word in words:
-            key, _, value = word.lstrip("=").partition("=")
-            row[key] = value
-        if self.protocol.bad_fields and reply == "!re":  # a !trap's fields make its message
-            row[UNDECODABLE] = ",".join(self.protocol.bad_fields)
-        return reply, row
+    def readSentence(self) -> tuple[str, Row]:  # noqa: N802 - librouteros' name
+        return self.protocol.read_row()
 
     def stream(self, command: str, *words: str) -> Iterator[Row]:
         """Sends one command and yields the rows of its reply as they arrive; once the reply is over,

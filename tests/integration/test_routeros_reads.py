@@ -130,12 +130,17 @@ def test_words_split_anywhere_between_reads_are_parsed_whole() -> None:
     sender.start()
     try:
         protocol = TextProtocol(PatientTransport(ours, TIMEOUT, never), "utf-8")
-        got = [protocol.readSentence() for _ in sentences]
+        got = [protocol.read_row() for _ in sentences]
     finally:
         sender.join()
         ours.close()
         routers.close()
-    assert got == [(words[0], tuple(words[1:])) for words in sentences]
+    assert got == [
+        ("!re", {"name": "p" * 0x7A, "comment": "é" * 0x90}),
+        ("!re", {"comment": "x" * 0x4000, "info": "y" * 150_000}),
+        ("!re", {"owner": "", "pool": "pppoe"}),
+        ("!done", {}),
+    ]
 
 
 def test_a_read_never_waits_for_more_than_the_router_has_sent() -> None:
@@ -153,9 +158,9 @@ def test_a_read_never_waits_for_more_than_the_router_has_sent() -> None:
     sender.start()
     try:
         protocol = TextProtocol(PatientTransport(ours, TIMEOUT, never), "utf-8")
-        assert protocol.readSentence() == ("!re", ("=name=one",))
+        assert protocol.read_row() == ("!re", {"name": "one"})
         read_first.set()
-        assert protocol.readSentence() == ("!done", ())
+        assert protocol.read_row() == ("!done", {})
     finally:
         read_first.set()
         sender.join()
