@@ -87,7 +87,7 @@ ipv4_to_str = _make_ipv4_to_str()
 
 # Every canonical octet's text: the lookup is the whole check (ASCII digits, no leading zero, 0-255) and
 # several times faster than checking and converting, which counts with 65,000 used entries per pool.
-_OCTETS = {str(octet): octet for octet in range(256)}
+_OCTET = {str(octet): octet for octet in range(256)}.__getitem__
 
 
 def _ipv4_or_none(text: str) -> int | None:
@@ -95,7 +95,7 @@ def _ipv4_or_none(text: str) -> int | None:
     if len(parts) != 4:
         return None
     try:
-        a, b, c, d = map(_OCTETS.__getitem__, parts)
+        a, b, c, d = map(_OCTET, parts)
     except KeyError:
         return None
     return a << 24 | b << 16 | c << 8 | d
