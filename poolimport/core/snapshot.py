@@ -139,7 +139,8 @@ def _attach_used(specs: dict[str, PoolSpec], rows: Iterable[Row], key: str, warn
         spec = specs.get(row.get("pool", ""))
         if spec is None or spec.space is None:
             continue
-        _odd_fields(row, odd.setdefault(spec.name, {}))
+        if UNDECODABLE in row or HAD_NUL in row:  # rare: no dict per row for the others
+            _odd_fields(row, odd.setdefault(spec.name, {}))
         try:
             address = parse(row.get(key, ""))
         except RangeError:
