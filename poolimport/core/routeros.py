@@ -263,7 +263,7 @@ class TextApi(Api):
         self.protocol.writeSentence(command, *words)
         traps: list[TrapError] = []
         while True:
-            reply, row = self.readSentence()
+            reply, row = self.protocol.read_row()
             if reply == "!trap":
                 # librouteros' TrapError(**row) is a TypeError for a trap with another attribute or none.
                 traps.append(TrapError(row.get("message", "(no message)")))
