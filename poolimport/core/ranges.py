@@ -85,19 +85,20 @@ def _make_ipv4_to_str() -> Callable[[int], str]:
 ipv4_to_str = _make_ipv4_to_str()
 
 
+# Every canonical octet's text: the lookup is the whole check (ASCII digits, no leading zero, 0-255) and
+# several times faster than checking and converting, which counts with 65,000 used entries per pool.
+_OCTET = {str(octet): octet for octet in range(256)}.__getitem__
+
+
 def _ipv4_or_none(text: str) -> int | None:
     parts = text.split(".")
     if len(parts) != 4:
         return None
-    value = 0
-    for part in parts:
-        if not part or len(part) > 3 or not _DIGITS.issuperset(part) or (part[0] == "0" and len(part) > 1):
-            return None
-        octet = int(part)
-        if octet > 255:
-            return None
-        value = (value << 8) | octet
-    return value
+    try:
+        a, b, c, d = map(_OCTET, parts)
+    except KeyError:
+        return None
+    return a << 24 | b << 16 | c << 8 | d
 
 
 def ipv4_from_str(text: str) -> int:

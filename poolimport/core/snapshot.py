@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -69,15 +69,15 @@ def _next_pool(row: Row) -> str | None:
     return None if value in (None, "", "none") else value
 
 
-def _read(client: RouterClient, path: str) -> list[Row]:
-    rows = client.print(path)
-    for row in rows:
+def _read(client: RouterClient, path: str) -> Iterator[Row]:
+    """The rows of a menu as the router sends them: they are worked on while the next ones arrive."""
+    for row in client.rows(path):
         nul_fields = [key for key, value in row.items() if NUL in value]
         for key in nul_fields:
             row[key] = row[key].replace(NUL, NUL_SHOWN_AS)
         if nul_fields:
             row[HAD_NUL] = ",".join(nul_fields)
-    return rows
+        yield row
 
 
 def _odd_text_warnings(fields: dict[str, set[str]], what: str) -> list[str]:
@@ -131,7 +131,7 @@ def _ipv6_spec(row: Row) -> PoolSpec:
     return spec
 
 
-def _attach_used(specs: dict[str, PoolSpec], rows: list[Row], key: str, warnings: list[str]) -> None:
+def _attach_used(specs: dict[str, PoolSpec], rows: Iterable[Row], key: str, warnings: list[str]) -> None:
     parse = ipv4_from_str if key == "address" else ipv6_from_str
     skipped: dict[str, int] = {}
     odd: dict[str, dict[str, set[str]]] = {}
@@ -139,7 +139,8 @@ def _attach_used(specs: dict[str, PoolSpec], rows: list[Row], key: str, warnings
         spec = specs.get(row.get("pool", ""))
         if spec is None or spec.space is None:
             continue
-        _odd_fields(row, odd.setdefault(spec.name, {}))
+        if UNDECODABLE in row or HAD_NUL in row:  # rare: no dict per row for the others
+            _odd_fields(row, odd.setdefault(spec.name, {}))
         try:
             address = parse(row.get(key, ""))
         except RangeError:
@@ -155,7 +156,7 @@ def _attach_used(specs: dict[str, PoolSpec], rows: list[Row], key: str, warnings
         warnings.extend(_odd_text_warnings(fields, f"pool {name}: used entries"))
 
 
-def _collect(rows: list[Row], build: Callable[[Row], PoolSpec], kind: str) -> list[PoolSpec]:
+def _collect(rows: Iterable[Row], build: Callable[[Row], PoolSpec], kind: str) -> list[PoolSpec]:
     return list(_build_specs(rows, build, kind))
 
 
@@ -166,7 +167,7 @@ def _by_name(specs: list[PoolSpec]) -> dict[str, PoolSpec]:
     return named
 
 
-def _build_specs(rows: list[Row], build: Callable[[Row], PoolSpec], kind: str) -> Iterator[PoolSpec]:
+def _build_specs(rows: Iterable[Row], build: Callable[[Row], PoolSpec], kind: str) -> Iterator[PoolSpec]:
     seen: set[str] = set()
     for row in rows:
         spec = build(row)
