@@ -55,8 +55,14 @@ class Settings:
 
 
 def sqlite_queue_file(queue_url: str) -> Path | None:
-    """The file of a SQLite queue (sqlite:///PATH); None for Redis."""
-    return Path(queue_url.removeprefix("sqlite:///")) if queue_url.startswith("sqlite:///") else None
+    """The file of a SQLite queue (sqlite:///PATH); None for Redis. A relative path or `:memory:` is
+    refused: the queue is shared by the processes that send and the consumers, wherever they start."""
+    if not queue_url.startswith("sqlite:///"):
+        return None
+    path = Path(queue_url.removeprefix("sqlite:///"))
+    if not path.is_absolute():
+        raise ConfigError(f"the SQLite queue needs an absolute path (sqlite:////var/lib/...), got {path}")
+    return path
 
 
 _TYPED_KEYS: dict[str, type] = {

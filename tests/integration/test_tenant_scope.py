@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,11 +136,12 @@ def test_cli_lists_show_nothing_of_south(engine: Engine, world: World, words: tu
     assert "south" not in out.stdout  # no router, tenant or job error of south's
 
 
-def test_cli_writes_over_everything_touch_only_north(engine: Engine, world: World) -> None:
+def test_cli_writes_over_everything_touch_only_north(engine: Engine, world: World, tmp_path: Path) -> None:
     before = south_rows(engine, world)
     retried = run_cli("retry", "--all-failed", "--json", env=NORA)
     assert retried.returncode == 0, retried.stderr
-    queued = run_cli("import", "--all", "--json", env={**NORA, "POOLIMPORT_QUEUE_URL": "sqlite:///:memory:"})
+    queue = {**NORA, "POOLIMPORT_QUEUE_URL": f"sqlite:///{tmp_path}/no-consumer.db"}
+    queued = run_cli("import", "--all", "--json", env=queue)
     flushed = run_cli("flush", "--stuck", env=NORA)
     assert flushed.returncode == 0, flushed.stderr
     assert south_rows(engine, world) == before

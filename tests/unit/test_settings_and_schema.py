@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from poolimport.core import schema
-from poolimport.core.config import ConfigError, load_settings
+from poolimport.core.config import ConfigError, load_settings, sqlite_queue_file
 from poolimport.core.db import make_engine
 from poolimport.core.secrets import SecretBox, SecretError, ensure_key_file
 
@@ -110,3 +110,10 @@ def test_upgrade_from_0001_backfills_pool_counts(tmp_path: Path) -> None:
         counts = conn.execute(text("SELECT used_count, free_count, stale_count FROM ip_pools")).one()
     assert tuple(counts) == (1, 2, 0)
     engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite:///queue.db"])
+def test_a_queue_that_only_this_process_or_folder_would_see_is_refused(url: str) -> None:
+    """A relative or in-memory queue would take jobs that no consumer elsewhere ever sees."""
+    with pytest.raises(ConfigError, match="absolute path"):
+        sqlite_queue_file(url)
