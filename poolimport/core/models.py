@@ -297,3 +297,15 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Consumer(Base):
+    """A consumer process, as it last checked in (every heartbeat interval while it runs)."""
+
+    __tablename__ = "consumers"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid, as on the jobs it runs
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    threads: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

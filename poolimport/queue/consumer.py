@@ -27,6 +27,7 @@ from huey.registry import Message
 from poolimport.core.config import load_settings
 from poolimport.core.job_runner import WORKER_NAME
 from poolimport.core.secrets import SecretError
+from poolimport.queue.check_in import CheckIn
 from poolimport.queue.messages import RefusedMessage, RevokeFlag, SignedJsonSerializer
 from poolimport.queue.outage import Backoff, Outage
 from poolimport.queue.periodic import Periodic
@@ -179,6 +180,7 @@ class PoolimportConsumer(Consumer):
         self.helpers = [
             StalledJobSweeper(settings, send, queue, database),
             ScheduleEnqueuer(settings, send, queue, database, holder=WORKER_NAME),
+            CheckIn(settings, database, WORKER_NAME, self.workers),
         ]
         for helper in self.helpers:
             helper.start()

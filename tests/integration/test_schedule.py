@@ -70,3 +70,21 @@ def test_two_consumers_enqueue_each_due_router_once_and_a_failing_one_backs_off(
 
     out = run_cli("schedule", "list")
     assert "backing off: 1 failed in a row" in out.stdout or "backing off: 2 failed in a row" in out.stdout
+
+
+def test_workers_and_stats_show_live_consumers_and_a_queue_nobody_runs(
+    engine: Engine, add_router: Callable[..., int], start_consumer: Callable[..., Consumer]
+) -> None:
+    add_router(None, name="r1", port=1)
+    assert run_cli("import", "r1").returncode == 0
+    stats = run_cli("stats", "--json")
+    assert json.loads(stats.stdout)["stuck"] is True
+    assert "no consumer is alive" in run_cli("stats").stderr
+    consumer = start_consumer(workers=3)
+    wait_for(lambda: json.loads(run_cli("workers", "--json").stdout), 60, "the consumer to check in")
+    (row,) = json.loads(run_cli("workers", "--json").stdout)
+    assert (row["pid"], row["threads"], row["alive"]) == (consumer.process.pid, 3, True)
+    wait_for(lambda: json.loads(run_cli("stats", "--json").stdout)["queued"] == 0, 60, "the job to be taken")
+    assert json.loads(run_cli("stats", "--json").stdout)["stuck"] is False
+    consumer.stop()
+    assert json.loads(run_cli("workers", "--json").stdout) == []  # checked out on its way down

@@ -1,0 +1,117 @@
+"""How the queue is doing, within the asker's tenants: depth, waits, throughput, failures per router."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from poolimport.core.consumers import alive_count
+from poolimport.core.models import ImportJob, Router, utcnow
+from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
+from poolimport.core.tenancy import Scope
+
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """The nearest-rank percentile (share in 0..1); None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * share // 1))  # ceil, at least the first
+    return ordered[int(rank) - 1]
+
+
+@dataclass(frozen=True)
+class RouterFailures:
+    router: str
+    failed_hour: int
+    jobs_hour: int
+    failed_day: int
+    jobs_day: int
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    queued: int
+    running: int
+    oldest_queued_seconds: float | None
+    consumers_alive: int
+    wait_p50: float | None  # queued -> started, jobs started in the last hour, seconds
+    wait_p95: float | None
+    jobs_per_minute: float  # finished in the last hour
+    failed_hour: int
+    finished_hour: int
+    failing_routers: list[RouterFailures] = field(default_factory=list)
+
+    @property
+    def stuck(self) -> bool:
+        """Jobs wait and no consumer is alive to run them."""
+        return self.queued > 0 and self.consumers_alive == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "stuck": self.stuck}
+
+
+def queue_stats(
+    session: Session, scope: Scope, heartbeat_interval: float, now: datetime | None = None
+) -> QueueStats:
+    now = now or utcnow()
+    jobs = scope.jobs().subquery()
+    live = (
+        select(jobs.c.status, func.count())
+        .where(jobs.c.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
+        .group_by(jobs.c.status)
+    )
+    counts: dict[str, int] = {str(status): int(count) for status, count in session.execute(live).all()}
+    oldest = session.scalar(select(func.min(jobs.c.queued_at)).where(jobs.c.status == JobStatus.QUEUED))
+    started = session.execute(
+        select(jobs.c.queued_at, jobs.c.started_at).where(jobs.c.started_at >= now - HOUR)
+    ).all()
+    waits = [(s - q).total_seconds() for q, s in started]
+    finished = (
+        session.execute(
+            select(jobs.c.status).where(
+                jobs.c.finished_at >= now - HOUR, jobs.c.status.in_(FINISHED_JOB_STATUSES)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return QueueStats(
+        queued=counts.get(JobStatus.QUEUED, 0),
+        running=counts.get(JobStatus.RUNNING, 0),
+        oldest_queued_seconds=round((now - oldest).total_seconds(), 1) if oldest else None,
+        consumers_alive=alive_count(session, heartbeat_interval),
+        wait_p50=percentile(waits, 0.5),
+        wait_p95=percentile(waits, 0.95),
+        jobs_per_minute=round(len(finished) / 60, 2),
+        failed_hour=sum(status == JobStatus.FAILED for status in finished),
+        finished_hour=len(finished),
+        failing_routers=_failing_routers(session, scope, now),
+    )
+
+
+def _failing_routers(session: Session, scope: Scope, now: datetime) -> list[RouterFailures]:
+    """Routers with a failed job in the last day, most failures first."""
+    jobs = scope.jobs().where(ImportJob.finished_at >= now - DAY).subquery()
+    in_hour = jobs.c.finished_at >= now - HOUR
+    failed = jobs.c.status == JobStatus.FAILED
+    rows = session.execute(
+        select(
+            Router.name,
+            func.count().filter(failed & in_hour),
+            func.count().filter(in_hour),
+            func.count().filter(failed),
+            func.count(),
+        )
+        .join(Router, Router.id == jobs.c.router_id)
+        .group_by(Router.name)
+        .having(func.count().filter(failed) > 0)
+    ).all()
+    failures = [RouterFailures(*row) for row in rows]
+    return sorted(failures, key=lambda r: (-r.failed_hour, -r.failed_day, r.router))

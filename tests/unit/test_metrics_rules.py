@@ -1,0 +1,121 @@
+"""Queue metrics and the consumers' check-in, against a real database, within the asker's tenants."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert, select
+
+from poolimport.core.consumers import check_in, check_out, consumer_rows
+from poolimport.core.db import session_scope
+from poolimport.core.metrics import percentile, queue_stats
+from poolimport.core.models import ImportJob, Tenant, utcnow
+from poolimport.core.tenancy import Scope
+from tests.conftest import ADMIN
+
+INTERVAL = 5.0
+
+
+@pytest.fixture
+def routers(add_router: Callable[..., int]) -> dict[str, int]:
+    return {
+        "n1": add_router(name="n1", tenant="north", port=1),
+        "n2": add_router(name="n2", tenant="north", port=1),
+        "s1": add_router(name="s1", tenant="south", port=1),
+    }
+
+
+def add_job(
+    engine: Engine, router_id: int, status: str, ago: float, wait: float | None = None, **values: Any
+) -> None:
+    """A job that finished (or started) `ago` seconds ago, having waited `wait` seconds in the queue."""
+    now = utcnow()
+    with engine.begin() as conn:
+        tenant_id = conn.exec_driver_sql("SELECT tenant_id FROM routers WHERE id = ?", (router_id,)).scalar()
+        queued = now - timedelta(seconds=ago + (wait or 0))
+        started = now - timedelta(seconds=ago) if wait is not None else None
+        finished = started if status in ("succeeded", "failed", "partial", "cancelled") else None
+        conn.execute(
+            insert(ImportJob).values(
+                router_id=router_id,
+                tenant_id=tenant_id,
+                requested_by="t",
+                status=status,
+                queued_at=queued,
+                started_at=started,
+                finished_at=finished,
+                **values,
+            )
+        )
+
+
+def north(engine: Engine) -> Scope:
+    with session_scope(engine) as session:
+        tenant_id = session.scalar(select(Tenant.id).where(Tenant.name == "north"))
+    return Scope(operator="nora", tenant_ids=frozenset({tenant_id}), role="operator")
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    assert percentile([], 0.5) is None
+    assert percentile([3.0], 0.95) == 3.0
+    assert percentile([float(n) for n in range(1, 101)], 0.5) == 50.0
+    assert percentile([float(n) for n in range(1, 101)], 0.95) == 95.0
+
+
+def test_stats_count_depth_waits_throughput_and_failing_routers(
+    engine: Engine, routers: dict[str, int]
+) -> None:
+    add_job(engine, routers["n1"], "queued", ago=30)
+    add_job(engine, routers["n2"], "running", ago=5, wait=2)
+    for wait in (1, 2, 3, 4, 100):
+        add_job(engine, routers["n2"], "succeeded", ago=600, wait=wait)
+    add_job(engine, routers["n1"], "failed", ago=120, wait=1)
+    add_job(engine, routers["n1"], "failed", ago=7200, wait=1)  # in the day, not the hour
+    add_job(engine, routers["s1"], "succeeded", ago=7200 * 24, wait=1)  # older than a day
+    with session_scope(engine) as session:
+        stats = queue_stats(session, ADMIN, INTERVAL)
+    assert (stats.queued, stats.running, stats.consumers_alive) == (1, 1, 0)
+    assert stats.stuck  # jobs wait, nobody runs them
+    assert stats.oldest_queued_seconds is not None and 29 <= stats.oldest_queued_seconds <= 60
+    assert (stats.wait_p50, stats.wait_p95) == (2.0, 100.0)  # waits 1,1,2,2,3,4,100 in the hour
+    assert (stats.finished_hour, stats.failed_hour) == (6, 1)
+    assert stats.jobs_per_minute == 0.1
+    assert [
+        (r.router, r.failed_hour, r.jobs_hour, r.failed_day, r.jobs_day) for r in stats.failing_routers
+    ] == [("n1", 1, 1, 2, 2)]
+
+
+def test_stats_are_the_askers_tenants_only(engine: Engine, routers: dict[str, int]) -> None:
+    add_job(engine, routers["n1"], "queued", ago=1)
+    add_job(engine, routers["s1"], "queued", ago=1)
+    add_job(engine, routers["s1"], "failed", ago=10, wait=1)
+    with session_scope(engine) as session:
+        stats = queue_stats(session, north(engine), INTERVAL)
+    assert stats.queued == 1 and stats.failing_routers == []
+
+
+def test_consumers_check_in_read_alive_then_gone_and_check_out(
+    engine: Engine, routers: dict[str, int]
+) -> None:
+    started = utcnow()
+    check_in(engine, "host-a:1", "host-a", 1, 4, started)
+    check_in(engine, "host-a:1", "host-a", 1, 4, started)  # again: one row
+    check_in(engine, "host-b:2", "host-b", 2, 2, started)
+    add_job(engine, routers["n1"], "running", ago=1, wait=0, worker="host-a:1")
+    add_job(engine, routers["s1"], "running", ago=1, wait=0, worker="host-a:1")
+    with session_scope(engine) as session:
+        rows = {row.name: row for row in consumer_rows(session, north(engine), INTERVAL)}
+        assert set(rows) == {"host-a:1", "host-b:2"} and all(row.alive for row in rows.values())
+        assert len(rows["host-a:1"].running) == 1  # north's job only: south's is not the asker's
+        assert rows["host-a:1"].threads == 4
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE consumers SET seen_at = ? WHERE name = 'host-b:2'", (utcnow() - timedelta(seconds=60),)
+        )
+    check_out(engine, "host-a:1")
+    with session_scope(engine) as session:
+        rows = {row.name: row for row in consumer_rows(session, ADMIN, INTERVAL)}
+    assert list(rows) == ["host-b:2"] and not rows["host-b:2"].alive
