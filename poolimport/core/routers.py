@@ -40,7 +40,7 @@ class Attempt:
     about: dict[str, Any] = field(default_factory=dict)
 
     def concerns(self, router: Router) -> None:
-        self.about = {"tenant_id": router.tenant_id, "router_id": router.id, "subject": router.name}
+        self.about = audit.about_router(router)
 
 
 @contextmanager
