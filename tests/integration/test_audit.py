@@ -14,6 +14,7 @@ from poolimport.core.config import Settings
 from poolimport.core.durations import parse_duration
 from poolimport.core.identity import Identity, os_account
 from poolimport.core.job_actions import JobActions
+from poolimport.core.tenancy import AccessDenied
 from poolimport.sim import SimServer
 from tests.conftest import router_config, run_cli
 from tests.integration.test_cli import Result, here, outputs
@@ -141,3 +142,26 @@ def test_an_import_refused_for_a_router_whose_password_is_needed_is_recorded_aga
     ]
     assert all("router north-1 needs its password again" in str(row["detail"]) for row in refusals)
     assert {row["subject"] for row in refusals} == {"north-1"}
+
+
+def test_what_the_tui_asks_of_jobs_is_recorded_when_refused(
+    engine: Engine,
+    settings: Settings,
+    sim: SimServer,
+    add_router: Callable[..., int],
+    here: Callable[..., Result],
+) -> None:
+    """The TUI's job keys go through JobActions: a viewer's import and cancel are refused and recorded there,
+    as the same commands are."""
+    router_id = add_router(sim, name="north-1", tenant="north")
+    assert here("operator", "add", "vic", "--tenant", "north", "--role", "viewer").returncode == 0
+    queued = json.loads(here("import", "north-1", "--json").stdout)["job_id"]
+    as_vic = JobActions(replace(settings, identity=Identity(os_account(), acting_as="vic")), send=str)
+    with pytest.raises(AccessDenied, match="vic is a viewer and may not start imports"):
+        as_vic.import_routers([router_id])
+    with pytest.raises(AccessDenied, match="vic is a viewer and may not cancel jobs"):
+        as_vic.cancel(queued)
+    refused = [
+        (row["acting_as"], row["action"], row["router_id"]) for row in audit() if row["outcome"] == "refused"
+    ]
+    assert sorted(refused) == [("vic", "cancel", router_id), ("vic", "import.queue", router_id)]
