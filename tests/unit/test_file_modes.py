@@ -6,6 +6,7 @@ WAL and SHM files are looked at while the consumer holds them open.
 
 from __future__ import annotations
 
+import logging
 import os
 import pwd
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from poolimport.core.joblog import PrivateRotatingFileHandler
 from poolimport.queue.process import stop_worker, worker_command
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD
@@ -138,3 +140,18 @@ def test_another_local_account_reads_nothing(
         tried = as_other(*argv)
         assert tried.returncode != 0 and "Permission denied" in tried.stderr, argv
         assert tried.stdout == ""
+
+
+def test_rotated_logs_stay_private(tmp_path: Path) -> None:
+    """A rotation renames the log and opens a new one: under umask 000 every file it leaves is 0600."""
+    handler = PrivateRotatingFileHandler(tmp_path / "poolimport.log", maxBytes=200, backupCount=2)
+    old_umask = os.umask(0)
+    try:
+        for number in range(20):
+            handler.emit(logging.makeLogRecord({"msg": f"line {number} " + "x" * 40}))
+    finally:
+        os.umask(old_umask)
+        handler.close()
+    found = modes(tmp_path)
+    assert {"poolimport.log", "poolimport.log.1", "poolimport.log.2"} <= set(found)
+    assert_private({name: mode for name, mode in found.items() if name != "."}, tmp_path)
