@@ -321,16 +321,7 @@ def flush_stuck(session: Session, scope: Scope, heartbeat_interval: float) -> li
 def _audit_job(
     session: Session, scope: Scope, action: str, job: ImportJob, detail: str | None = None
 ) -> None:
-    audit.record(
-        session,
-        scope,
-        action,
-        tenant_id=job.tenant_id,
-        router_id=job.router_id,
-        job_id=job.id,
-        subject=job.router.name,
-        detail=detail,
-    )
+    audit.record(session, scope, action, detail=detail, **audit.about_job(job))
 
 
 @dataclass(frozen=True)
