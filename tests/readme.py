@@ -103,6 +103,7 @@ def security_section() -> Section:
     return read_section(README.read_text(encoding="utf-8"))
 
 
+@cache
 def collected_tests(path: str) -> frozenset[str]:
     """The test functions pytest collects at the top of a test file (empty when there is no such file)."""
     file = ROOT / path

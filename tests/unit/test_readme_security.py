@@ -1,5 +1,5 @@
 """Every statement of the README's Security section is a test: it names the tests that prove it, and those
-tests exist. Read without importing them (tests.readme), so the check takes milliseconds."""
+tests exist. Read without importing them (tests.readme), so the check is quick."""
 
 from __future__ import annotations
 
