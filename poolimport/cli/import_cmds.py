@@ -12,6 +12,7 @@ from poolimport.core.job_runner import execute_job
 from poolimport.core.jobs import create_job, finish
 from poolimport.core.models import JobSource
 from poolimport.core.queries import address_rows, find_pools, pool_rows
+from poolimport.core.routers import refusal_recorded
 from poolimport.core.statuses import AddressStatus, JobStatus
 from poolimport.core.tenancy import find_router
 
@@ -38,7 +39,8 @@ def print_result(result: ImportResult) -> None:
 def run_sync(ctx: Context, args: argparse.Namespace) -> int:
     """The import runs here, but as a job like any other: the same claim on the router, row and events."""
     settings = ctx.settings
-    with ctx.session() as (session, scope):
+    with refusal_recorded(ctx.engine(), "import.sync") as attempt, ctx.session() as (session, scope):
+        attempt.scope = scope
         job_id = create_job(
             session,
             scope,

@@ -17,7 +17,7 @@ def record_refusal_once(engine: Engine, scope: Scope, action: str, refusal: Refu
     """Record `refusal` unless it was recorded where it was raised (with more detail than a caller has)."""
     if refusal.audited:
         return
-    audit.record_refusal(engine, scope, action, str(refusal), **about)
+    audit.record_refusal(engine, scope, action, str(refusal), **{**about, **refusal.about})
     refusal.audited = True
 
 

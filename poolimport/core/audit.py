@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.orm import Session
 
-from poolimport.core.models import AuditEvent, utcnow
+from poolimport.core.models import AuditEvent, ImportJob, Router, utcnow
 from poolimport.core.tenancy import Scope
 
 OK, REFUSED, FAILED = "ok", "refused", "failed"
@@ -29,6 +29,21 @@ def _values(scope: Scope, action: str, outcome: str, **about: Any) -> dict[str, 
         "action": action,
         "outcome": outcome,
         **about,
+    }
+
+
+def about_router(router: Router) -> dict[str, Any]:
+    """The columns that tie a row to a router: its tenant's operators read it, `audit --router` finds it."""
+    return {"tenant_id": router.tenant_id, "router_id": router.id, "subject": router.name}
+
+
+def about_job(job: ImportJob) -> dict[str, Any]:
+    """A job's row: its tenant (the job's, which stays if the router moves), router and id."""
+    return {
+        "tenant_id": job.tenant_id,
+        "router_id": job.router_id,
+        "job_id": job.id,
+        "subject": job.router.name,
     }
 
 

@@ -12,6 +12,11 @@ ids, sometimes more); job errors, events and CLI lines are read by operators and
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
+from typing import Any
+
 from sqlalchemy.exc import StatementError
 
 MAX_DETAIL = 300
@@ -22,9 +27,26 @@ class PoolimportError(Exception):
 
 
 class Refusal(PoolimportError):
-    """A request refused (not a fault). `audited` is set once it is in the audit, so it is recorded once."""
+    """A request refused (not a fault). `audited` is set once it is in the audit, so it is recorded once;
+    `about` says what it concerns (tenant, router, job), as the code that refused it knew, for that row."""
 
     audited = False
+    about: Mapping[str, Any] = MappingProxyType({})
+
+    def concerning(self, about: Mapping[str, Any]) -> Refusal:
+        """Note what the refused request concerned; returns the refusal, to be raised on."""
+        self.about = {**about, **self.about}  # what was noted nearer to the refusal stands
+        return self
+
+
+@contextmanager
+def refusals_about(about: Mapping[str, Any]) -> Iterator[None]:
+    """A refusal raised inside concerns `about` (unless it says more precisely what it concerns)."""
+    try:
+        yield
+    except Refusal as exc:
+        exc.concerning(about)
+        raise
 
 
 class InvalidInput(Refusal, ValueError):

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from poolimport.core import jobs
+from poolimport.core import audit, jobs
 from poolimport.core.access import record_refusal_once
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
+from poolimport.core.errors import Refusal, refusals_about
 from poolimport.core.job_queries import list_jobs
 from poolimport.core.models import ImportJob, Router
 from poolimport.core.tenancy import Scope, resolve_scope
@@ -44,10 +45,12 @@ class JobActions:
                     job_id = create(session, scope, item).id
                 jobs.dispatch(self.engine, job_id, self.send)
                 outcome.created.append(job_id)
-            except jobs.JobRefused as exc:
-                outcome.refused.append(str(exc))
+            except Refusal as exc:
                 if scope is not None:  # recorded once the refused transaction has ended
                     record_refusal_once(self.engine, scope, action, exc)
+                if not isinstance(exc, jobs.JobRefused):
+                    raise  # not about this item (a viewer): the whole request is refused
+                outcome.refused.append(str(exc))
         return outcome
 
     def import_routers(self, router_ids: list[int], dry_run: bool = False) -> Outcome:
@@ -76,13 +79,15 @@ class JobActions:
 
     def retry(self, job_ids: list[int]) -> Outcome:
         def create(session: Session, scope: Scope, job_id: int) -> ImportJob:
-            return jobs.retry(
-                session,
-                scope,
-                jobs.get_job(session, scope, job_id),
-                time_limit=self.settings.job_time_limit,
-                heartbeat_interval=self.settings.heartbeat_interval,
-            )
+            job = jobs.get_job(session, scope, job_id)
+            with refusals_about(audit.about_job(job)):
+                return jobs.retry(
+                    session,
+                    scope,
+                    job,
+                    time_limit=self.settings.job_time_limit,
+                    heartbeat_interval=self.settings.heartbeat_interval,
+                )
 
         return self._each("retry", job_ids, create)
 
@@ -102,6 +107,14 @@ class JobActions:
         return self.retry(sorted(newest.values()))
 
     def cancel(self, job_id: int) -> str:
-        with session_scope(self.engine) as session:
-            scope = resolve_scope(session, self.settings.identity)
-            return jobs.cancel(session, scope, jobs.get_job(session, scope, job_id), self.revoke)
+        scope: Scope | None = None
+        try:
+            with session_scope(self.engine) as session:
+                scope = resolve_scope(session, self.settings.identity)
+                job = jobs.get_job(session, scope, job_id)
+                with refusals_about(audit.about_job(job)):
+                    return jobs.cancel(session, scope, job, self.revoke)
+        except Refusal as exc:
+            if scope is not None:
+                record_refusal_once(self.engine, scope, "cancel", exc)
+            raise

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from poolimport.core import audit
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
-from poolimport.core.errors import InvalidInput, Refusal
+from poolimport.core.errors import InvalidInput, Refusal, refusals_about
 from poolimport.core.events import Event, EventKind, event
 from poolimport.core.import_kinds import DEFAULT_KIND, kind_named
 from poolimport.core.models import ImportJob, JobEvent, JobSource, Router, utcnow
@@ -83,6 +83,34 @@ def _busy_message(router: Router, job: ImportJob, heartbeat_interval: float) -> 
 
 
 def create_job(
+    session: Session,
+    scope: Scope,
+    router: Router,
+    *,
+    time_limit: float,
+    heartbeat_interval: float,
+    dry_run: bool = False,
+    retry_of: ImportJob | None = None,
+    source: JobSource = JobSource.QUEUE,
+    kind: str | None = None,
+) -> ImportJob:
+    """Insert a queued job. A refusal (a viewer, a router that needs its password again, a busy router) is
+    about the router: it is recorded against it, where its tenant's operators read it."""
+    with refusals_about(audit.about_router(router)):
+        return _create_job(
+            session,
+            scope,
+            router,
+            time_limit=time_limit,
+            heartbeat_interval=heartbeat_interval,
+            dry_run=dry_run,
+            retry_of=retry_of,
+            source=source,
+            kind=kind,
+        )
+
+
+def _create_job(
     session: Session,
     scope: Scope,
     router: Router,
@@ -293,16 +321,7 @@ def flush_stuck(session: Session, scope: Scope, heartbeat_interval: float) -> li
 def _audit_job(
     session: Session, scope: Scope, action: str, job: ImportJob, detail: str | None = None
 ) -> None:
-    audit.record(
-        session,
-        scope,
-        action,
-        tenant_id=job.tenant_id,
-        router_id=job.router_id,
-        job_id=job.id,
-        subject=job.router.name,
-        detail=detail,
-    )
+    audit.record(session, scope, action, detail=detail, **audit.about_job(job))
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ def _require_admin(scope: Scope, what: str) -> None:
 def _stored(session: Session, lock: bool = False) -> list[Router]:
     """Every router whose stored password is meant to work, in every tenant (the key is the install's)."""
     stmt = select(Router).where(Router.password_needed.is_(False)).order_by(Router.id)
-    return list(session.scalars(stmt.with_for_update() if lock else stmt))
+    # OF routers: a router's tenant is loaded with it (an outer join), and PostgreSQL locks no outer join's
+    # nullable side; the routers' rows are what the rotation rewrites.
+    return list(session.scalars(stmt.with_for_update(of=Router) if lock else stmt))
 
 
 @dataclass

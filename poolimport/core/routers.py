@@ -12,13 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from poolimport.core import audit
-from poolimport.core.access import record_refusal_once
+from poolimport.core.access import authenticate, record_refusal_once
 from poolimport.core.config import Settings
+from poolimport.core.db import session_scope
 from poolimport.core.errors import InvalidInput, Refusal
+from poolimport.core.identity import Identity
 from poolimport.core.importer import router_target
 from poolimport.core.models import Router, Tenant, utcnow
 from poolimport.core.password_keys import PASSWORD_NEEDED
 from poolimport.core.router_fields import (
+    MAX_NAME,
     MAX_PASSWORD,
     RouterFields,
     apply_fields,
@@ -31,6 +34,7 @@ from poolimport.core.routeros import RouterClient, RouterError
 from poolimport.core.secrets import SecretBox
 from poolimport.core.statuses import CheckStatus
 from poolimport.core.tenancy import AccessDenied, Scope, find_tenant
+from poolimport.core.text import one_line
 
 
 @dataclass
@@ -40,7 +44,7 @@ class Attempt:
     about: dict[str, Any] = field(default_factory=dict)
 
     def concerns(self, router: Router) -> None:
-        self.about = {"tenant_id": router.tenant_id, "router_id": router.id, "subject": router.name}
+        self.about = audit.about_router(router)
 
 
 @contextmanager
@@ -54,6 +58,20 @@ def refusal_recorded(engine: Engine, action: str) -> Iterator[Attempt]:
         if attempt.scope is not None:
             record_refusal_once(engine, attempt.scope, action, exc, **attempt.about)
         raise
+
+
+def record_refusal_about_router(
+    engine: Engine, identity: Identity, action: str, refusal: Refusal, router_id: int | None, subject: str
+) -> None:
+    """Record a refusal a front end made before calling core (a form checks what it can as the operator
+    types), as core records its own: against the router, when it is one the asker may see."""
+    scope = authenticate(engine, identity)
+    with session_scope(engine) as session:
+        router = session.scalar(scope.routers().where(Router.id == router_id)) if router_id else None
+        about = (
+            audit.about_router(router) if router is not None else {"subject": one_line(subject)[:MAX_NAME]}
+        )
+    record_refusal_once(engine, scope, action, refusal, **about)
 
 
 def add_tenant(session: Session, scope: Scope, name: str) -> Tenant:

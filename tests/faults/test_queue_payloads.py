@@ -25,9 +25,10 @@ from sqlalchemy import Engine, func, select
 
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
+from poolimport.core.job_actions import JobActions
 from poolimport.core.jobs import create_job
 from poolimport.core.models import ImportJob, JobEvent, Router
-from poolimport.queue.app import NAME, huey, storage_for
+from poolimport.queue.app import NAME, huey, revoke_task, send_import, storage_for
 from poolimport.queue.messages import SignedJsonSerializer
 from poolimport.queue.process import spawn_worker, stop_worker
 from poolimport.sim import SimServer
@@ -237,3 +238,49 @@ def test_a_consumer_without_the_key_file_stops_with_one_error(
     assert f"queue messages cannot be signed or checked: key file {missing} is missing" in lines[0]
     assert "Traceback" not in lines[0]
     assert not os.path.exists(missing)
+
+
+def test_a_job_kept_from_running_stays_queued_until_cancelled(
+    engine: Engine,
+    settings: Settings,
+    sim: SimServer,
+    add_router: Callable[..., int],
+    start_consumer: Callable[..., Consumer],
+) -> None:
+    """What whoever can write to the queue can still do, without the key file: delete a job's message, or
+    copy a revoke flag (which names no job) onto another job's message. The job stays queued, nothing else
+    happens, and an operator cancels it and imports again."""
+    routers = {name: add_router(sim, name=name) for name in ("deleted", "revoked", "cancelled", "core")}
+    actions = JobActions(settings, send_import, revoke_task)  # what the CLI and the TUI do
+
+    def queue(name: str) -> int:
+        return actions.import_routers([routers[name]]).created[0]
+
+    def status(job_id: int) -> str:
+        return str(job_row(engine, job_id)[0])
+
+    storage = raw_storage(settings.queue_url)
+    deleted = queue("deleted")
+    storage.flush_queue()
+    cancelled, revoked = queue("cancelled"), queue("revoked")
+    assert actions.cancel(cancelled) == "cancelled"  # an operator's cancel leaves a revoke flag
+    flag = storage.peek_data(f"r:{task_id(engine, cancelled)}")
+    storage.put_data(f"r:{task_id(engine, revoked)}", flag)
+
+    consumer = start_consumer(workers=1)
+    core = queue("core")  # queued after them: taken after them
+    wait_for(lambda: status(core) == "succeeded", 30, "the import queued after them")
+    assert storage.queue_size() == 0
+    assert [status(deleted), status(revoked)] == ["queued", "queued"]
+    assert dropped(consumer) == []
+
+    for name, job in (("deleted", deleted), ("revoked", revoked)):
+        assert actions.cancel(job) == "cancelled"
+        again = queue(name)
+        wait_for(lambda: status(again) == "succeeded", 30, f"{name} imported again")  # noqa: B023
+    assert "Traceback" not in consumer.output()
+
+
+def task_id(engine: Engine, job_id: int) -> str:
+    with engine.connect() as conn:
+        return str(conn.scalar(select(ImportJob.task_id).where(ImportJob.id == job_id)))

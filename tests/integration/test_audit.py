@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
+from poolimport.core.config import Settings
 from poolimport.core.durations import parse_duration
+from poolimport.core.identity import Identity, os_account
+from poolimport.core.job_actions import JobActions
+from poolimport.core.tenancy import AccessDenied
 from poolimport.sim import SimServer
 from tests.conftest import router_config, run_cli
+from tests.integration.test_cli import Result, here, outputs
+
+__all__ = ["here", "outputs"]  # fixtures shared with the module they come from
 
 
 def audit(*args: str, env: dict[str, str] | None = None) -> list[dict[str, object]]:
@@ -98,3 +107,61 @@ def test_refusals_are_recorded_once_each(
             ("vic", "cancel", "vic is a viewer and may not cancel jobs"),
         ]
     )
+
+
+def test_an_import_refused_for_a_router_whose_password_is_needed_is_recorded_against_the_router(
+    engine: Engine,
+    settings: Settings,
+    home: Path,
+    sim: SimServer,
+    add_router: Callable[..., int],
+    here: Callable[..., Result],
+) -> None:
+    """After `init --new-key` a router is "password needed": every way of importing it is refused, and each
+    refusal is recorded like any other, against the router, where its tenant's operators read it."""
+    router_id = add_router(sim, name="north-1", tenant="north")
+    assert here("operator", "add", "nora", "--tenant", "north").returncode == 0
+    (home / "secret.key").unlink()
+    assert here("init", "--new-key").returncode == 0
+    nora = {"POOLIMPORT_OPERATOR": "nora"}
+    for command in (("import", "north-1"), ("import", "north-1", "--sync"), ("import", "--all")):
+        refused = here(*command, env=nora)
+        assert refused.returncode == 1 and refused.stderr.count("needs its password again") == 1
+    as_nora = replace(settings, identity=Identity(os_account(), acting_as="nora"))
+    tui = JobActions(as_nora, send=lambda job_id: "never sent").import_routers([router_id])  # as the TUI does
+    assert tui.created == [] and len(tui.refused) == 1
+    assert sim.connections_served == 0
+
+    seen = here("audit", "--json", "--router", "north-1", env=nora)
+    refusals = [row for row in json.loads(seen.stdout) if row["outcome"] == "refused"]
+    assert sorted((row["action"], row["acting_as"], row["router_id"]) for row in refusals) == [
+        ("import.queue", "nora", router_id),
+        ("import.queue", "nora", router_id),
+        ("import.queue", "nora", router_id),
+        ("import.sync", "nora", router_id),
+    ]
+    assert all("router north-1 needs its password again" in str(row["detail"]) for row in refusals)
+    assert {row["subject"] for row in refusals} == {"north-1"}
+
+
+def test_what_the_tui_asks_of_jobs_is_recorded_when_refused(
+    engine: Engine,
+    settings: Settings,
+    sim: SimServer,
+    add_router: Callable[..., int],
+    here: Callable[..., Result],
+) -> None:
+    """The TUI's job keys go through JobActions: a viewer's import and cancel are refused and recorded there,
+    as the same commands are."""
+    router_id = add_router(sim, name="north-1", tenant="north")
+    assert here("operator", "add", "vic", "--tenant", "north", "--role", "viewer").returncode == 0
+    queued = json.loads(here("import", "north-1", "--json").stdout)["job_id"]
+    as_vic = JobActions(replace(settings, identity=Identity(os_account(), acting_as="vic")), send=str)
+    with pytest.raises(AccessDenied, match="vic is a viewer and may not start imports"):
+        as_vic.import_routers([router_id])
+    with pytest.raises(AccessDenied, match="vic is a viewer and may not cancel jobs"):
+        as_vic.cancel(queued)
+    refused = [
+        (row["acting_as"], row["action"], row["router_id"]) for row in audit() if row["outcome"] == "refused"
+    ]
+    assert sorted(refused) == [("vic", "cancel", router_id), ("vic", "import.queue", router_id)]

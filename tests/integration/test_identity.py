@@ -23,6 +23,8 @@ from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.identity import Identity
 from poolimport.core.models import Operator, OperatorKey, Router, Tenant
+from poolimport.core.operators import add_key
+from poolimport.core.ssh_keys import parse_public_key
 from poolimport.core.tenancy import AccessDenied, Scope
 from poolimport.sim import SimServer
 from poolimport.tui.data import Data
@@ -342,6 +344,22 @@ def test_authorized_keys_lines_work_as_printed(
         key_type, key_data, comment = rest.split(" ")
         assert f"{key_type} {key_data}" == " ".join(key.read_text().split()[:2])
         assert comment == f"poolimport:{name}"
+
+
+def test_ssh_serve_runs_only_under_an_administrators_account(
+    me_of_north: Engine, home: Path, tmp_path: Path
+) -> None:
+    """sshd runs the forced command as the account whose authorized_keys holds the line: unless that account
+    is an administrator, it may not act as the key's operator, so nothing runs."""
+    nora_key = keygen(tmp_path, "nora")
+    with session_scope(me_of_north) as session:
+        add_key(session, EVERYONE, "nora", parse_public_key(nora_key.read_text()))
+    serve = ("ssh", "serve", "--home", str(home), "--key", fingerprint(nora_key))
+    refused = run_cli(*serve, env={"SSH_ORIGINAL_COMMAND": "router list --json"})
+    one_error(refused, f"ssh serve must run as the installation's administrator account, not {ME}")
+    assert refused.stdout == ""
+    [row] = [row for row in audit(me_of_north, "ssh serve") if row["outcome"] == "refused"]
+    assert (row["actor"], row["acting_as"]) == (ME, None)
 
 
 def test_authorized_keys_refuses_settings_that_ssh_sessions_would_not_see(

@@ -297,10 +297,14 @@ def test_init_new_key_is_refused_while_the_key_still_decrypts_the_passwords(
 
 
 def test_key_rotate_reencrypts_every_password_and_keeps_the_old_key_beside_it(
-    engine: Engine, home: Path, sim: SimServer, add_router: Callable[..., int], here: Callable[..., Result]
+    any_engine: Engine,
+    home: Path,
+    sim: SimServer,
+    any_add_router: Callable[..., int],
+    here: Callable[..., Result],
 ) -> None:
-    add_router(sim, name="core")
-    add_router(sim, name="edge")
+    any_add_router(sim, name="core")
+    any_add_router(sim, name="edge")
     key_file, old_file = home / "secret.key", home / "secret.key.old"
     first_key = key_file.read_bytes()
 
@@ -310,7 +314,7 @@ def test_key_rotate_reencrypts_every_password_and_keeps_the_old_key_beside_it(
     new_key = key_file.read_bytes()
     assert new_key != first_key and old_file.read_bytes() == first_key
     assert {path.stat().st_mode & 0o777 for path in (key_file, old_file)} == {0o600}
-    for token in tokens(engine).values():  # the new key alone decrypts them all
+    for token in tokens(any_engine).values():  # the new key alone decrypts them all
         assert Fernet(new_key.strip()).decrypt(token).decode() == PASSWORD
     assert as_json(ok(here("router", "test", "edge", "--json")))["ok"] is True
 
@@ -319,27 +323,35 @@ def test_key_rotate_reencrypts_every_password_and_keeps_the_old_key_beside_it(
     old_file.unlink()
     ok(here("key", "rotate"))
     assert as_json(ok(here("router", "test", "core", "--json")))["ok"] is True
-    assert [row["outcome"] for row in audit(engine, "key.rotate")] == ["ok", REFUSED, "ok"]
+    assert [row["outcome"] for row in audit(any_engine, "key.rotate")] == ["ok", REFUSED, "ok"]
 
 
 def test_key_rotate_changes_nothing_when_a_password_does_not_decrypt(
-    engine: Engine, home: Path, sim: SimServer, add_router: Callable[..., int], here: Callable[..., Result]
+    any_engine: Engine,
+    home: Path,
+    sim: SimServer,
+    any_add_router: Callable[..., int],
+    here: Callable[..., Result],
 ) -> None:
-    add_router(sim, name="core")
-    add_router(sim, name="edge")
+    any_add_router(sim, name="core")
+    any_add_router(sim, name="edge")
     foreign = Fernet(Fernet.generate_key()).encrypt(b"x")
-    with engine.begin() as conn:
+    with any_engine.begin() as conn:
         conn.execute(update(Router).where(Router.name == "edge").values(password_encrypted=foreign))
-    before, key = tokens(engine), (home / "secret.key").read_bytes()
+    before, key = tokens(any_engine), (home / "secret.key").read_bytes()
     fails(here("key", "rotate"), "router edge: stored router password cannot be decrypted")
-    assert tokens(engine) == before and (home / "secret.key").read_bytes() == key
+    assert tokens(any_engine) == before and (home / "secret.key").read_bytes() == key
     assert not (home / "secret.key.old").exists()
 
 
 def test_an_interrupted_rotation_still_decrypts_and_the_next_rotate_finishes_it(
-    engine: Engine, home: Path, sim: SimServer, add_router: Callable[..., int], here: Callable[..., Result]
+    any_engine: Engine,
+    home: Path,
+    sim: SimServer,
+    any_add_router: Callable[..., int],
+    here: Callable[..., Result],
 ) -> None:
-    add_router(sim, name="core")
+    any_add_router(sim, name="core")
     key_file = home / "secret.key"
     # Stopped between installing the new key and committing: the rows still hold the old key's tokens.
     shutil.copy(key_file, home / "secret.key.old")
@@ -348,7 +360,7 @@ def test_an_interrupted_rotation_still_decrypts_and_the_next_rotate_finishes_it(
     assert as_json(ok(here("router", "test", "core", "--json")))["ok"] is True
     finished = "finished the interrupted rotation: passwords of 1 router re-encrypted"
     assert finished in ok(here("key", "rotate")).stdout
-    assert Fernet(key_file.read_bytes().strip()).decrypt(tokens(engine)["core"]).decode() == PASSWORD
+    assert Fernet(key_file.read_bytes().strip()).decrypt(tokens(any_engine)["core"]).decode() == PASSWORD
 
 
 def test_key_rotate_is_for_administrators_only(

@@ -1,9 +1,12 @@
-"""A real OpenSSH server in front of an installation: `sshd` on a loopback port with its own host key and
-config, whose AuthorizedKeysFile holds the lines `poolimport ssh authorized-keys` printed, and the real `ssh`
-client with each operator's key.
+"""A real OpenSSH server in front of an installation: `sshd` on a loopback port with its own host key, whose
+AuthorizedKeysFile holds the lines `poolimport ssh authorized-keys` printed, and the real `ssh` client with
+each operator's key.
 
-The service account is the account running the tests. The config accepts POOLIMPORT_* variables from the
-client on purpose, so that a test can show that what the client sends changes nothing.
+The service account is the account running the tests. sshd runs the sshd_config the README gives
+administrators, word for word (for this account), as a drop-in included first, the way Debian's
+sshd_config includes sshd_config.d/*.conf; the main file holds only what a test server needs of its own
+(port, host key, where the lines are). A second server also accepts every POOLIMPORT_* variable from the
+client, so that a test can show that even then what the client sends changes nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from poolimport.core.tenancy import Scope
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD, router_config, run_cli, unavailable
 from tests.helpers import wait_for
+from tests.readme import sshd_config as readme_sshd_config
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 ACCOUNT = os_account()
@@ -45,6 +49,7 @@ OPERATORS = {
     "ada": (None, "admin"),
     "gus": ("south", "operator"),
 }
+PLANTED = "POOLIMPORT_PLANTED=by-the-key-line"  # an environment= option of the probe key's line
 
 
 def need_openssh() -> None:
@@ -67,7 +72,7 @@ class Installation:
     home: Path
     keys: dict[str, Path]  # operator -> private key file
     router_ids: dict[str, int]
-    probe_key: Path  # a key whose line runs `env`: shows what the client's variables reach
+    probe_key: Path  # a key whose line runs `env` and restricts nothing itself: shows what the server allows
     authorized_keys: Path
     lines: list[str] = field(default_factory=list)
 
@@ -108,8 +113,11 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
         gus = parse_public_key(keys["gus"].with_suffix(".pub").read_text())
         with session_scope(engine) as session:
             remove_key(session, ROOT, "gus", gus.fingerprint)
+        # A line with no restriction of its own and a variable planted in it: whatever it may not do, and
+        # whatever of its environment it does not get, is the server's config at work.
         probe_key = keygen(base / "probe", "probe")
-        probe_line = f'restrict,command="env" {probe_key.with_suffix(".pub").read_text().strip()}'
+        probe_options = f'environment="{PLANTED}",command="env"'
+        probe_line = f"{probe_options} {probe_key.with_suffix('.pub').read_text().strip()}"
         authorized_keys = base / "authorized_keys"
         authorized_keys.write_text(printed.stdout + probe_line + "\n")
         yield Installation(home, keys, router_ids, probe_key, authorized_keys, printed.stdout.splitlines())
@@ -158,32 +166,37 @@ def _accepts(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def sshd(installation: Installation, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
-    base = tmp_path_factory.mktemp("sshd")
+@dataclass
+class RunningSshd:
+    server: SshServer
+    config: Path  # the main file; it includes the README's
+    process: subprocess.Popen[bytes]
+
+
+def start_sshd(base: Path, installation: Installation, *extra: str) -> RunningSshd:
+    """sshd with the README's sshd_config; `extra` lines go in the main file, after it."""
+    base.mkdir()
     host_key = keygen(base / "host_key", "test host")
     port = _free_port()
     known_hosts = base / "known_hosts"
     known_hosts.write_text(f"[127.0.0.1]:{port} {host_key.with_suffix('.pub').read_text()}")
+    dropin = base / "poolimport.conf"
+    dropin.write_text(readme_sshd_config(ACCOUNT))
     config = base / "sshd_config"
-    config.write_text(
-        f"""\
-Port {port}
-ListenAddress 127.0.0.1
-HostKey {host_key}
-PidFile {base / "sshd.pid"}
-AuthorizedKeysFile {installation.authorized_keys}
-AuthenticationMethods publickey
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-PermitUserEnvironment no
-StrictModes no
-UsePAM no
-AcceptEnv POOLIMPORT_*
-LogLevel VERBOSE
-"""
-    )
+    main_lines = [
+        f"Include {dropin}",  # first, as Debian's sshd_config includes sshd_config.d/*.conf
+        f"Port {port}",
+        "ListenAddress 127.0.0.1",
+        f"HostKey {host_key}",
+        f"PidFile {base / 'sshd.pid'}",
+        f"AuthorizedKeysFile {installation.authorized_keys}",
+        "PermitRootLogin prohibit-password",  # the tests may run as root, a service account never does
+        "StrictModes no",  # the test's files live under a temporary folder
+        "UsePAM no",
+        "LogLevel VERBOSE",
+        *extra,
+    ]
+    config.write_text("\n".join(main_lines) + "\n")
     if os.geteuid() == 0:
         # sshd started as root separates privileges into this directory, which the system's service
         # would have created.
@@ -191,11 +204,39 @@ LogLevel VERBOSE
     log = base / "sshd.log"
     with log.open("wb") as output:
         process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=output, stderr=output)
-    try:
-        wait_for(lambda: _accepts(port) or process.poll() is not None, what="sshd to listen")
-        if process.poll() is not None:
-            unavailable(f"sshd did not start: {log.read_text(errors='replace').strip()}")
-        yield SshServer(port, known_hosts)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    wait_for(lambda: _accepts(port) or process.poll() is not None, what="sshd to listen")
+    if process.poll() is not None:
+        unavailable(f"sshd did not start: {log.read_text(errors='replace').strip()}")
+    return RunningSshd(SshServer(port, known_hosts), config, process)
+
+
+def _stop(running: RunningSshd) -> None:
+    running.process.terminate()
+    running.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sshd_running(
+    installation: Installation, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningSshd]:
+    running = start_sshd(tmp_path_factory.mktemp("sshd") / "server", installation)
+    yield running
+    _stop(running)
+
+
+@pytest.fixture(scope="module")
+def sshd(sshd_running: RunningSshd) -> SshServer:
+    """The server as the README says to set it up."""
+    return sshd_running.server
+
+
+@pytest.fixture(scope="module")
+def permissive_sshd(
+    installation: Installation, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SshServer]:
+    """The same, also accepting every POOLIMPORT_* variable the client sends (`ssh -o SetEnv=…`)."""
+    running = start_sshd(
+        tmp_path_factory.mktemp("sshd") / "permissive", installation, "AcceptEnv POOLIMPORT_*"
+    )
+    yield running.server
+    _stop(running)

@@ -22,7 +22,8 @@ from poolimport.core.tenancy import Scope
 from tests.conftest import unavailable
 from tests.faults.test_operator_input import one_error
 from tests.helpers import wait_for
-from tests.ssh.conftest import ACCOUNT, Installation, SshServer
+from tests.readme import sshd_config as readme_sshd_config
+from tests.ssh.conftest import ACCOUNT, SSHD, Installation, RunningSshd, SshServer
 
 pytestmark = pytest.mark.xdist_group("ssh")
 EVERYONE = Scope("auditor", None, role="admin")
@@ -95,6 +96,11 @@ def test_a_viewer_may_not_write_over_ssh(installation: Installation, sshd: SshSe
     assert routers_seen(sshd, vic) == ["north-1"]
     one_error(sshd.run(vic, "import north-1"), "vic is a viewer and may not start imports")
     one_error(sshd.run(vic, "router test north-1"), "vic is a viewer and may not test routers")
+    recorded = [
+        (row["action"], row["router_id"]) for row in audit(installation, actor="vic", outcome="refused")
+    ]
+    north = installation.router_ids["north"]
+    assert sorted(recorded) == [("import.queue", north), ("router.test", north)]
 
 
 # -- the TUI -------------------------------------------------------------------------------------------
@@ -181,22 +187,94 @@ def test_every_way_out_is_refused_with_one_line_and_recorded(
     assert (row["actor"], row["origin"], row["outcome"]) == ("nora", "127.0.0.1", "refused")
 
 
-def test_variables_sent_by_the_client_change_nothing(
-    installation: Installation, sshd: SshServer, tmp_path: Path
-) -> None:
-    elsewhere = tmp_path / "elsewhere"
-    sent = (
+def sent_variables(elsewhere: Path) -> str:
+    """`ssh -o` for variables that would make a session another operator in another installation."""
+    return (
         f"SetEnv=POOLIMPORT_OPERATOR=ada POOLIMPORT_HOME={elsewhere}"
         f" POOLIMPORT_DATABASE_URL=sqlite:///{elsewhere}.db POOLIMPORT_QUEUE_URL=sqlite:///{elsewhere}-q.db"
     )
-    # The server's config accepts them: a key whose command is `env` sees every one.
-    seen = ok(sshd.run(installation.probe_key, None, "-o", sent)).stdout.splitlines()
+
+
+def test_the_servers_settings_drop_what_the_client_and_the_key_line_set(
+    installation: Installation, sshd: SshServer, tmp_path: Path
+) -> None:
+    """With the README's settings sshd passes none of the client's variables along, and ignores the
+    environment= of a key line: a key whose command is `env` sees neither."""
+    seen = ok(sshd.run(installation.probe_key, None, "-o", sent_variables(tmp_path / "elsewhere"))).stdout
+    assert "SSH_CONNECTION=" in seen  # it is the session's environment
+    assert [line for line in seen.splitlines() if line.startswith("POOLIMPORT_")] == []
+
+
+def test_variables_sent_by_the_client_change_nothing(
+    installation: Installation, permissive_sshd: SshServer, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    sent = sent_variables(elsewhere)
+    # This server accepts them: a key whose command is `env` sees every one.
+    seen = ok(permissive_sshd.run(installation.probe_key, None, "-o", sent)).stdout.splitlines()
     assert "POOLIMPORT_OPERATOR=ada" in seen and f"POOLIMPORT_HOME={elsewhere}" in seen
     # Through an operator's key they change nothing: the same operator, the same installation.
-    assert routers_seen(sshd, installation.keys["nora"], "-o", sent) == ["north-1"]
-    queued = json.loads(ok(sshd.run(installation.keys["nora"], "import north-1 --json", "-o", sent)).stdout)
-    ok(sshd.run(installation.keys["nora"], f"cancel {queued['job_id']}"))
+    nora = installation.keys["nora"]
+    assert routers_seen(permissive_sshd, nora, "-o", sent) == ["north-1"]
+    queued = json.loads(ok(permissive_sshd.run(nora, "import north-1 --json", "-o", sent)).stdout)
+    ok(permissive_sshd.run(nora, f"cancel {queued['job_id']}"))
     assert not any(path.name.startswith("elsewhere") for path in tmp_path.iterdir())
+
+
+# -- the server's settings, as the README gives them -------------------------------------------------------
+
+
+def test_the_server_runs_the_sshd_settings_of_the_readme(
+    installation: Installation, sshd_running: RunningSshd
+) -> None:
+    """`sshd -T` prints the settings in force for a connection: for the service account, the README's."""
+    dropin = sshd_running.config.with_name("poolimport.conf")
+    assert dropin.read_text() == readme_sshd_config(ACCOUNT)
+    assert sshd_running.config.read_text().startswith(f"Include {dropin}\n")
+
+    def in_force(user: str) -> dict[str, str]:
+        shown = subprocess.run(
+            [SSHD, "-T", "-f", str(sshd_running.config), "-C", f"user={user},host=client,addr=127.0.0.1"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        return dict(line.split(" ", 1) for line in shown.splitlines() if " " in line)
+
+    service = in_force(ACCOUNT)
+    assert {name: service[name] for name in README_SETTINGS} == README_SETTINGS
+    assert "acceptenv" not in service
+    # The Match block is the service account's alone: it ends with the file that holds it.
+    assert in_force("someone-else")["disableforwarding"] == "no"
+
+
+# What `sshd -T` shows for the service account under the README's settings.
+README_SETTINGS = {
+    "permituserenvironment": "no",
+    "authenticationmethods": "publickey",
+    "passwordauthentication": "no",
+    "kbdinteractiveauthentication": "no",
+    "disableforwarding": "yes",
+    "permittunnel": "no",
+    "permituserrc": "no",
+    "permittty": "yes",
+}
+FORWARDS = {
+    "through the server (-W, as -L opens)": ("-W", "127.0.0.1:{port}"),
+    "a port opened on it (-R)": ("-N", "-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:{port}"),
+}
+
+
+@pytest.mark.parametrize("forward", FORWARDS, ids=["connect", "listen"])
+@pytest.mark.parametrize(
+    "key", ["an operator's line", "a line that restricts nothing"], ids=["nora", "probe"]
+)
+def test_nothing_is_forwarded(installation: Installation, sshd: SshServer, forward: str, key: str) -> None:
+    """An operator's line says `restrict`; the probe's says nothing, so there the server's settings refuse."""
+    chosen = installation.keys["nora"] if key.startswith("an operator") else installation.probe_key
+    options = [option.format(port=sshd.port) for option in FORWARDS[forward]]
+    refused = sshd.run(chosen, None, *options)
+    assert refused.returncode == 255, refused.stderr
+    assert "SSH-2.0" not in refused.stdout  # the server's banner, had a connection gone through
+    assert "administratively prohibited" in refused.stderr or "forwarding failed" in refused.stderr
 
 
 def test_a_key_no_longer_registered_is_refused(installation: Installation, sshd: SshServer) -> None:

@@ -6,14 +6,20 @@ WAL and SHM files are looked at while the consumer holds them open.
 
 from __future__ import annotations
 
+import logging
 import os
+import pwd
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from poolimport.core.joblog import PrivateRotatingFileHandler
 from poolimport.queue.process import stop_worker, worker_command
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD
@@ -91,3 +97,61 @@ def test_init_makes_an_older_install_private(home: Path, sim: SimServer) -> None
     assert {"queue.db", "poolimport.db", "logs/poolimport.log", "secret.key"} <= set(modes(home))
     poolimport(0o022, "init")
     assert_private(modes(home), home)
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A folder under /tmp that every account may enter and list (the test's own tmp_path may not be)."""
+    folder = Path(tempfile.mkdtemp(prefix="poolimport-open-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_another_local_account_reads_nothing(
+    open_folder: Path, monkeypatch: pytest.MonkeyPatch, sim: SimServer
+) -> None:
+    """Another account (here `nobody`) tries to list the home and read every file in it, where the
+    installation was made under umask 000 in a folder everyone may enter: it is refused each time."""
+    if os.geteuid() != 0:
+        pytest.skip("acting as another account needs root")
+    try:
+        other = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no `nobody` account to act as")
+    home = open_folder / "home"
+    monkeypatch.setenv("POOLIMPORT_HOME", str(home))
+    poolimport(0o000, "init")
+    poolimport(0o000, "tenant", "add", "acme")
+    add = ("router", "add", "core", "--tenant", "acme", "--host", "127.0.0.1", "--port", str(sim.port))
+    poolimport(0o000, *add, "--username", "admin", "--password-stdin", stdin=PASSWORD + "\n")
+    poolimport(0o000, "import", "core", "--sync")
+    poolimport(0o000, "import", "core")  # queued, for no consumer: the queue file is made
+    files = [path for path in home.rglob("*") if path.is_file()]
+    assert {"poolimport.db", "queue.db", "secret.key", "poolimport.log"} <= {path.name for path in files}
+
+    def as_other(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            argv, user=other.pw_uid, group=other.pw_gid, extra_groups=[], capture_output=True, text=True
+        )
+
+    assert as_other("ls", str(open_folder)).stdout == "home\n"  # it may look as far as the home
+    for argv in [("ls", str(home)), *(("cat", str(path)) for path in files)]:
+        tried = as_other(*argv)
+        assert tried.returncode != 0 and "Permission denied" in tried.stderr, argv
+        assert tried.stdout == ""
+
+
+def test_rotated_logs_stay_private(tmp_path: Path) -> None:
+    """A rotation renames the log and opens a new one: under umask 000 every file it leaves is 0600."""
+    handler = PrivateRotatingFileHandler(tmp_path / "poolimport.log", maxBytes=200, backupCount=2)
+    old_umask = os.umask(0)
+    try:
+        for number in range(20):
+            handler.emit(logging.makeLogRecord({"msg": f"line {number} " + "x" * 40}))
+    finally:
+        os.umask(old_umask)
+        handler.close()
+    found = modes(tmp_path)
+    assert {"poolimport.log", "poolimport.log.1", "poolimport.log.2"} <= set(found)
+    assert_private({name: mode for name, mode in found.items() if name != "."}, tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +13,11 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
-from poolimport.core.errors import InvalidInput
+from poolimport.core.config import Settings
+from poolimport.core.db import get_engine
+from poolimport.core.errors import InvalidInput, Refusal
 from poolimport.core.router_fields import FIELD_DEFAULTS, RouterFields, check_password_stays
+from poolimport.core.routers import record_refusal_about_router
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
 
@@ -135,27 +139,54 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def _recorder(self, action: str) -> Callable[[Refusal], None]:
+        """Records a refusal into the audit as core records its own; to be called off the event loop."""
+        app: Any = self.app
+        settings: Settings = app.settings
+        subject = self.query_one("#name", Input).value or self.values.get("name", "")
+
+        def record(refusal: Refusal) -> None:
+            engine = get_engine(settings)
+            record_refusal_about_router(engine, settings.identity, action, refusal, self.router_id, subject)
+
+        return record
+
+    def _refused(self, action: str, refusal: Refusal) -> None:
+        """A refusal the form made itself: said in the form, and recorded."""
+        self._say(str(refusal), ok=False)
+        record = self._recorder(action)
+        app: Any = self.app
+        app.run_core(lambda: record(refusal), lambda _: None)
+
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
         try:
             self.dismiss(self._read())
         except InvalidInput as exc:
-            self._say(str(exc), ok=False)
+            self._refused("router.edit" if self.router_id else "router.add", exc)
 
     @on(Button.Pressed, "#test")
     def action_test(self) -> None:
         try:
             result = self._read()
         except InvalidInput as exc:
-            self._say(str(exc), ok=False)
+            self._refused("router.test", exc)
             return
         self._say("testing…", ok=True)
         app: Any = self.app
-        app.run_core(
-            lambda: app.data.test_unsaved(result.fields, result.password, result.router_id),
-            self._tested,
-            lambda: self._say("test failed: see the notification", ok=False),
-        )
+        record = self._recorder("router.test")
+
+        def test() -> tuple[str, bool]:
+            try:
+                outcome: tuple[str, bool] = app.data.test_unsaved(
+                    result.fields, result.password, result.router_id
+                )
+            except Refusal as exc:  # refused past the form: a viewer, a router that is gone
+                record(exc)
+                raise
+            return outcome
+
+        app.run_core(test, self._tested, lambda: self._say("test failed: see the notification", ok=False))
 
     def _tested(self, outcome: tuple[str, bool]) -> None:
         if self.is_attached:
