@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any, NoReturn
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from poolimport.cli import (
     audit_cmds,
@@ -24,7 +24,7 @@ from poolimport.cli import (
 from poolimport.cli.context import Context
 from poolimport.cli.output import print_error
 from poolimport.core.db import describe_connect_error
-from poolimport.core.errors import PoolimportError
+from poolimport.core.errors import PoolimportError, describe
 
 # What the shell reports for any tool stopped by a closed pipe: 128 + SIGPIPE.
 EXIT_BROKEN_PIPE = 141
@@ -114,6 +114,8 @@ def run_command(argv: list[str], ctx: Context | None = None) -> int:
         ctx.record_refusal(" ".join(filter(None, (args.command, getattr(args, "action", None)))), exc)
     except OperationalError as exc:
         print_error(f"database unavailable: {describe_connect_error(exc)}")
+    except SQLAlchemyError as exc:  # not an outage: a table gone, a constraint the data breaks
+        print_error(f"database error: {describe(exc)}")
     except KeyboardInterrupt:
         print_error("interrupted")
         return 130

@@ -15,7 +15,8 @@ from poolimport.core.db import get_engine
 from poolimport.core.import_kinds import run_import
 from poolimport.core.models import IpPool, PoolAddress
 from poolimport.sim import SimServer
-from tests.conftest import POSTGRES_URL, router_adder, router_config
+from tests.conftest import POSTGRES_URL, router_adder, router_config, run_cli
+from tests.helpers import SQL_WORDS
 
 BIG = 16_382  # 10.1.0.0/18 less its network and broadcast addresses
 
@@ -102,3 +103,16 @@ def test_terminated_backend_fails_the_pool_being_written_and_loses_nothing(
     after = pool_state(engine)
     assert after["big"] == (BIG, 25, BIG - 25, BIG, BIG, 25)
     assert after["a"] == after["z"] == (10, 0, 10, 10, 10, 0)
+
+
+def test_a_database_error_that_is_not_an_outage_is_one_line_not_a_traceback(
+    any_settings: Settings, any_engine: Engine
+) -> None:
+    """A table gone from under a command (dropped by hand, a botched restore): SQLite calls it an
+    OperationalError, PostgreSQL a ProgrammingError; either is one line, with no SQL in it."""
+    with any_engine.begin() as conn:
+        conn.execute(text("DROP TABLE schedules"))
+    out = run_cli("schedule", "list")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert len(out.stderr.splitlines()) == 1 and out.stderr.startswith("error: database")
+    assert not any(word in out.stderr for word in SQL_WORDS), out.stderr
