@@ -11,9 +11,10 @@ enqueue's share of it, and the jobs' own times (started to finished, from the da
 Consumers start, and import a warm-up tenant's routers, before the clock starts.
 
 The simulators run in child processes, a few hundred routers each. PostgreSQL gets a schema of its own in
-the database of POOLIMPORT_TEST_POSTGRES_URL, dropped afterwards; the Redis queue uses the database of
---redis-url (default 12, which the tests don't use), refuses to start when that queue holds messages, and
-removes only its own keys at the end.
+the database of POOLIMPORT_TEST_POSTGRES_URL, dropped afterwards. The Redis queue uses the database of
+--redis-url (default 9; the tests use 11 to 15); the queue's name is poolimport's own, so the run refuses
+to start while another client uses that database (a consumer there would take the sweep's messages), and
+removes only the queue's keys at the end.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ from benchmarks.common import SIM_PASSWORD, bench_home, sim_config  # noqa: E402
 POSTGRES_URL = os.environ.get(
     "POOLIMPORT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = "redis://127.0.0.1:6379/9"  # the tests use 11 to 15
 SIMS_PER_PROCESS = 200  # 3 descriptors each, and select() stops at descriptor 1024
 BACKENDS = ("sqlite", "postgres")
 SWEEP_DEADLINE = 3600.0
+STALLED_AFTER = 120.0  # seconds without a job finishing: messages lost, consumers dead
 FLEET, WARM_UP = "fleet", "warm-up"
 
 # A small router: a /24 of PPPoE subscribers and a /26 of static addresses, 20 of them in use.
@@ -162,6 +164,12 @@ def redis_queue(url: str) -> Iterator[str]:
     from poolimport.queue.app import NAME
 
     storage = RedisStorage(NAME, url=url)
+    db = storage.conn.connection_pool.connection_kwargs.get("db", 0)
+    others = [client for client in storage.conn.client_list() if int(client["db"]) == db]
+    if len(others) > 1:  # this one is among them
+        raise SystemExit(
+            f"{len(others) - 1} other client(s) use Redis database {db}: give another (--redis-url)"
+        )
     if storage.queue_size() or storage.schedule_size():
         raise SystemExit(f"the queue {NAME!r} at {url} holds messages: give another database (--redis-url)")
     try:
@@ -253,14 +261,17 @@ def finished_jobs(job_ids: list[int]) -> list[Any]:
 
 
 def wait_finished(job_ids: list[int], deadline: float) -> list[Any]:
+    """The finished jobs, once all are; fails when none finished for STALLED_AFTER seconds."""
+    count, changed = -1, time.monotonic()
     while True:
         done = finished_jobs(job_ids)
         if len(done) == len(job_ids):
             return done
-        if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"{len(job_ids) - len(done)} of {len(job_ids)} jobs unfinished at the deadline"
-            )
+        now = time.monotonic()
+        if len(done) != count:
+            count, changed = len(done), now
+        if now > deadline or now - changed > STALLED_AFTER:
+            raise RuntimeError(f"{len(job_ids) - len(done)} of {len(job_ids)} jobs unfinished, no progress")
         time.sleep(0.25)
 
 
@@ -299,20 +310,24 @@ def run_sweep(name: str, args: argparse.Namespace, logs: Path) -> Sweep:
     )
 
 
-def report(sweeps: list[Sweep], args: argparse.Namespace) -> None:
+def print_header(args: argparse.Namespace) -> None:
     print(
         f"fleet sweep: {args.routers:,} small routers (/24 + /26, {SMALL_ADDRESSES} addresses, 20 used)"
         f" and {args.busy} busy ones (/16, {BUSY_ADDRESSES:,} addresses, 2,000 used);"
         f" {args.consumers} consumer(s) x {args.workers} worker threads"
     )
     head = ["routers/min", "sweep", "enqueue", "job p50", "job p95", "busy max"]
-    print(f"  {'backend':20} {head[0]:>11} " + " ".join(f"{h:>9}" for h in head[1:]) + "  statuses")
-    for s in sweeps:
-        jobs = [statistics.median(s.job_seconds), percentile(s.job_seconds, 95)]
-        cells = [s.seconds, s.enqueue_seconds, *jobs, max(s.busy_seconds, default=math.nan)]
-        statuses = ", ".join(f"{count} {status}" for status, count in sorted(s.statuses.items()))
-        times = " ".join(f"{cell:8.2f}s" for cell in cells)
-        print(f"  {s.backend:20} {s.per_minute:11,.0f} {times}  {statuses}")
+    print(
+        f"  {'backend':20} {head[0]:>11} " + " ".join(f"{h:>9}" for h in head[1:]) + "  statuses", flush=True
+    )
+
+
+def print_sweep(s: Sweep) -> None:
+    jobs = [statistics.median(s.job_seconds), percentile(s.job_seconds, 95)]
+    cells = [s.seconds, s.enqueue_seconds, *jobs, max(s.busy_seconds, default=math.nan)]
+    statuses = ", ".join(f"{count} {status}" for status, count in sorted(s.statuses.items()))
+    times = " ".join(f"{cell:8.2f}s" for cell in cells)
+    print(f"  {s.backend:20} {s.per_minute:11,.0f} {times}  {statuses}", flush=True)
 
 
 def main() -> None:
@@ -341,8 +356,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-fleet-logs-") as tmp:
         logs = args.logs or Path(tmp)
         logs.mkdir(parents=True, exist_ok=True)
-        sweeps = [run_sweep(name, args, logs) for name in names]
-    report(sweeps, args)
+        print_header(args)
+        for name in names:
+            print_sweep(run_sweep(name, args, logs))
 
 
 if __name__ == "__main__":
