@@ -7,7 +7,9 @@ python benchmarks/bench_fleet.py --routers 300 --busy 2 --consumers 2 --workers 
 
 A sweep is what `poolimport import --all` starts: from the command's start (every job enqueued) until the
 last job has finished. Reported per backend: routers per minute over the sweep, the sweep's time, the
-enqueue's share of it, and the jobs' own times (started to finished, from the database) at p50 and p95.
+enqueue's share of it, the jobs' own times (started to finished, from the database) at p50 and p95 and the
+busy routers' longest, and how much of the sweep the worker threads spent in jobs (low: they waited for
+the enqueue, and more workers would not help).
 Consumers start, and import a warm-up tenant's routers, before the clock starts.
 
 The simulators run in child processes, a few hundred routers each. PostgreSQL gets a schema of its own in
@@ -205,10 +207,16 @@ class Sweep:
     job_seconds: list[float]
     busy_seconds: list[float]
     statuses: dict[str, int]
+    worker_threads: int
 
     @property
     def per_minute(self) -> float:
         return self.routers / self.seconds * 60
+
+    @property
+    def workers_busy(self) -> float:
+        """The share of the sweep the worker threads spent in jobs: low means they waited for the enqueue."""
+        return sum(self.job_seconds + self.busy_seconds) / (self.seconds * self.worker_threads)
 
 
 def add_routers(ports: dict[str, list[int]]) -> None:
@@ -307,6 +315,7 @@ def run_sweep(name: str, args: argparse.Namespace, logs: Path) -> Sweep:
         job_seconds=[t for router, t in times.items() if router not in busy_routers],
         busy_seconds=[t for router, t in times.items() if router in busy_routers],
         statuses=statuses,
+        worker_threads=args.consumers * args.workers,
     )
 
 
@@ -316,10 +325,9 @@ def print_header(args: argparse.Namespace) -> None:
         f" and {args.busy} busy ones (/16, {BUSY_ADDRESSES:,} addresses, 2,000 used);"
         f" {args.consumers} consumer(s) x {args.workers} worker threads"
     )
-    head = ["routers/min", "sweep", "enqueue", "job p50", "job p95", "busy max"]
-    print(
-        f"  {'backend':20} {head[0]:>11} " + " ".join(f"{h:>9}" for h in head[1:]) + "  statuses", flush=True
-    )
+    head = ["routers/min", "sweep", "enqueue", "job p50", "job p95", "busy max", "workers busy"]
+    cells = " ".join(f"{h:>9}" for h in head[1:-1])
+    print(f"  {'backend':20} {head[0]:>11} {cells} {head[-1]:>12}  statuses", flush=True)
 
 
 def print_sweep(s: Sweep) -> None:
@@ -327,7 +335,7 @@ def print_sweep(s: Sweep) -> None:
     cells = [s.seconds, s.enqueue_seconds, *jobs, max(s.busy_seconds, default=math.nan)]
     statuses = ", ".join(f"{count} {status}" for status, count in sorted(s.statuses.items()))
     times = " ".join(f"{cell:8.2f}s" for cell in cells)
-    print(f"  {s.backend:20} {s.per_minute:11,.0f} {times}  {statuses}", flush=True)
+    print(f"  {s.backend:20} {s.per_minute:11,.0f} {times} {s.workers_busy:11.0%}  {statuses}", flush=True)
 
 
 def main() -> None:
