@@ -1,13 +1,16 @@
-"""The `poolimport` command: runs one command and turns expected failures into `error:` lines."""
+"""The `poolimport` command: runs one command and turns expected failures into `error:` lines.
+
+Start-up stays light: the command modules import what their commands need (SQLAlchemy, the queue, the
+router client, cryptography) inside the command functions, so that `--help` and a usage error cost no more
+than argparse, and each command loads only its own share. tests/unit/test_startup.py holds that line.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from typing import Any, NoReturn
-
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from poolimport.cli import (
     audit_cmds,
@@ -15,7 +18,6 @@ from poolimport.cli import (
     job_cmds,
     key_cmds,
     operator_cmds,
-    queue_cmds,
     schedule_cmds,
     setup_cmds,
     ssh_cmds,
@@ -23,8 +25,10 @@ from poolimport.cli import (
 )
 from poolimport.cli.context import Context
 from poolimport.cli.output import print_error
-from poolimport.core.db import describe_connect_error
 from poolimport.core.errors import PoolimportError, describe
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 # What the shell reports for any tool stopped by a closed pipe: 128 + SIGPIPE.
 EXIT_BROKEN_PIPE = 141
@@ -71,7 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
     import_cmds.register(sub, common)
     schedule_cmds.register(sub, common)
     job_cmds.register(sub, common)
-    queue_cmds.register(sub, common)
     operator_cmds.register(sub, common)
     audit_cmds.register(sub, common)
     ssh_cmds.register(sub, common)
@@ -112,14 +115,24 @@ def run_command(argv: list[str], ctx: Context | None = None) -> int:
     except PoolimportError as exc:
         print_error(exc)
         ctx.record_refusal(" ".join(filter(None, (args.command, getattr(args, "action", None)))), exc)
-    except OperationalError as exc:
-        print_error(f"database unavailable: {describe_connect_error(exc)}")
-    except SQLAlchemyError as exc:  # not an outage: a table gone, a constraint the data breaks
-        print_error(f"database error: {describe(exc)}")
     except KeyboardInterrupt:
         print_error("interrupted")
         return 130
+    except _database_errors()[0] as exc:
+        from poolimport.core.db import describe_connect_error
+
+        print_error(f"database unavailable: {describe_connect_error(exc)}")
+    except _database_errors()[1] as exc:  # not an outage: a table gone, a constraint the data breaks
+        print_error(f"database error: {describe(exc)}")
     return 1
+
+
+def _database_errors() -> tuple[type[OperationalError], type[SQLAlchemyError]]:
+    """Evaluated only when an exception is being matched: a command that never opened the database
+    doesn't load SQLAlchemy to find out that it didn't fail there."""
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+    return OperationalError, SQLAlchemyError
 
 
 if __name__ == "__main__":

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from poolimport.core.models import MAX_ID
-
 
 def whole_number(what: str) -> Callable[[str], int]:
     """An argparse type: a whole number from 1 to MAX_ID; `what` names it in the message."""
 
     def parse(value: str) -> int:
+        # Imported when a value is parsed, not when the parser is built: the models load SQLAlchemy, which
+        # a command given an id needs anyway.
+        from poolimport.core.models import MAX_ID
+
         try:
             number = int(value)
         except ValueError:

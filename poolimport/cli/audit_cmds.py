@@ -7,15 +7,14 @@ import argparse
 from poolimport.cli import arguments
 from poolimport.cli.context import Context
 from poolimport.cli.output import emit_json, print_table
-from poolimport.core.audit import audit_rows
 from poolimport.core.durations import parse_duration
-from poolimport.core.models import utcnow
-from poolimport.core.tenancy import find_router
 
 COLUMNS = ["at", "who", "origin", "action", "outcome", "subject", "job_id", "detail"]
 
 
 def _since(text: str) -> object:
+    from poolimport.core.models import utcnow
+
     try:
         return utcnow() - parse_duration(text)
     except ValueError as exc:
@@ -23,6 +22,9 @@ def _since(text: str) -> object:
 
 
 def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.audit import audit_rows
+    from poolimport.core.tenancy import find_router
+
     with ctx.reading() as (session, scope):
         router_id = find_router(session, scope, args.router).id if args.router else None
         rows = audit_rows(

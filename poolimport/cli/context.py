@@ -1,20 +1,23 @@
-"""What every command needs: settings, the engine (schema checked), a session and the operator's scope."""
+"""What every command needs: settings, the engine (schema checked), a session and the operator's scope.
+
+SQLAlchemy and the database modules are imported when a command first asks for the engine, not when the
+CLI starts: `--help`, a usage error and the commands that never open the database don't pay for them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
-
-from poolimport.core.access import authenticate, record_refusal_once
 from poolimport.core.config import Settings, load_settings
-from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.errors import PoolimportError, Refusal
-from poolimport.core.schema import ensure_current
-from poolimport.core.tenancy import Scope
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from poolimport.core.tenancy import Scope
 
 
 class CliError(PoolimportError):
@@ -36,6 +39,9 @@ class Context:
 
     def engine(self, check_schema: bool = True) -> Engine:
         if self._engine is None:
+            from poolimport.core.db import get_engine
+            from poolimport.core.schema import ensure_current
+
             engine = get_engine(self.settings)
             if check_schema:
                 ensure_current(engine)
@@ -45,6 +51,8 @@ class Context:
     def scope(self) -> Scope:
         """Who is asking, checked once per command (a refusal is recorded once)."""
         if self._scope is None:
+            from poolimport.core.access import authenticate
+
             self._scope = authenticate(self.engine(), self.settings.identity)
         return self._scope
 
@@ -53,11 +61,17 @@ class Context:
         Best effort: the refusal was already said, and an audit the database can't take can't be helped."""
         if not isinstance(refusal, Refusal) or refusal.audited:
             return  # not a refusal, or one recorded where it was raised (a sign-in refusal among them)
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from poolimport.core.access import record_refusal_once
+
         with suppress(SQLAlchemyError, PoolimportError):
             record_refusal_once(self.engine(), self.scope(), action, refusal)
 
     @contextmanager
     def session(self) -> Iterator[tuple[Session, Scope]]:
+        from poolimport.core.db import session_scope
+
         scope = self.scope()
         with session_scope(self.engine()) as session:
             yield session, scope
@@ -65,6 +79,8 @@ class Context:
     @contextmanager
     def reading(self) -> Iterator[tuple[Session, Scope]]:
         """A session that never waits for the write lock (SQLite): for lists and follow loops."""
+        from poolimport.core.db import get_read_engine, session_scope
+
         scope = self.scope()
         with session_scope(get_read_engine(self.settings)) as session:
             yield session, scope

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from poolimport.cli import arguments
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_error, print_table, print_warning, say
-from poolimport.core.importer import ImportResult
-from poolimport.core.job_runner import execute_job
-from poolimport.core.jobs import create_job, finish
-from poolimport.core.models import JobSource
-from poolimport.core.queries import address_rows, find_pools, pool_rows
-from poolimport.core.routers import refusal_recorded
 from poolimport.core.statuses import AddressStatus, JobStatus
-from poolimport.core.tenancy import find_router
+
+if TYPE_CHECKING:
+    from poolimport.core.importer import ImportResult
 
 
 def print_result(result: ImportResult) -> None:
@@ -38,6 +35,12 @@ def print_result(result: ImportResult) -> None:
 
 def run_sync(ctx: Context, args: argparse.Namespace) -> int:
     """The import runs here, but as a job like any other: the same claim on the router, row and events."""
+    from poolimport.core.job_runner import execute_job
+    from poolimport.core.jobs import create_job, finish
+    from poolimport.core.models import JobSource
+    from poolimport.core.routers import refusal_recorded
+    from poolimport.core.tenancy import find_router
+
     settings = ctx.settings
     with refusal_recorded(ctx.engine(), "import.sync") as attempt, ctx.session() as (session, scope):
         attempt.scope = scope
@@ -81,6 +84,9 @@ POOL_COLUMNS = [
 
 
 def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.queries import pool_rows
+    from poolimport.core.tenancy import find_router
+
     with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
         rows = pool_rows(session, scope, router.id)
@@ -92,6 +98,9 @@ def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_addresses(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.queries import address_rows, find_pools
+    from poolimport.core.tenancy import find_router
+
     with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
         pools = find_pools(session, scope, router.id, args.pool, args.family)

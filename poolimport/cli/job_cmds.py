@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from poolimport.cli import arguments
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.import_cmds import run_sync
 from poolimport.cli.output import emit_json, print_error, print_fields, print_table, say
-from poolimport.core import jobs
 from poolimport.core.config import masked_url
-from poolimport.core.job_actions import JobActions
-from poolimport.core.job_queries import event_rows, event_text, job_row, list_jobs
 from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
-from poolimport.core.tenancy import find_router, find_tenant
+
+if TYPE_CHECKING:
+    from poolimport.core.job_actions import JobActions
 
 JOB_COLUMNS = [
     "id",
@@ -35,6 +35,8 @@ EXIT_BY_STATUS = {JobStatus.SUCCEEDED: 0, JobStatus.PARTIAL: 3, JobStatus.FAILED
 
 
 def _actions(ctx: Context) -> JobActions:
+    from poolimport.core.job_actions import JobActions
+
     try:
         from poolimport.queue.app import revoke_task, send_import
     except Exception as exc:  # a bad queue URL or a missing Redis driver
@@ -59,6 +61,8 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
         return run_sync(ctx, args)
     if bool(args.all) == bool(args.router):
         raise CliError("name a router, or pass --all")
+    from poolimport.core.tenancy import find_router, find_tenant
+
     actions = _actions(ctx)
     with ctx.reading() as (session, scope):
         if args.all:
@@ -85,16 +89,23 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _print_event(event: dict) -> None:
+    from poolimport.core.job_queries import event_text
+
     say(f"{event['time']} {event['level'].upper():7} {event_text(event)}", flush=True)
 
 
 def _status_now(ctx: Context, job_id: int) -> dict:
+    from poolimport.core.job_queries import job_row
+    from poolimport.core.jobs import get_job
+
     with ctx.reading() as (session, scope):
-        return job_row(jobs.get_job(session, scope, job_id), ctx.settings.heartbeat_interval)
+        return job_row(get_job(session, scope, job_id), ctx.settings.heartbeat_interval)
 
 
 def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
     """Print events as they come until the job ends (or is seen stalled); exit status from the job's."""
+    from poolimport.core.job_queries import event_rows
+
     last_event = 0
     hint_at = time.monotonic() + QUEUED_HINT_AFTER
     while True:
@@ -121,6 +132,9 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
 
 
 def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.job_queries import list_jobs
+    from poolimport.core.tenancy import find_router
+
     with ctx.reading() as (session, scope):
         router_id = find_router(session, scope, args.router).id if args.router else None
         rows = list_jobs(
@@ -138,6 +152,8 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_failed(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.job_queries import list_jobs
+
     with ctx.reading() as (session, scope):
         rows = list_jobs(
             session, scope, ctx.settings.heartbeat_interval, status="failed+stalled", limit=args.limit
@@ -167,8 +183,11 @@ def cmd_job_show(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
     if args.follow:
         return _follow(ctx, args.id)
+    from poolimport.core.job_queries import event_rows
+    from poolimport.core.jobs import get_job
+
     with ctx.reading() as (session, scope):
-        jobs.get_job(session, scope, args.id)
+        get_job(session, scope, args.id)
         events = event_rows(session, scope, args.id)
     if args.json:
         emit_json(events)
@@ -201,8 +220,10 @@ def cmd_cancel(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_flush(ctx: Context, args: argparse.Namespace) -> int:
     if not args.stuck:
         raise CliError("say what to flush: --stuck")
+    from poolimport.core.jobs import flush_stuck
+
     with ctx.session() as (session, scope):
-        flushed = jobs.flush_stuck(session, scope, ctx.settings.heartbeat_interval)
+        flushed = flush_stuck(session, scope, ctx.settings.heartbeat_interval)
     say(
         f"{len(flushed)} stalled jobs marked failed"
         + (f": {', '.join(f'#{i}' for i in flushed)}" if flushed else "")

@@ -6,10 +6,11 @@ import argparse
 
 from poolimport.cli.context import Context
 from poolimport.cli.output import say
-from poolimport.core.password_keys import rotate_key, routers_counted
 
 
 def cmd_key_rotate(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.password_keys import rotate_key, routers_counted
+
     with ctx.reading() as (_session, scope):
         pass
     key_file = ctx.settings.key_file

@@ -6,19 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_table, say
-from poolimport.core.operators import (
-    add_key,
-    add_operator,
-    key_rows,
-    operator_rows,
-    remove_key,
-    remove_operator,
-)
-from poolimport.core.ssh_keys import InvalidKey, PrivateKeyGiven, PublicKey, parse_public_key
-from poolimport.core.tenancy import ROLES
+from poolimport.core.identity import ROLES
+
+if TYPE_CHECKING:
+    from poolimport.core.ssh_keys import PublicKey
 
 MAX_KEY_FILE = 64 * 1024  # an RSA-16384 .pub is under 3 KB: anything near this is not a public key
 STDIN = "-"
@@ -26,6 +21,8 @@ STDIN = "-"
 
 def read_public_key(source: str) -> PublicKey:
     """The key in FILE (or on standard input for `-`); a bad one is one line that never quotes it."""
+    from poolimport.core.ssh_keys import InvalidKey, PrivateKeyGiven, parse_public_key
+
     name = "standard input" if source == STDIN else Path(source).name
     try:
         if source == STDIN:
@@ -50,6 +47,8 @@ def _key_added(fingerprint: str, comment: str | None, name: str) -> None:
 
 
 def cmd_operator_add(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.operators import add_key, add_operator
+
     key = read_public_key(args.ssh_key) if args.ssh_key else None
     with ctx.session() as (session, scope):
         add_operator(session, scope, args.name, args.tenant, args.role)
@@ -63,6 +62,8 @@ def cmd_operator_add(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_operator_remove(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.operators import remove_operator
+
     with ctx.session() as (session, scope):
         keys = remove_operator(session, scope, args.name)
     say(f"operator {args.name} removed, with {keys} SSH key{'s' if keys != 1 else ''}")
@@ -70,6 +71,8 @@ def cmd_operator_remove(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_operator_list(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.operators import operator_rows
+
     with ctx.reading() as (session, scope):
         rows = operator_rows(session, scope)
     if args.json:
@@ -80,6 +83,8 @@ def cmd_operator_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_key_add(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.operators import add_key
+
     key = read_public_key(args.ssh_key)
     with ctx.session() as (session, scope):
         stored = add_key(session, scope, args.name, key)
@@ -89,6 +94,8 @@ def cmd_key_add(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_key_remove(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.operators import remove_key
+
     with ctx.session() as (session, scope):
         remove_key(session, scope, args.name, args.fingerprint)
     say(f"key {args.fingerprint} of {args.name} removed: run `poolimport ssh authorized-keys` again")
@@ -96,6 +103,8 @@ def cmd_key_remove(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_key_list(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.operators import key_rows
+
     with ctx.reading() as (session, scope):
         rows = key_rows(session, scope, args.name)
     if args.json:

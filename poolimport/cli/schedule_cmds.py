@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_table, say
 from poolimport.core.durations import parse_duration
-from poolimport.core.models import Router, utcnow
-from poolimport.core.schedule import describe_interval, schedule_off, schedule_rows, set_schedule
-from poolimport.core.tenancy import Scope, find_router, find_tenant
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from poolimport.core.models import Router
+    from poolimport.core.tenancy import Scope
 
 COLUMNS = ["router", "every", "next run", "last success", "age", "state"]
 
@@ -25,6 +27,9 @@ def _interval(text: str) -> float:
 
 def _routers(session: Session, scope: Scope, args: argparse.Namespace) -> list[Router]:
     """The router named, or every router of --tenant."""
+    from poolimport.core.models import Router
+    from poolimport.core.tenancy import find_router, find_tenant
+
     if args.router:
         return [find_router(session, scope, args.router, args.tenant)]
     if not args.tenant:
@@ -34,6 +39,8 @@ def _routers(session: Session, scope: Scope, args: argparse.Namespace) -> list[R
 
 
 def cmd_set(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.schedule import describe_interval, set_schedule
+
     with ctx.session() as (session, scope):
         routers = _routers(session, scope, args)
         set_schedule(session, scope, routers, args.interval)
@@ -43,6 +50,8 @@ def cmd_set(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_off(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.schedule import schedule_off
+
     with ctx.session() as (session, scope):
         removed = schedule_off(session, scope, _routers(session, scope, args))
     say(f"{removed} schedule(s) switched off")
@@ -50,10 +59,15 @@ def cmd_off(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _ago(seconds: float | None) -> str:
+    from poolimport.core.schedule import describe_interval
+
     return "never" if seconds is None else f"{describe_interval(round(seconds))} ago"
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.models import utcnow
+    from poolimport.core.schedule import describe_interval, schedule_rows
+
     now = utcnow()
     with ctx.reading() as (session, scope):
         rows = [row.as_dict(now) for row in schedule_rows(session, scope)]

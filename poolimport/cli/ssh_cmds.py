@@ -23,15 +23,9 @@ from pathlib import Path
 
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import print_warning
-from poolimport.core import audit
-from poolimport.core.access import authenticate
 from poolimport.core.config import ENV_PREFIX, Settings, load_settings
-from poolimport.core.db import get_engine, session_scope
+from poolimport.core.errors import Refusal
 from poolimport.core.identity import Identity
-from poolimport.core.operators import authorized_keys, key_owner
-from poolimport.core.schema import ensure_current
-from poolimport.core.ssh_keys import InvalidKey, authorized_keys_line
-from poolimport.core.tenancy import AccessDenied, Scope
 from poolimport.core.text import one_line
 
 SERVER_COMMANDS = ("init", "worker", "sim", "demo", "ssh")
@@ -43,7 +37,7 @@ ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 MAX_SUBJECT = 200
 
 
-class Refused(AccessDenied):
+class Refused(Refusal):
     """A command an SSH session may not run."""
 
 
@@ -80,6 +74,13 @@ def parse_ssh_command(command: str) -> list[str]:
 
 
 def cmd_ssh_serve(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core import audit
+    from poolimport.core.access import authenticate
+    from poolimport.core.db import get_engine, session_scope
+    from poolimport.core.operators import key_owner
+    from poolimport.core.schema import ensure_current
+    from poolimport.core.tenancy import AccessDenied, Scope
+
     settings = _installation(args.home)
     engine = get_engine(settings)
     ensure_current(engine)
@@ -143,6 +144,9 @@ def _tui(settings: Settings) -> int:
 
 
 def cmd_ssh_authorized_keys(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.operators import authorized_keys
+    from poolimport.core.ssh_keys import InvalidKey, authorized_keys_line
+
     with ctx.reading() as (session, scope):
         keys = authorized_keys(session, scope)
     home = ctx.settings.home.resolve()

@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy.exc import StatementError
-
 MAX_DETAIL = 300
 
 
@@ -60,6 +58,10 @@ def _first_line(text: str) -> str:
 
 def describe(exc: BaseException) -> str:
     """`ClassName: first line of the message`; for a failed statement, the database's message alone."""
+    # Imported here: every module that defines an expected failure imports this one, the CLI's start-up
+    # among them, and SQLAlchemy is most of a command's start-up time.
+    from sqlalchemy.exc import StatementError
+
     if isinstance(exc, StatementError) and exc.orig is not None:
         exc = exc.orig
     detail = _first_line(str(exc))

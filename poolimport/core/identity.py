@@ -1,11 +1,14 @@
 """Who is asking: the OS account of the process (never `$USER`, which the caller sets), or the operator that
-an SSH key names; whom an administrator acts as; and from where."""
+an SSH key names; whom an administrator acts as; from where; and the roles an operator may have."""
 
 from __future__ import annotations
 
 import os
 import pwd
 from dataclasses import dataclass
+
+# What an operator may do: everything in every tenant, change their tenant's data, or only look.
+ROLES = ("admin", "operator", "viewer")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Job records: enqueue, claim, finish, cancel, retry, flush. The database is the source of truth for jobs."""
+"""Job records: enqueue, claim, finish, cancel, retry, flush. The database is the source of truth for jobs.
+
+The import kinds, and with them the whole import (router client, pool writer, the key file's cryptography),
+are imported where a job is created or named, not at the top: everything that reads jobs imports this
+module, the CLI's lists and the schedule among them, and must not pay for an import it doesn't run.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +22,7 @@ from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.errors import InvalidInput, Refusal, refusals_about
 from poolimport.core.events import Event, EventKind, event
-from poolimport.core.import_kinds import DEFAULT_KIND, kind_named
 from poolimport.core.models import ImportJob, JobEvent, JobSource, Router, utcnow
-from poolimport.core.password_keys import password_needed_message
-from poolimport.core.secrets import SecretError
 from poolimport.core.statuses import LIVE_JOB_STATUSES, RETRYABLE_JOB_STATUSES, JobStatus
 from poolimport.core.tenancy import NotFound, Scope
 
@@ -62,7 +64,12 @@ def add_event(conn: Connection | Session, job_id: int, happened: Event) -> None:
     )
 
 
-def live_job(session: Session, router_id: int, kind: str = DEFAULT_KIND) -> ImportJob | None:
+def live_job(session: Session, router_id: int, kind: str | None = None) -> ImportJob | None:
+    """The router's queued or running job of `kind` (default: the default kind, IP pools)."""
+    if kind is None:
+        from poolimport.core.import_kinds import DEFAULT_KIND
+
+        kind = DEFAULT_KIND
     live = ImportJob.status.in_(LIVE_JOB_STATUSES)
     return session.scalar(
         select(ImportJob).where(ImportJob.router_id == router_id, ImportJob.kind == kind, live)
@@ -70,6 +77,8 @@ def live_job(session: Session, router_id: int, kind: str = DEFAULT_KIND) -> Impo
 
 
 def _title(kind: str) -> str:
+    from poolimport.core.import_kinds import kind_named
+
     try:
         return kind_named(kind).title
     except InvalidInput:
@@ -124,6 +133,9 @@ def _create_job(
 ) -> ImportJob:
     """Insert a queued job of `kind` (the retried job's, or pools); the partial unique index makes a
     second live job per router and kind impossible."""
+    from poolimport.core.import_kinds import DEFAULT_KIND, kind_named
+    from poolimport.core.password_keys import password_needed_message
+
     scope.require_write("start imports")
     kind = kind or (retry_of.kind if retry_of else DEFAULT_KIND)
     kind_named(kind)  # refuses a kind this installation doesn't know
@@ -181,6 +193,8 @@ def dispatch(engine: Engine, job_id: int, send: Sender) -> None:
     try:
         task_id = send(job_id)
     except Exception as exc:
+        from poolimport.core.secrets import SecretError
+
         message = f"queue unreachable: {exc.__class__.__name__}: {exc}"
         if isinstance(exc, SecretError):  # no key file to sign with: not the queue's fault, and it says why
             message = str(exc)

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from poolimport.core import audit
 from poolimport.core.errors import InvalidInput
-from poolimport.core.identity import Identity, os_account
+from poolimport.core.identity import ROLES, Identity, os_account
 from poolimport.core.models import Operator, OperatorKey, Tenant
 from poolimport.core.router_fields import check_name
 from poolimport.core.ssh_keys import PublicKey
-from poolimport.core.tenancy import ROLES, AccessDenied, NotFound, Scope, find_tenant, is_administrator
+from poolimport.core.tenancy import AccessDenied, NotFound, Scope, find_tenant, is_administrator
 
 
 def register_first_admin(session: Session, identity: Identity) -> Operator | None:

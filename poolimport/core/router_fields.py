@@ -9,11 +9,14 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poolimport.core.errors import InvalidInput
-from poolimport.core.models import Router
 from poolimport.core.text import one_line
+
+if TYPE_CHECKING:
+    # Only named in annotations: the CLI builds its router options from this module at start-up.
+    from poolimport.core.models import Router
 
 API_PORT, API_SSL_PORT = 8728, 8729
 # Limits on what the operator types: generous for real use, small enough to show in a table.

@@ -10,10 +10,6 @@ import shlex
 import struct
 from dataclasses import dataclass
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import load_ssh_public_key
-
 from poolimport.core.errors import InvalidInput
 from poolimport.core.text import one_line
 
@@ -90,6 +86,11 @@ def _check_blob(key_type: str, blob: bytes) -> None:
         raise InvalidKey(f"its key data is not a whole {key_type} key")
     if key_type.startswith("sk-"):
         return  # security-key types: the structure is all that can be checked without the token
+    # Imported here, where a key is checked: every SSH session reads the stored keys and never needs it.
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+
     try:
         key = load_ssh_public_key(f"{key_type} {base64.b64encode(blob).decode()}".encode())
     except (ValueError, UnsupportedAlgorithm):

@@ -12,8 +12,6 @@ from poolimport.core.errors import Refusal
 from poolimport.core.identity import Identity
 from poolimport.core.models import MAX_ID, ImportJob, Operator, Router, Tenant
 
-ROLES = ("admin", "operator", "viewer")
-
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
