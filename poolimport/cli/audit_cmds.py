@@ -33,9 +33,11 @@ def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         emit_json(rows)
         return 0
-    for row in rows:
-        row["who"] = f"{row['actor']} as {row['acting_as']}" if row["acting_as"] else row["actor"]
-    print_table(rows, COLUMNS, "(nothing recorded)")
+    shown = [
+        {**row, "who": f"{row['actor']} as {row['acting_as']}" if row["acting_as"] else row["actor"]}
+        for row in rows
+    ]
+    print_table(shown, COLUMNS, "(nothing recorded)")
     return 0
 
 

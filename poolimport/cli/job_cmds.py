@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from poolimport.cli import arguments
 from poolimport.cli.context import CliError, Context
@@ -16,6 +16,7 @@ from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
 
 if TYPE_CHECKING:
     from poolimport.core.job_actions import JobActions
+    from poolimport.core.job_queries import EventRow, JobRow
 
 JOB_COLUMNS = [
     "id",
@@ -46,7 +47,7 @@ def _actions(ctx: Context) -> JobActions:
     return JobActions(ctx.settings, send_import, revoke_task)
 
 
-def _progress_cells(row: dict) -> dict:
+def _progress_cells(row: JobRow) -> dict[str, Any]:
     return {
         **row,
         "pools": f"{row['pools_done']}/{row['pools_total']}",
@@ -88,13 +89,13 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
-def _print_event(event: dict) -> None:
+def _print_event(event: EventRow) -> None:
     from poolimport.core.job_queries import event_text
 
     say(f"{event['time']} {event['level'].upper():7} {event_text(event)}", flush=True)
 
 
-def _status_now(ctx: Context, job_id: int) -> dict:
+def _status_now(ctx: Context, job_id: int) -> JobRow:
     from poolimport.core.job_queries import job_row
     from poolimport.core.jobs import get_job
 
@@ -127,7 +128,7 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
                 say(f"job #{job_id} {row['status']}", flush=True)
             else:
                 emit_json(row)
-            return EXIT_BY_STATUS.get(row["status"], 5)
+            return EXIT_BY_STATUS.get(JobStatus(row["status"]), 5)
         time.sleep(FOLLOW_POLL)
 
 
@@ -169,8 +170,8 @@ def cmd_job_show(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         emit_json(row)
     else:
-        result = row.pop("result")
-        print_fields(row)
+        result = row["result"]
+        print_fields({key: value for key, value in row.items() if key != "result"})
         if result:
             print_fields({"pools": result["pools"], "addresses": result["addresses"]})
             for error in result["errors"]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from poolimport.core.text import one_line
@@ -61,7 +61,7 @@ def _cell(value: Any, column: str = "") -> str:
     return one_line(value)
 
 
-def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], empty: str = "(none)") -> None:
+def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], empty: str = "(none)") -> None:
     if not rows:
         say(empty)
         return
@@ -72,7 +72,7 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], empty: s
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-def print_fields(data: dict[str, Any]) -> None:
+def print_fields(data: Mapping[str, Any]) -> None:
     width = max(len(k) for k in data)
     for key, value in data.items():
         print(f"{key.ljust(width)}  {_cell(value, key)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -166,7 +167,7 @@ ROUTER_COLUMNS = [
 ]
 
 
-def tls_shown(row: dict[str, Any]) -> str:
+def tls_shown(row: Mapping[str, Any]) -> str:
     """How the router's API-SSL certificate is checked, in a word."""
     if not row["tls"]:
         return "no"

@@ -8,7 +8,7 @@ would wait for the first): the request leaves nothing, its refusal stays.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.orm import Session
@@ -17,6 +17,21 @@ from poolimport.core.models import AuditEvent, ImportJob, Router, utcnow
 from poolimport.core.tenancy import Scope
 
 OK, REFUSED, FAILED = "ok", "refused", "failed"
+
+
+class AuditRow(TypedDict):
+    id: int
+    at: str
+    actor: str
+    acting_as: str | None
+    origin: str
+    action: str
+    outcome: str
+    tenant_id: int | None
+    router_id: int | None
+    job_id: int | None
+    subject: str | None
+    detail: str | None
 
 
 def _values(scope: Scope, action: str, outcome: str, **about: Any) -> dict[str, Any]:
@@ -78,7 +93,7 @@ def audit_rows(
     operator: str | None = None,
     router_id: int | None = None,
     limit: int | None = 500,
-) -> list[dict[str, Any]]:
+) -> list[AuditRow]:
     """Newest first, within the asker's tenants (an administrator sees every row, tenant-less ones too)."""
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     if scope.tenant_ids is not None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -15,11 +16,50 @@ from poolimport.core.statuses import JobStatus
 from poolimport.core.tenancy import Scope
 
 
+class JobRow(TypedDict):
+    """A job as the CLI (`jobs --json`, `job show`) and the TUI read it; `status` is the effective one."""
+
+    id: int
+    router: str
+    router_id: int
+    tenant_id: int
+    status: str
+    attempt: int
+    retry_of: int | None
+    requested_by: str
+    kind: str
+    dry_run: bool
+    source: str
+    queued_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    heartbeat_at: str | None
+    worker: str | None
+    time_limit: float
+    cancel_requested: bool
+    pools_done: int
+    pools_total: int
+    addresses_done: int
+    addresses_total: int
+    elapsed: float | None
+    error: str | None
+    result: dict[str, Any] | None
+
+
+class EventRow(TypedDict):
+    id: int
+    time: str | None
+    kind: str | None
+    level: str
+    message: str
+    data: dict[str, Any]
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = None) -> dict[str, Any]:
+def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = None) -> JobRow:
     now = now or utcnow()
     status = effective_status(job, heartbeat_interval, now)
     # A stalled job's clock stops at its last sign of life.
@@ -63,7 +103,7 @@ def list_jobs(
     router_id: int | None = None,
     limit: int | None = 200,
     before_id: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[JobRow]:
     """Newest first; `before_id` pages back through older jobs."""
     stmt = scope.jobs().order_by(ImportJob.id.desc()).limit(limit)
     cutoff = stall_cutoff(utcnow(), heartbeat_interval)
@@ -95,7 +135,7 @@ def _events(scope: Scope, job_id: int) -> Select[JobEvent]:
 
 def event_rows(
     session: Session, scope: Scope, job_id: int, after_id: int = 0, limit: int | None = None
-) -> list[dict[str, Any]]:
+) -> list[EventRow]:
     """The job's events after `after_id`, oldest first; none when the job is outside the scope."""
     stmt = _events(scope, job_id).where(JobEvent.id > after_id).order_by(JobEvent.id).limit(limit)
     return [
@@ -133,7 +173,7 @@ def last_jobs_by_router(session: Session, scope: Scope, router_ids: list[int]) -
     return {job.router_id: job for job in jobs}
 
 
-def event_text(event: dict[str, Any]) -> str:
+def event_text(event: Mapping[str, Any]) -> str:
     """The event as one line for people: the message, and its error where the message doesn't carry it."""
     error = event["data"].get("error")
     if error and str(error) not in event["message"]:

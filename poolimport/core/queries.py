@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
@@ -13,11 +13,56 @@ from poolimport.core.statuses import PoolStatus
 from poolimport.core.tenancy import Scope
 
 
+class RouterRow(TypedDict):
+    id: int
+    name: str
+    tenant: str
+    host: str
+    port: int
+    tls: bool
+    tls_verify: bool
+    ca_file: str | None
+    username: str
+    password_needed: bool
+    identity: str | None
+    version: str | None
+    last_status: str | None
+    last_error: str | None
+    last_checked_at: str | None
+    pools: int
+    addresses: int
+    used: int
+
+
+class PoolRow(TypedDict):
+    id: int
+    name: str
+    family: int
+    ranges: str
+    prefix_length: int | None
+    next_pool: str | None
+    comment: str | None
+    total: int
+    expanded: bool
+    used: int
+    free: int
+    stale: int
+    status: str
+    last_seen: str | None
+
+
+class AddressRow(TypedDict):
+    address: str
+    status: str
+    owner: str | None
+    info: str | None
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def router_rows(session: Session, scope: Scope, limit: int | None = None) -> list[dict[str, Any]]:
+def router_rows(session: Session, scope: Scope, limit: int | None = None) -> list[RouterRow]:
     active = IpPool.status == PoolStatus.ACTIVE
     pool_totals = (
         select(
@@ -38,7 +83,7 @@ def router_rows(session: Session, scope: Scope, limit: int | None = None) -> lis
         .order_by(Tenant.name, Router.name)
         .limit(limit)
     )
-    rows = []
+    rows: list[RouterRow] = []
     found = session.execute(stmt).all()
     sizes = _active_pool_sizes(session, [router.id for router, *_ in found])
     for router, tenant, pools, used_count in found:
@@ -82,7 +127,7 @@ def _pools(scope: Scope) -> Select[IpPool]:
     return scope.restrict(select(IpPool).join(Router, Router.id == IpPool.router_id), Router.tenant_id)
 
 
-def pool_rows(session: Session, scope: Scope, router_id: int) -> list[dict[str, Any]]:
+def pool_rows(session: Session, scope: Scope, router_id: int) -> list[PoolRow]:
     """The router's pools; none when the router is outside the scope."""
     stmt = _pools(scope).where(IpPool.router_id == router_id).order_by(IpPool.family, IpPool.name)
     pools = list(session.scalars(stmt))
@@ -124,7 +169,7 @@ def address_rows(
     status: str | None = None,
     limit: int | None = None,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[AddressRow]:
     """A pool's addresses in address order; none when the pool's router is outside the scope."""
     stmt = scope.restrict(
         select(PoolAddress.address, PoolAddress.status, PoolAddress.owner, PoolAddress.info)
@@ -136,4 +181,7 @@ def address_rows(
     if status:
         stmt = stmt.where(PoolAddress.status == status)
     stmt = stmt.order_by(PoolAddress.sort_key).offset(offset).limit(limit)
-    return [dict(row._mapping) for row in session.execute(stmt)]
+    return [
+        AddressRow(address=row.address, status=row.status, owner=row.owner, info=row.info)
+        for row in session.execute(stmt)
+    ]

@@ -248,8 +248,8 @@ class PoolImportApp(App[None]):
         wanted = self.main_widget(LogPane).wanted()  # read once: the selection may change meanwhile
         try:
             jobs = self.data.jobs(limit=self.jobs_limit)
-            tail: tuple[int, list[dict[str, Any]], bool] | None = None
-            events: tuple[int, list[dict[str, Any]]] | None = None
+            tail: tuple[int, list[Any], bool] | None = None
+            events: tuple[int, list[Any]] | None = None
             if wanted is not None and wanted[1] is None:
                 rows, has_older = self.data.event_tail(wanted[0], TAIL_EVENTS)
                 tail = (wanted[0], rows, has_older)

@@ -3,18 +3,26 @@ the event loop: every one of them may wait on the database, the queue or a route
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from poolimport.core.audit import audit_rows
+from poolimport.core.audit import AuditRow, audit_rows
 from poolimport.core.config import Settings, masked_url
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.job_actions import JobActions, Outcome
-from poolimport.core.job_queries import event_rows, last_jobs_by_router, list_jobs, newest_event_id_before
+from poolimport.core.job_queries import (
+    EventRow,
+    JobRow,
+    event_rows,
+    last_jobs_by_router,
+    list_jobs,
+    newest_event_id_before,
+)
 from poolimport.core.jobs import effective_status
 from poolimport.core.models import Router, Tenant
-from poolimport.core.queries import address_rows, pool_rows, router_rows
+from poolimport.core.queries import AddressRow, PoolRow, RouterRow, address_rows, pool_rows, router_rows
 from poolimport.core.router_fields import (
     RouterFields,
     apply_fields,
@@ -29,6 +37,13 @@ JOBS_PAGE = 200
 EVENTS_PAGE = 500
 ROUTERS_LIMIT = 1000
 AUDIT_PAGE = 1000
+
+
+class RouterView(RouterRow):
+    """A router as the routers pane shows it: with its newest job."""
+
+    last_job_status: str | None
+    last_job_at: datetime | None
 
 
 def _router_by_id(session: Session, scope: Scope, router_id: int) -> Router:
@@ -46,32 +61,38 @@ class Data:
     def _reading(self) -> Any:
         return session_scope(get_read_engine(self.settings))
 
-    def routers(self) -> list[dict[str, Any]]:
+    def routers(self) -> list[RouterView]:
         with self._reading() as session:
             scope = resolve_scope(session, self.settings.identity)
             rows = router_rows(session, scope, limit=ROUTERS_LIMIT)
             last = last_jobs_by_router(session, scope, [row["id"] for row in rows])
+        views = []
         for row in rows:
             job = last.get(row["id"])
-            row["last_job_status"] = effective_status(job, self.settings.heartbeat_interval) if job else None
-            row["last_job_at"] = (job.finished_at or job.queued_at) if job else None
-        return rows
+            views.append(
+                RouterView(
+                    **row,
+                    last_job_status=effective_status(job, self.settings.heartbeat_interval) if job else None,
+                    last_job_at=(job.finished_at or job.queued_at) if job else None,
+                )
+            )
+        return views
 
-    def jobs(self, limit: int = JOBS_PAGE, before_id: int | None = None) -> list[dict[str, Any]]:
+    def jobs(self, limit: int = JOBS_PAGE, before_id: int | None = None) -> list[JobRow]:
         with self._reading() as session:
             scope = resolve_scope(session, self.settings.identity)
             return list_jobs(
                 session, scope, self.settings.heartbeat_interval, limit=limit, before_id=before_id
             )
 
-    def events(self, job_id: int, after_id: int) -> list[dict[str, Any]]:
+    def events(self, job_id: int, after_id: int) -> list[EventRow]:
         with self._reading() as session:
             scope = resolve_scope(session, self.settings.identity)
             return event_rows(session, scope, job_id, after_id, limit=EVENTS_PAGE)
 
     def event_tail(
         self, job_id: int, count: int, before_id: int | None = None
-    ) -> tuple[list[dict[str, Any]], bool]:
+    ) -> tuple[list[EventRow], bool]:
         """The newest `count` events (older than `before_id`), oldest first, and whether older ones exist.
 
         core's event_rows reads forwards from an id; this finds the id to start from, so a job with
@@ -85,16 +106,16 @@ class Data:
             rows = [row for row in rows if row["id"] < before_id]
         return rows, start is not None
 
-    def pools(self, router_id: int) -> list[dict[str, Any]]:
+    def pools(self, router_id: int) -> list[PoolRow]:
         with self._reading() as session:
             return pool_rows(session, resolve_scope(session, self.settings.identity), router_id)
 
-    def addresses(self, pool_id: int, status: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
+    def addresses(self, pool_id: int, status: str | None, offset: int, limit: int) -> list[AddressRow]:
         with self._reading() as session:
             scope = resolve_scope(session, self.settings.identity)
             return address_rows(session, scope, pool_id, status, limit=limit, offset=offset)
 
-    def audit(self) -> list[dict[str, Any]]:
+    def audit(self) -> list[AuditRow]:
         with self._reading() as session:
             return audit_rows(session, resolve_scope(session, self.settings.identity), limit=AUDIT_PAGE)
 
