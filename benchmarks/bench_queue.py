@@ -48,18 +48,17 @@ def add_routers(engine, settings, port: int, count: int) -> list[int]:  # type: 
         ]
 
 
-def enqueue(engine, settings, router_id: int) -> int:  # type: ignore[no-untyped-def]
+def enqueue(engine, settings, queue, router_id: int) -> int:  # type: ignore[no-untyped-def]
     from poolimport.core import jobs
     from poolimport.core.db import session_scope
     from poolimport.core.models import Router
     from poolimport.core.tenancy import Scope
-    from poolimport.queue.app import send_import
 
     admin = Scope(operator="bench", tenant_ids=None, role="admin")
     with session_scope(engine) as session:
         router = session.get(Router, router_id)
         job_id = jobs.create_job(session, admin, router, time_limit=60, heartbeat_interval=10).id
-    jobs.dispatch(engine, job_id, send_import)
+    jobs.dispatch(engine, job_id, queue.send_import)
     return job_id
 
 
@@ -89,18 +88,17 @@ def run(queue_url: str | None) -> None:
             os.environ.pop("POOLIMPORT_QUEUE_URL", None)
         engine, settings, first = setup_router(port)
         routers = [first, *add_routers(engine, settings, port, ENQUEUES)]
-        if queue_url and queue_url.startswith("redis"):
-            from poolimport.queue.app import huey
+        from poolimport.queue.app import QueueClient
 
-            huey.flush()
+        queue = QueueClient.from_settings(settings)  # as the CLI and the TUI do: once, from the settings
+        if queue_url and queue_url.startswith("redis"):
+            queue.huey.flush()
         latencies = []
         for router_id in routers[:ENQUEUES]:
             started = time.perf_counter()
-            enqueue(engine, settings, router_id)
+            enqueue(engine, settings, queue, router_id)
             latencies.append(time.perf_counter() - started)
-        from poolimport.queue.app import huey
-
-        huey.flush()  # the consumer below should find an empty queue
+        queue.huey.flush()  # the consumer below should find an empty queue
         from sqlalchemy import update
 
         from poolimport.core.models import ImportJob
@@ -117,7 +115,7 @@ def run(queue_url: str | None) -> None:
             rng = random.Random(7)
             for router_id in routers[ENQUEUES - PICKUPS : ENQUEUES]:
                 time.sleep(rng.uniform(0.5, 2.0))  # let the consumer go idle and back off
-                pickups.append(pickup_seconds(engine, enqueue(engine, settings, router_id)))
+                pickups.append(pickup_seconds(engine, enqueue(engine, settings, queue, router_id)))
         finally:
             worker.terminate()
             worker.wait()

@@ -32,9 +32,7 @@ async def wait_until(pilot: Any, condition: Callable[[], Any], timeout: float = 
 
 async def shoot(app: Any, sims: dict[str, Any]) -> None:
     from poolimport.tui.components.addresses_screen import AddressesScreen
-    from poolimport.tui.components.jobs_table import JobsTable
     from poolimport.tui.components.pools_screen import PoolsScreen
-    from poolimport.tui.components.routers_table import RoutersTable
 
     def save(name: str) -> None:
         app.save_screenshot(f"{name}.svg", str(HERE))
@@ -44,11 +42,11 @@ async def shoot(app: Any, sims: dict[str, Any]) -> None:
         return {job["router"]: job for job in app.data.jobs()}
 
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.main_widget(RoutersTable).row_count == 3)
+        await wait_until(pilot, lambda: app.main_screen.routers_table.row_count == 3)
         await pilot.press("I")
         await wait_until(pilot, lambda: len(jobs()) == 3 and jobs()["branch-locked"]["status"] == "failed")
         core = jobs()["core-pppoe"]
-        app.main_widget(JobsTable).select_key(str(core["id"]))
+        app.main_screen.jobs_table.select_key(str(core["id"]))
         # Caught while it writes the /16 (a couple of seconds; the UI polls every 0.4 s). On SQLite the
         # bar moves pool by pool: a pool's transaction holds the write lock the progress beat needs.
         await wait_until(
@@ -57,15 +55,15 @@ async def shoot(app: Any, sims: dict[str, Any]) -> None:
         await pilot.pause(0.45)
         save("main-live-import")
         await wait_until(pilot, lambda: jobs()["core-pppoe"]["status"] == "succeeded")
-        app.main_widget(JobsTable).select_key(str(jobs()["branch-locked"]["id"]))
+        app.main_screen.jobs_table.select_key(str(jobs()["branch-locked"]["id"]))
         await pilot.pause(1.0)
         save("log-failed-job")
         await pilot.press("r")
         await wait_until(pilot, lambda: any(job["attempt"] == 2 for job in app.data.jobs()))
         await pilot.pause(1.5)
         save("retry")
-        table = app.main_widget(RoutersTable)
-        table.select_key(next(key for key, r in app.routers.items() if r["name"] == "core-pppoe"))
+        table = app.main_screen.routers_table
+        table.select_key(next(key for key, r in app.main_screen.routers.items() if r["name"] == "core-pppoe"))
         await pilot.press("p")
         pools = await wait_until(
             pilot, lambda: isinstance(app.screen, PoolsScreen) and app.screen.pools and app.screen

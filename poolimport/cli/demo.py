@@ -18,6 +18,7 @@ from poolimport.core.router_fields import RouterFields
 from poolimport.core.routers import add_tenant, save_router
 from poolimport.core.secrets import ensure_key_file
 from poolimport.core.tenancy import Scope
+from poolimport.queue.process import spawn_worker, stop_worker
 from poolimport.sim import SimServer
 from poolimport.sim.demo_routers import demo_configs
 
@@ -62,9 +63,6 @@ def run_demo() -> int:
         seed(sims)
         settings = load_settings()
         settings.log_dir.mkdir(parents=True, exist_ok=True)
-        # Imported here: poolimport.queue builds its Huey from the settings of the moment it loads.
-        from poolimport.queue.process import spawn_worker, stop_worker
-
         consumer = spawn_worker(2, (settings.log_dir / "worker.log").open("ab"))
         stack.callback(dispose_engines)
         stack.callback(stop_worker, consumer)

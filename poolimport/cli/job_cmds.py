@@ -39,12 +39,13 @@ def _actions(ctx: Context) -> JobActions:
     from poolimport.core.job_actions import JobActions
 
     try:
-        from poolimport.queue.app import revoke_task, send_import
+        from poolimport.queue.app import QueueClient
+
+        queue = QueueClient.from_settings(ctx.settings)
     except Exception as exc:  # a bad queue URL or a missing Redis driver
         raise CliError(f"queue unavailable: {exc}") from None
-
     ctx.engine()
-    return JobActions(ctx.settings, send_import, revoke_task)
+    return JobActions(ctx.settings, queue.send_import, queue.revoke)
 
 
 def _progress_cells(row: JobRow) -> dict[str, Any]:
@@ -235,10 +236,10 @@ def cmd_flush(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
     ctx.engine()  # fail early, with a clear message, if the schema is missing
     try:
-        from poolimport.queue.app import check_queue
+        from poolimport.queue.app import QueueClient
         from poolimport.queue.worker import run_worker
 
-        check_queue()
+        QueueClient.from_settings(ctx.settings).pending()
     except Exception as exc:  # a bad URL, a missing driver, a queue that doesn't answer
         where = masked_url(ctx.settings.queue_url)
         raise CliError(f"queue unreachable at {where}: {masked_url(str(exc))}") from None

@@ -44,6 +44,8 @@ class Settings:
     # Who is asking: not a setting (neither config.toml nor a variable may name it), but what every
     # command, the TUI and an SSH session carry along with the settings.
     identity: Identity = Identity(asker="")
+    # The TUI's keys, (binding id, keys) pairs from config.toml's [keymap] table; no variable sets them.
+    keymap: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -101,11 +103,29 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc}") from None
 
 
+def _keymap(raw: Any, path: Path, prefix: str = "") -> tuple[tuple[str, str], ...]:
+    """`[keymap]`: binding id = "keys" (comma-separated). A dotted id is a table in TOML (`pools.back = "b"`),
+    read back as its dotted name. Whether each id exists is the TUI's to say."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f'keymap in {path} must be a table: [keymap] and lines like import = "j"')
+    entries: list[tuple[str, str]] = []
+    for name, keys in raw.items():
+        binding_id = f"{prefix}{name}"
+        if isinstance(keys, dict):
+            entries += _keymap(keys, path, f"{binding_id}.")
+        elif not isinstance(keys, str) or not all(key.strip() for key in keys.split(",")):
+            raise ConfigError(f'[keymap] in {path}: {binding_id} takes keys such as "j" or "j,ctrl+i"')
+        else:
+            entries.append((binding_id, keys))
+    return tuple(entries)
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     home = Path(env.get(ENV_PREFIX + "HOME") or default_home(env)).expanduser()
     file_values = _read_file(home / "config.toml")
-    names = {f.name for f in fields(Settings)} - {"home", "identity"}
+    keymap = _keymap(file_values.pop("keymap", {}), home / "config.toml")
+    names = {f.name for f in fields(Settings)} - {"home", "identity", "keymap"}
     unknown = set(file_values) - names
     if unknown:
         raise ConfigError(f"unknown setting(s) in {home / 'config.toml'}: {', '.join(sorted(unknown))}")
@@ -118,7 +138,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     values.setdefault("queue_url", f"sqlite:///{home / 'queue.db'}")
     values["key_file"] = Path(values.get("key_file") or home / "secret.key")
     values["log_dir"] = Path(values.get("log_dir") or home / "logs")
-    return Settings(home=home, identity=local_identity(env), **values)
+    return Settings(home=home, identity=local_identity(env), keymap=keymap, **values)
 
 
 def local_identity(env: dict[str, str]) -> Identity:

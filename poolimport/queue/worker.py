@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from poolimport.core.config import Settings
-from poolimport.queue import huey
+from poolimport.queue.app import make_huey
 
 # Huey backs off to 10 s between polls of an idle SQLite queue; half a second keeps pickup under 1 s.
 SQLITE_POLLING = {"initial_delay": 0.05, "backoff": 1.1, "max_delay": 0.5}
@@ -25,6 +25,7 @@ def consumer_options(settings: Settings, workers: int) -> dict[str, object]:
 
 
 def run_worker(settings: Settings, workers: int = 2) -> int:
+    huey = make_huey(settings)
     huey.check_key()  # without it no message can be checked: the CLI says so in one line
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     consumer = huey.create_consumer(**consumer_options(settings, workers))

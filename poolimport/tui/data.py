@@ -1,17 +1,24 @@
-"""What the TUI's workers call: thin wrappers over core that return plain data. Run in threads, never on
-the event loop: every one of them may wait on the database, the queue or a router."""
+"""What the TUI's workers call: thin wrappers over core that return plain, typed data. Run in threads,
+never on the event loop: every one of them may wait on the database, the queue or a router.
+
+The operator's scope is resolved again for each read (one per poll, which reads in one session), so an
+operator removed or narrowed meanwhile is refused at once, not at the next start.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
 from poolimport.core.audit import AuditRow, audit_rows
 from poolimport.core.config import Settings, masked_url
 from poolimport.core.db import get_engine, get_read_engine, session_scope
-from poolimport.core.job_actions import JobActions, Outcome
+from poolimport.core.job_actions import JobActions
 from poolimport.core.job_queries import (
     EventRow,
     JobRow,
@@ -32,6 +39,7 @@ from poolimport.core.router_fields import (
 )
 from poolimport.core.routers import probe, refusal_recorded, save_router, save_test
 from poolimport.core.tenancy import NotFound, Scope, resolve_scope
+from poolimport.queue.app import QueueClient
 
 JOBS_PAGE = 200
 EVENTS_PAGE = 500
@@ -46,6 +54,20 @@ class RouterView(RouterRow):
     last_job_at: datetime | None
 
 
+class EventPage(NamedTuple):
+    """A job's events, oldest first, and whether older ones exist."""
+
+    events: list[EventRow]
+    has_older: bool
+
+
+class ProbeResult(NamedTuple):
+    """What testing a router's connection said, and whether it connected."""
+
+    message: str
+    ok: bool
+
+
 def _router_by_id(session: Session, scope: Scope, router_id: int) -> Router:
     """The TUI knows routers by id; a lookup by name first would pick a router *named* "7" for router #7."""
     router = session.scalar(scope.routers().where(Router.id == router_id))
@@ -57,15 +79,21 @@ def _router_by_id(session: Session, scope: Scope, router_id: int) -> Router:
 class Data:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._queue: QueueClient | None = None
+        self._actions: JobActions | None = None
+        self._lock = threading.Lock()  # workers may ask for the queue at the same time
 
-    def _reading(self) -> Any:
-        return session_scope(get_read_engine(self.settings))
+    @contextmanager
+    def reading(self) -> Iterator[tuple[Session, Scope]]:
+        """A session that never waits for the write lock (SQLite), and the operator's scope."""
+        with session_scope(get_read_engine(self.settings)) as session:
+            yield session, resolve_scope(session, self.settings.identity)
 
-    def routers(self) -> list[RouterView]:
-        with self._reading() as session:
-            scope = resolve_scope(session, self.settings.identity)
-            rows = router_rows(session, scope, limit=ROUTERS_LIMIT)
-            last = last_jobs_by_router(session, scope, [row["id"] for row in rows])
+    # -- reads within an open session (the poll makes several in one) ---------------------------
+
+    def routers_in(self, session: Session, scope: Scope) -> list[RouterView]:
+        rows = router_rows(session, scope, limit=ROUTERS_LIMIT)
+        last = last_jobs_by_router(session, scope, [row["id"] for row in rows])
         views = []
         for row in rows:
             job = last.get(row["id"])
@@ -78,56 +106,65 @@ class Data:
             )
         return views
 
-    def jobs(self, limit: int = JOBS_PAGE, before_id: int | None = None) -> list[JobRow]:
-        with self._reading() as session:
-            scope = resolve_scope(session, self.settings.identity)
-            return list_jobs(
-                session, scope, self.settings.heartbeat_interval, limit=limit, before_id=before_id
-            )
+    def jobs_in(self, session: Session, scope: Scope, limit: int = JOBS_PAGE) -> list[JobRow]:
+        return list_jobs(session, scope, self.settings.heartbeat_interval, limit=limit)
 
-    def events(self, job_id: int, after_id: int) -> list[EventRow]:
-        with self._reading() as session:
-            scope = resolve_scope(session, self.settings.identity)
-            return event_rows(session, scope, job_id, after_id, limit=EVENTS_PAGE)
+    def events_in(self, session: Session, scope: Scope, job_id: int, after_id: int) -> list[EventRow]:
+        return event_rows(session, scope, job_id, after_id, limit=EVENTS_PAGE)
 
-    def event_tail(
-        self, job_id: int, count: int, before_id: int | None = None
-    ) -> tuple[list[EventRow], bool]:
-        """The newest `count` events (older than `before_id`), oldest first, and whether older ones exist.
+    def event_tail_in(
+        self, session: Session, scope: Scope, job_id: int, count: int, before_id: int | None = None
+    ) -> EventPage:
+        """The newest `count` events (older than `before_id`).
 
         core's event_rows reads forwards from an id; this finds the id to start from, so a job with
         100,000 lines opens at its end in one indexed read.
         """
-        with self._reading() as session:
-            scope = resolve_scope(session, self.settings.identity)
-            start = newest_event_id_before(session, scope, job_id, count, before_id)
-            rows = event_rows(session, scope, job_id, start or 0, limit=count)
+        start = newest_event_id_before(session, scope, job_id, count, before_id)
+        rows = event_rows(session, scope, job_id, start or 0, limit=count)
         if before_id is not None:
             rows = [row for row in rows if row["id"] < before_id]
-        return rows, start is not None
+        return EventPage(rows, start is not None)
+
+    # -- one read each ----------------------------------------------------------------------------
+
+    def routers(self) -> list[RouterView]:
+        with self.reading() as (session, scope):
+            return self.routers_in(session, scope)
+
+    def jobs(self, limit: int = JOBS_PAGE) -> list[JobRow]:
+        with self.reading() as (session, scope):
+            return self.jobs_in(session, scope, limit)
+
+    def events(self, job_id: int, after_id: int) -> list[EventRow]:
+        with self.reading() as (session, scope):
+            return self.events_in(session, scope, job_id, after_id)
+
+    def event_tail(self, job_id: int, count: int, before_id: int | None = None) -> EventPage:
+        with self.reading() as (session, scope):
+            return self.event_tail_in(session, scope, job_id, count, before_id)
 
     def pools(self, router_id: int) -> list[PoolRow]:
-        with self._reading() as session:
-            return pool_rows(session, resolve_scope(session, self.settings.identity), router_id)
+        with self.reading() as (session, scope):
+            return pool_rows(session, scope, router_id)
 
     def addresses(self, pool_id: int, status: str | None, offset: int, limit: int) -> list[AddressRow]:
-        with self._reading() as session:
-            scope = resolve_scope(session, self.settings.identity)
+        with self.reading() as (session, scope):
             return address_rows(session, scope, pool_id, status, limit=limit, offset=offset)
 
     def audit(self) -> list[AuditRow]:
-        with self._reading() as session:
-            return audit_rows(session, resolve_scope(session, self.settings.identity), limit=AUDIT_PAGE)
+        with self.reading() as (session, scope):
+            return audit_rows(session, scope, limit=AUDIT_PAGE)
 
     def tenants(self) -> list[str]:
-        with self._reading() as session:
-            scope = resolve_scope(session, self.settings.identity)
+        with self.reading() as (session, scope):
             return [tenant.name for tenant in session.scalars(scope.tenants().order_by(Tenant.name))]
 
     def router_form_values(self, router_id: int) -> dict[str, Any]:
-        with self._reading() as session:
-            router = _router_by_id(session, resolve_scope(session, self.settings.identity), router_id)
-            return form_values(router)
+        with self.reading() as (session, scope):
+            return form_values(_router_by_id(session, scope, router_id))
+
+    # -- changes ------------------------------------------------------------------------------------
 
     def save_router(
         self, router_id: int | None, tenant: str, fields: RouterFields, password: str | None
@@ -142,11 +179,11 @@ class Data:
                 attempt.concerns(existing)
             return save_router(session, scope, self.settings, tenant, fields, password, existing).id
 
-    def test_router(self, router_id: int) -> tuple[str, bool]:
-        """(message, ok); the probe runs with no transaction open, the result is recorded after."""
+    def test_router(self, router_id: int) -> ProbeResult:
+        """The probe runs with no transaction open, the result is recorded after."""
         engine = get_engine(self.settings)
-        with refusal_recorded(engine, "router.test") as attempt, self._reading() as session:
-            scope = attempt.scope = resolve_scope(session, self.settings.identity)
+        with refusal_recorded(engine, "router.test") as attempt, self.reading() as (session, scope):
+            attempt.scope = scope
             router = _router_by_id(session, scope, router_id)
             attempt.concerns(router)
             scope.require_write("test routers (the result is recorded)")
@@ -155,45 +192,51 @@ class Data:
         with session_scope(engine) as session:
             save_test(session, resolve_scope(session, self.settings.identity), router_id, test)
         if test.ok:
-            return f"{name}: {test.identity}, RouterOS {test.version}, {test.rtt_ms} ms", True
-        return f"{name}: {test.error}", False
+            return ProbeResult(f"{name}: {test.identity}, RouterOS {test.version}, {test.rtt_ms} ms", True)
+        return ProbeResult(f"{name}: {test.error}", False)
 
     def test_unsaved(
         self, fields: RouterFields, password: str | None, router_id: int | None = None
-    ) -> tuple[str, bool]:
+    ) -> ProbeResult:
         """The form's "test connection": nothing is stored. Editing with the password left blank tests
         the stored one, at the stored endpoint only."""
         fields.validate()
         stored, needed = b"", False
-        with self._reading() as session:
-            scope = resolve_scope(session, self.settings.identity)
+        with self.reading() as (session, scope):
             scope.require_write("test routers (the result is recorded)")
             if password is None:
                 if router_id is None:
-                    return "type the password to test the connection", False
+                    return ProbeResult("type the password to test the connection", False)
                 router = _router_by_id(session, scope, router_id)
                 check_password_stays(fields_of(router), fields, password)
                 stored, needed = router.password_encrypted, router.password_needed
         router = apply_fields(Router(password_encrypted=stored, password_needed=needed), fields)
         test = probe(router, self.settings, password)
         if test.ok:
-            return f"connected: {test.identity}, RouterOS {test.version}, {test.rtt_ms} ms", True
-        return str(test.error), False
+            return ProbeResult(f"connected: {test.identity}, RouterOS {test.version}, {test.rtt_ms} ms", True)
+        return ProbeResult(str(test.error), False)
+
+    # -- the queue ----------------------------------------------------------------------------------
+
+    def queue(self) -> QueueClient:
+        """The app's one queue client, built from the settings on first use (it opens the queue)."""
+        with self._lock:
+            if self._queue is None:
+                self._queue = QueueClient.from_settings(self.settings)
+            return self._queue
 
     def actions(self) -> JobActions:
-        from poolimport.queue.app import revoke_task, send_import
+        """The app's one JobActions: what the keys do to jobs, through the app's queue client."""
+        queue = self.queue()
+        with self._lock:
+            if self._actions is None:
+                self._actions = JobActions(self.settings, queue.send_import, queue.revoke)
+            return self._actions
 
-        return JobActions(self.settings, send_import, revoke_task)
-
-    def queue_ok(self) -> str | None:
+    def queue_problem(self) -> str | None:
         """None when the queue answers, else why not."""
         try:
-            from poolimport.queue.app import check_queue
-
-            check_queue()
-        except Exception as exc:
+            self.queue().pending()
+        except Exception as exc:  # whatever it is, it is the queue's trouble: the banner says it
             return masked_url(f"{exc.__class__.__name__}: {exc}")
         return None
-
-
-__all__ = ["Data", "Outcome"]

@@ -23,14 +23,16 @@ from huey.registry import Message
 from huey.storage import BaseStorage
 from sqlalchemy import Engine, func, select
 
-from poolimport.core.config import Settings
+from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import session_scope
 from poolimport.core.job_actions import JobActions
 from poolimport.core.jobs import create_job
 from poolimport.core.models import ImportJob, JobEvent, Router
-from poolimport.queue.app import NAME, huey, revoke_task, send_import, storage_for
+from poolimport.queue.app import NAME, QueueClient, storage_for
 from poolimport.queue.messages import SignedJsonSerializer
 from poolimport.queue.process import spawn_worker, stop_worker
+from poolimport.queue.tasks import TASK_NAME as REGISTERED_NAME
+from poolimport.queue.tasks import import_pools
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, Consumer, run_cli, unavailable
 from tests.faults.test_outages import QUEUE_KEYS, WARNING_LINE
@@ -39,7 +41,7 @@ from tests.helpers import enqueue, wait_for, wait_status
 pytestmark = pytest.mark.xdist_group("consumers")
 
 REDIS_URL = "redis://127.0.0.1:6379/11"  # only the keys of the queue named "poolimport" are touched
-TASK_NAME = f"{huey.import_pools.task_class.__module__}.{huey.import_pools.task_class.__name__}"
+TASK_NAME = f"{import_pools.__module__}.{REGISTERED_NAME}"  # as huey names a registered task
 REVOKE_ALL_KEY = f"rt:{TASK_NAME}"  # huey's "every task of this kind is revoked" flag
 DROPPED = re.compile(r"^.* WARNING .*queue poolimport: dropped (.+)$", re.MULTILINE)
 
@@ -86,7 +88,7 @@ def queue_url(
 
 def raw_storage(url: str) -> BaseStorage:
     """The queue's storage itself, below huey and its serializer: what an attacker with access writes to."""
-    storage_class, options = storage_for(url)
+    storage_class, options = storage_for(url, load_settings().home)
     return storage_class(NAME, **options)
 
 
@@ -251,7 +253,8 @@ def test_a_job_kept_from_running_stays_queued_until_cancelled(
     copy a revoke flag (which names no job) onto another job's message. The job stays queued, nothing else
     happens, and an operator cancels it and imports again."""
     routers = {name: add_router(sim, name=name) for name in ("deleted", "revoked", "cancelled", "core")}
-    actions = JobActions(settings, send_import, revoke_task)  # what the CLI and the TUI do
+    client = QueueClient.from_settings(settings)
+    actions = JobActions(settings, client.send_import, client.revoke)  # what the CLI and the TUI do
 
     def queue(name: str) -> int:
         return actions.import_routers([routers[name]]).created[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,7 @@ def test_database_errors_never_show_the_password(home: Path, url: str, message: 
 
 
 def test_queue_errors_and_the_tui_never_show_the_password(
-    engine: Engine, settings: Settings, sim: SimServer, add_router: object, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, settings: Settings, sim: SimServer, add_router: object
 ) -> None:
     add_router(sim, name="core")  # type: ignore[operator]
     unreachable = f"redis://:{SECRET}@127.0.0.1:1/0"
@@ -85,6 +86,5 @@ def test_queue_errors_and_the_tui_never_show_the_password(
     unsupported = f"amqp://pi:{SECRET}@127.0.0.1/"
     assert_masked(run_cli("import", "core", env={"POOLIMPORT_QUEUE_URL": unsupported}), "amqp://pi:***@")
 
-    monkeypatch.setenv("POOLIMPORT_QUEUE_URL", unreachable)
-    problem = Data(settings).queue_ok()
+    problem = Data(replace(settings, queue_url=unreachable)).queue_problem()
     assert problem is not None and SECRET not in problem

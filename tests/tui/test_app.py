@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -26,12 +27,16 @@ from poolimport.tui.components.log_pane import OLDER_EVENTS, TAIL_EVENTS, LogPan
 from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.router_form import RouterForm
 from poolimport.tui.components.routers_table import RoutersTable
-from tests.conftest import SLOW_ROW_DELAY, router_config
+from tests.conftest import SLOW_ROW_DELAY, router_config, unavailable
 from tests.helpers import words
+from tests.proxy import TcpProxy
 from tests.tui.conftest import wait_until
 from tests.tui.sample_data import T0
 
 SIZE = (160, 48)
+REDIS_DB = 13  # only the keys of the queue named "poolimport" are touched
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+REDIS_QUEUE_KEYS = ("huey.redis.poolimport", "huey.schedule.poolimport", "huey.results.poolimport")
 ENDED = ("succeeded", "partial", "failed", "cancelled")
 
 
@@ -63,7 +68,7 @@ async def routers_loaded(pilot: Any, app: PoolImportApp, count: int) -> None:
 
 async def select_router(pilot: Any, app: PoolImportApp, name: str) -> None:
     table = app.query_one(RoutersTable)
-    key = next(key for key, router in app.routers.items() if router["name"] == name)
+    key = next(key for key, router in app.main_screen.routers.items() if router["name"] == name)
     table.select_key(key)
     await pilot.pause()
 
@@ -83,7 +88,9 @@ async def test_i_queues_at_once_selects_the_job_and_tails_its_log(
         await wait_until(pilot, lambda: words(EventKind.JOB_SUCCEEDED) in log_text(app), what="log")
         assert "Job queued by ops" in log_text(app)
         assert words(EventKind.JOB_STARTED) in log_text(app)
-        await wait_until(pilot, lambda: app.routers["1"]["last_job_status"] == "succeeded", what="router row")
+        await wait_until(
+            pilot, lambda: app.main_screen.routers["1"]["last_job_status"] == "succeeded", what="router row"
+        )
 
 
 async def test_second_import_of_a_busy_router_is_a_notice_not_a_crash(
@@ -209,7 +216,9 @@ async def test_a_adds_and_e_edits_a_router_with_a_masked_password(
         form.query_one("#name", Input).value = "edge-2"
         await pilot.press("ctrl+s")
         await wait_until(
-            pilot, lambda: any(r["name"] == "edge-2" for r in app.routers.values()), what="renamed"
+            pilot,
+            lambda: any(r["name"] == "edge-2" for r in app.main_screen.routers.values()),
+            what="renamed",
         )
     with engine.connect() as conn:
         names = set(conn.scalars(select(Router.name)))
@@ -381,25 +390,43 @@ async def test_ten_thousand_jobs_stay_bounded_with_older_on_demand(
         await wait_until(pilot, lambda: app.query_one(JobsTable).row_count == 400, what="400 after m")
 
 
+@pytest.fixture
+def redis_proxy() -> Iterator[TcpProxy]:
+    """A Redis queue the test can take away: the real server, through a proxy."""
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.delete(*REDIS_QUEUE_KEYS)
+    except redis.exceptions.ConnectionError as exc:
+        unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
+    proxy = TcpProxy(("127.0.0.1", 6379)).start()
+    yield proxy
+    proxy.stop()
+    client.delete(*REDIS_QUEUE_KEYS)
+    client.close()
+
+
 async def test_unreachable_queue_is_a_banner_and_a_notice(
     engine: Engine,
     tui_settings: Settings,
     sim: SimServer,
     add_router: Callable[..., int],
-    monkeypatch: pytest.MonkeyPatch,
+    redis_proxy: TcpProxy,
 ) -> None:
     add_router(sim, name="core")
-    monkeypatch.setenv("POOLIMPORT_QUEUE_URL", "redis://127.0.0.1:1/0")
-    app = PoolImportApp(tui_settings)
+    settings = replace(tui_settings, queue_url=f"redis://127.0.0.1:{redis_proxy.port}/{REDIS_DB}")
+    app = PoolImportApp(settings)
     async with app.run_test(size=SIZE) as pilot:
         await routers_loaded(pilot, app, 1)
+        redis_proxy.stop()
         await pilot.press("i")
         await wait_until(pilot, lambda: any("queue unreachable" in n for n in notices(app)), what="notice")
         banner = app.query_one(Banner)
         assert banner.display and "queue" in banner.problems
-        monkeypatch.delenv("POOLIMPORT_QUEUE_URL")
-        app._queue_due = 0.0
+        redis_proxy.start()
         await wait_until(pilot, lambda: not banner.display, what="banner to clear when the queue answers")
+        with engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(ImportJob)) == 0  # no job without its message
 
 
 async def test_database_trouble_is_a_banner_and_the_app_recovers(
@@ -551,23 +578,6 @@ async def test_markup_in_names_shows_literally_in_titles_and_forms(
         assert shown_title(app.query_one(RoutersTable).border_subtitle) == "filter: [/x]"
 
 
-async def test_main_screen_keys_are_off_while_another_screen_is_on_top(
-    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
-) -> None:
-    add_router(None, name="core", port=1)
-    app = PoolImportApp(tui_settings)
-    async with app.run_test(size=SIZE) as pilot:
-        await routers_loaded(pilot, app, 1)
-        await pilot.press("p")
-        await wait_until(pilot, lambda: isinstance(app.screen, PoolsScreen))
-        await pilot.press("i", "I")
-        await pilot.pause(0.3)  # let a wrongly run action reach the database (there should be none)
-        await app.workers.wait_for_complete()
-        with engine.connect() as conn:
-            assert conn.scalar(select(func.count()).select_from(ImportJob)) == 0
-        assert "Import (i)" not in [c.title for c in app.get_system_commands(app.screen)]
-
-
 async def test_a_database_error_in_a_screen_is_its_banner_not_a_crash(
     engine: Engine, tui_settings: Settings, add_router: Callable[..., int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -641,21 +651,6 @@ async def test_no_color_keeps_statuses_readable(
 @pytest.mark.parametrize("status", list(JobStatus))
 def test_the_tui_shows_the_clis_status_words(status: JobStatus) -> None:
     assert cells.status(status).plain == status.value
-
-
-async def test_keys_can_be_remapped_and_help_shows_the_new_key(
-    engine: Engine, tui_settings: Settings, sim: SimServer, add_router: Callable[..., int]
-) -> None:
-    add_router(sim, name="core")
-    (tui_settings.home / "tui-keys.toml").write_text('import = "j"\n')
-    app = PoolImportApp(tui_settings)
-    async with app.run_test(size=SIZE) as pilot:
-        await routers_loaded(pilot, app, 1)
-        await pilot.press("j")
-        await wait_until(pilot, lambda: job_ids(app) == [1], what="job #1 from j")
-        await pilot.press("question_mark")
-        help_screen = await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen)
-        assert ("j", "import") in [(key, binding.id) for key, binding in help_screen.keys]
 
 
 async def test_edit_form_tests_the_stored_password_when_none_is_typed(

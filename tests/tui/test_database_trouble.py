@@ -30,7 +30,7 @@ def banner_text(app: PoolImportApp) -> str:
 async def pools_screen_of_first_router(pilot: Any, app: PoolImportApp) -> PoolsScreen:
     await wait_until(pilot, lambda: app.query_one(RoutersTable).row_count == 3, what="routers")
     table = app.query_one(RoutersTable)
-    table.select_key(next(key for key, r in app.routers.items() if r["name"] == "core-pppoe"))
+    table.select_key(next(key for key, r in app.main_screen.routers.items() if r["name"] == "core-pppoe"))
     table.focus()
     await pilot.press("p")
     return await wait_until(pilot, lambda: isinstance(app.screen, PoolsScreen) and app.screen, what="pools")

@@ -75,7 +75,7 @@ async def main_loaded(pilot: Any, app: PoolImportApp) -> None:
 
 
 async def select_router(pilot: Any, app: PoolImportApp, name: str) -> str:
-    key = next(key for key, router in app.routers.items() if router["name"] == name)
+    key = next(key for key, router in app.main_screen.routers.items() if router["name"] == name)
     table = app.query_one(RoutersTable)
     table.select_key(key)
     table.focus()

@@ -11,11 +11,8 @@ from textual.widgets import Input
 from poolimport.core.config import Settings
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.addresses_screen import AddressesScreen
-from poolimport.tui.components.jobs_table import JobsTable
-from poolimport.tui.components.log_pane import LogPane
 from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.router_form import RouterForm
-from poolimport.tui.components.routers_table import RoutersTable
 from tests.tui.conftest import wait_until
 from tests.tui.sample_data import seed
 
@@ -38,9 +35,9 @@ async def settled(pilot: Any) -> None:
 async def loaded(pilot: Any) -> None:
     """The main screen as it opens: routers, jobs, and the newest job's log, all read once."""
     app = pilot.app
-    await wait_until(pilot, lambda: app.main_widget(RoutersTable).row_count == 3, what="routers")
-    await wait_until(pilot, lambda: app.main_widget(JobsTable).row_count == 5, what="jobs")
-    await wait_until(pilot, lambda: app.main_widget(LogPane).loaded, what="job #5 events")
+    await wait_until(pilot, lambda: app.main_screen.routers_table.row_count == 3, what="routers")
+    await wait_until(pilot, lambda: app.main_screen.jobs_table.row_count == 5, what="jobs")
+    await wait_until(pilot, lambda: app.main_screen.log_pane.loaded, what="job #5 events")
     await settled(pilot)
 
 
@@ -52,9 +49,9 @@ async def main_screen(pilot: Any) -> None:
 async def log_of_first_job(pilot: Any) -> None:
     await loaded(pilot)
     app = pilot.app
-    app.main_widget(JobsTable).select_key("1")
-    await wait_until(pilot, lambda: app.main_widget(LogPane).last_event_id == 9, what="job #1 events")
-    app.main_widget(JobsTable).focus()
+    app.main_screen.jobs_table.select_key("1")
+    await wait_until(pilot, lambda: app.main_screen.log_pane.last_event_id == 9, what="job #1 events")
+    app.main_screen.jobs_table.focus()
     await settled(pilot)
 
 

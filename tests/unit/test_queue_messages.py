@@ -18,7 +18,7 @@ from huey.registry import Message
 
 from poolimport.core.config import Settings
 from poolimport.core.secrets import SecretError, ensure_key_file, queue_signing_key
-from poolimport.queue.app import check_queue, huey
+from poolimport.queue.app import make_huey
 from poolimport.queue.messages import RefusedMessage, RevokeFlag, SignedJsonSerializer
 
 TASK = "poolimport.queue.tasks.poolimport.import_pools"
@@ -201,9 +201,8 @@ def test_the_signing_key_is_derived_from_the_key_file_not_the_key_itself(tmp_pat
 
 @pytest.fixture
 def queue(settings: Settings) -> Huey:
-    """The project's Huey instance on the test's SQLite queue (its task registered, as in a consumer)."""
-    check_queue()  # follows POOLIMPORT_HOME to the test's home
-    return huey
+    """A Huey instance as a consumer builds it, on the test's SQLite queue (its task registered)."""
+    return make_huey(settings)
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -24,6 +24,12 @@ def test_env_wins_over_config_file(tmp_path: Path) -> None:
     assert settings.key_file == tmp_path / "secret.key"
 
 
+def test_the_keymap_table_keeps_dotted_ids_and_no_variable_sets_it(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[keymap]\nimport = "j,ctrl+i"\npools.back = "b"\n')
+    settings = load_settings({"POOLIMPORT_HOME": str(tmp_path), "POOLIMPORT_KEYMAP": "x"})
+    assert settings.keymap == (("import", "j,ctrl+i"), ("pools.back", "b"))
+
+
 def test_default_home_is_the_xdg_data_dir(tmp_path: Path) -> None:
     settings = load_settings({"XDG_DATA_HOME": str(tmp_path)})
     assert settings.home == tmp_path / "poolimport"
@@ -36,6 +42,9 @@ def test_default_home_is_the_xdg_data_dir(tmp_path: Path) -> None:
         ("batch_size = 0\n", "batch_size must be greater than 0"),
         ("colour = 'blue'\n", "unknown setting(s)"),
         ("not toml at all [\n", "cannot read"),
+        ("keymap = 'j'\n", "keymap in .* must be a table"),
+        ("[keymap]\nimport = 7\n", "import takes keys such as"),
+        ("[keymap]\nimport = 'j,'\n", "import takes keys such as"),
     ],
 )
 def test_bad_settings_are_one_clear_error(tmp_path: Path, content: str, message: str) -> None:

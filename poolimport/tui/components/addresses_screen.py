@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header
 
+from poolimport.core.queries import AddressRow
 from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.loading_screen import LoadingScreen
+from poolimport.tui.components.tui_app import tui_app
 
 PAGE = 500
 
@@ -43,7 +44,7 @@ class AddressesScreen(LoadingScreen):
         super().__init__()
         self.pool_id, self.pool_name = pool_id, pool_name
         self.status: str | None = None
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[AddressRow] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -63,13 +64,10 @@ class AddressesScreen(LoadingScreen):
         self.load(len(self.rows))
 
     def load(self, offset: int) -> None:
-        status = self.status
-        self.fetch(
-            lambda: self.app.data.addresses(self.pool_id, status, offset, PAGE),  # type: ignore[attr-defined]
-            partial(self._show, status, offset),
-        )
+        data, pool_id, status = tui_app(self).data, self.pool_id, self.status
+        self.fetch(lambda: data.addresses(pool_id, status, offset, PAGE), partial(self._show, status, offset))
 
-    def _show(self, status: str | None, offset: int, page: list[dict[str, Any]]) -> None:
+    def _show(self, status: str | None, offset: int, page: list[AddressRow]) -> None:
         if status != self.status:
             return  # another status was chosen meanwhile
         self.rows = self.rows[:offset] + page

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header
 
+from poolimport.core.audit import AuditRow
 from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.loading_screen import LoadingScreen
+from poolimport.tui.components.tui_app import tui_app
 
 OUTCOME_STYLE = {"ok": "", "refused": "bold yellow", "failed": "bold red"}
 
@@ -30,7 +30,7 @@ class AuditTable(FilterTable):
     )
     NARROW_COLUMNS = ("at", "who", "action", "outcome", "subject", "detail")
 
-    def show(self, rows: list[dict[str, Any]]) -> None:
+    def show(self, rows: list[AuditRow]) -> None:
         self.show_rows(
             [
                 (
@@ -70,4 +70,4 @@ class AuditScreen(LoadingScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.fetch(self.app.data.audit, self.query_one(AuditTable).show)  # type: ignore[attr-defined]
+        self.fetch(tui_app(self).data.audit, self.query_one(AuditTable).show)

@@ -1,26 +1,14 @@
 """A one-line banner for trouble that isn't one request's fault: database or queue unreachable.
 
-Every screen has one: the app's own trouble (its poll) shows on all of them, a screen's trouble (its
-query) on that screen only."""
+Every screen has one: the app's own trouble (its poll, the queue check) shows on all of them, a screen's
+trouble (its query) on that screen only."""
 
 from __future__ import annotations
 
-from sqlalchemy.exc import SQLAlchemyError
 from textual.widgets import Static
 
-from poolimport.core.db import DatabaseError
-from poolimport.core.text import one_line
 from poolimport.tui.components import cells
-
-# What a query may raise when the database is away, locked, or missing a table: the banner, never an exit.
-DATABASE_ERRORS = (SQLAlchemyError, DatabaseError)
-
-
-def first_line(exc: BaseException) -> str:
-    """The driver's own first line of an error (not SQLAlchemy's wrapping), fit for one line."""
-    orig = getattr(exc, "orig", None)
-    text = str(orig or exc).strip()
-    return one_line(text.splitlines()[0] if text else type(exc).__name__)
+from poolimport.tui.components.tui_app import tui_app
 
 
 class Banner(Static):
@@ -30,8 +18,13 @@ class Banner(Static):
         self.display = False
 
     def on_mount(self) -> None:
-        # A screen opened during trouble shows it at once, not at the next poll.
-        for source, message in getattr(self.app, "problems", {}).items():
+        # The app's trouble, from now on; a screen opened during trouble shows it at once.
+        self.watch(tui_app(self), "problems", self._app_problems)
+
+    def _app_problems(self, old: dict[str, str], new: dict[str, str]) -> None:
+        for source in old.keys() - new.keys():
+            self.set_problem(source, None)
+        for source, message in new.items():
             self.set_problem(source, message)
 
     def set_problem(self, source: str, message: str | None) -> None:

@@ -2,7 +2,7 @@
 
 `plain` is the one way text from a router, an operator or the database reaches the screen: table cells,
 border titles and subtitles, the banner, the form, the help. Notifications take a str: they go through
-the app's `_tell`, which `one_line`s it and passes markup=False."""
+the app's presenter, which `one_line`s it and passes markup=False."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
+from poolimport.core.job_queries import JobRow
 from poolimport.core.statuses import JobStatus
 from poolimport.core.text import one_line, printable
 
@@ -68,10 +69,10 @@ def duration(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def rate_and_eta(job: dict[str, object]) -> tuple[str, str]:
-    elapsed = job.get("elapsed")
-    done, total = int(job["addresses_done"] or 0), int(job["addresses_total"] or 0)  # type: ignore[call-overload]
-    if not isinstance(elapsed, int | float) or elapsed <= 0 or done <= 0:
+def rate_and_eta(job: JobRow) -> tuple[str, str]:
+    elapsed = job["elapsed"]
+    done, total = job["addresses_done"] or 0, job["addresses_total"] or 0
+    if elapsed is None or elapsed <= 0 or done <= 0:
         return "-", "-"
     rate = done / elapsed
     if job["status"] != JobStatus.RUNNING or done >= total:

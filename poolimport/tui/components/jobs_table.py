@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 
+from poolimport.core.job_queries import JobRow
 from poolimport.core.statuses import JobStatus
 from poolimport.tui.components import cells
 from poolimport.tui.components.filter_table import FilterTable, Row
 
 
-def progress(job: dict[str, Any]) -> Text:
+def progress(job: JobRow) -> Text:
     if job["status"] == JobStatus.RUNNING and not job["pools_total"]:
         return Text("reading router", style="italic")  # totals are known once the pools are read
     done, total = job["addresses_done"], job["addresses_total"]
@@ -20,7 +19,7 @@ def progress(job: dict[str, Any]) -> Text:
     return cells.bar(done, total)
 
 
-def origin(job: dict[str, Any]) -> str:
+def origin(job: JobRow) -> str:
     """Where the job came from: the queue or a terminal's `import --sync`, and whether it is a dry run."""
     return f"{job['source']} dry" if job["dry_run"] else str(job["source"])
 
@@ -43,7 +42,7 @@ class JobsTable(FilterTable):
     )
     NARROW_COLUMNS = ("id", "router", "status", "progress", "addresses", "eta", "error")
 
-    def show(self, jobs: list[dict[str, Any]]) -> None:
+    def show(self, jobs: list[JobRow]) -> None:
         rows: list[tuple[str, Row]] = []
         for job in jobs:
             rate, eta = cells.rate_and_eta(job)

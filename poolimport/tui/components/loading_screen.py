@@ -1,22 +1,37 @@
-"""A screen filled by one database query at a time, run in a thread worker so the UI never waits on it.
+"""A screen filled by one database query at a time, run off the event loop so the UI never waits on it.
 
-A database error is this screen's banner, and the query is tried again until it answers; any other error
-is a notification, as for the app's other core calls: never an exit."""
+A database that doesn't answer is this screen's banner, and the query is tried again until it answers;
+anything else the query raises goes to the app's presenter, as for every other worker: never an exit."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
-from textual import work
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.worker import get_current_worker
 
-from poolimport.tui.components.banner import DATABASE_ERRORS, Banner, first_line
+from poolimport.tui.components.banner import Banner
+from poolimport.tui.components.tui_app import tui_app
+from poolimport.tui.presenter import DATABASE_ERRORS, first_line
 
 RETRY_AFTER = 2.0
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """The database didn't answer the query; why, in one line."""
+
+    problem: str
+
+
+def attempt(query: Callable[[], T]) -> T | Unavailable:
+    try:
+        return query()
+    except DATABASE_ERRORS as exc:
+        return Unavailable(first_line(exc))
 
 
 class LoadingScreen(Screen[None]):
@@ -33,31 +48,20 @@ class LoadingScreen(Screen[None]):
         if self._retry is not None:
             self._retry.stop()
             self._retry = None
-        self._run(query, show)
 
-    @work(thread=True, exclusive=True, group="fetch")
-    def _run(self, query: Callable[[], Any], show: Callable[[Any], None]) -> None:
-        try:
-            result = query()
-        except DATABASE_ERRORS as exc:
-            if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self._failed, first_line(exc), query, show)
-            return
-        except Exception as exc:  # a refusal (the operator's access changed) or a bug: said, not retried
-            if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self.app.report_failure, exc)  # type: ignore[attr-defined]
-            return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._fetched, result, show)
+        def fetched(result: T | Unavailable) -> None:
+            self._fetched(result, query, show)
 
-    def _failed(self, problem: str, query: Callable[[], Any], show: Callable[[Any], None]) -> None:
+        # One group per screen: a newer fetch (another status, say) cancels the one it replaces.
+        tui_app(self).run_core(lambda: attempt(query), fetched, group=f"fetch-{id(self)}", exclusive=True)
+
+    def _fetched(self, result: T | Unavailable, query: Callable[[], T], show: Callable[[T], None]) -> None:
         if not self.is_attached:
             return  # closed meanwhile
-        self.query_one(Banner).set_problem(self.SOURCE, problem)
-        self._retry = self.set_timer(RETRY_AFTER, lambda: self.fetch(query, show))
-
-    def _fetched(self, result: Any, show: Callable[[Any], None]) -> None:
-        if not self.is_attached:
+        banner = self.query_one(Banner)
+        if isinstance(result, Unavailable):
+            banner.set_problem(self.SOURCE, result.problem)
+            self._retry = self.set_timer(RETRY_AFTER, lambda: self.fetch(query, show))
             return
-        self.query_one(Banner).set_problem(self.SOURCE, None)
+        banner.set_problem(self.SOURCE, None)
         show(result)

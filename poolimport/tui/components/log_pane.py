@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from poolimport.core.job_queries import event_text
+from poolimport.core.job_queries import EventRow, event_text
 from poolimport.core.text import printable
 from poolimport.tui.components import cells
 
@@ -39,7 +39,7 @@ class _Entry:
     lines: list[Strip] = field(default_factory=list)
 
 
-def _entry(event: dict[str, Any]) -> _Entry:
+def _entry(event: EventRow) -> _Entry:
     level = str(event["level"])
     style = cells.LEVEL_STYLE.get(level, "")
     head = Text.assemble((cells.clock(event["time"]) + " ", "dim"), (f"{level.upper()[:7]:7} ", style))
@@ -109,7 +109,7 @@ class LogPane(ScrollView, can_focus=True):
         self._relayout(keep_place=False)
         self._retitle()
 
-    def show_tail(self, job_id: int, events: list[dict[str, Any]], has_older: bool) -> None:
+    def show_tail(self, job_id: int, events: list[EventRow], has_older: bool) -> None:
         if job_id != self.job_id or self.loaded:
             return  # a poll for a job no longer selected, or one that raced a newer poll
         self.loaded, self.has_older, self.has_newer = True, has_older, False
@@ -118,7 +118,7 @@ class LogPane(ScrollView, can_focus=True):
         self.add_events(job_id, events)
         self._retitle()
 
-    def add_events(self, job_id: int, events: list[dict[str, Any]]) -> None:
+    def add_events(self, job_id: int, events: list[EventRow]) -> None:
         if job_id != self.job_id or not self.loaded or self.has_newer:
             return
         new = [_entry(event) for event in events if event["id"] > self.last_event_id]
@@ -143,7 +143,7 @@ class LogPane(ScrollView, can_focus=True):
             self._scroll(self.scroll_y - dropped)  # the lines above went away: keep the same ones in view
         self._retitle()
 
-    def prepend(self, job_id: int, events: list[dict[str, Any]], has_older: bool) -> None:
+    def prepend(self, job_id: int, events: list[EventRow], has_older: bool) -> None:
         """Older events above the window; the view stays on the lines it showed."""
         self._older_asked = False
         if job_id != self.job_id or not self._entries:

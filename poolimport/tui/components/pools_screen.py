@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header
 
+from poolimport.core.queries import PoolRow
 from poolimport.tui.components import cells
 from poolimport.tui.components.addresses_screen import AddressesScreen
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.loading_screen import LoadingScreen
+from poolimport.tui.components.tui_app import tui_app
 
 
 class PoolsTable(FilterTable):
-    BINDINGS = [Binding("enter", "select_cursor", "Addresses", tooltip="the pool's addresses")]
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Addresses", tooltip="the pool's addresses", id="pools.addresses")
+    ]
     COLUMNS = (
         ("name", "Pool", 18),
         ("family", "IP", 2),
@@ -31,7 +33,7 @@ class PoolsTable(FilterTable):
     )
     NARROW_COLUMNS = ("name", "family", "total", "used", "free", "stale", "status")
 
-    def show(self, pools: list[dict[str, Any]]) -> None:
+    def show(self, pools: list[PoolRow]) -> None:
         self.show_rows(
             [
                 (
@@ -65,7 +67,7 @@ class PoolsScreen(LoadingScreen):
     def __init__(self, router_id: int, router_name: str) -> None:
         super().__init__()
         self.router_id, self.router_name = router_id, router_name
-        self.pools: dict[str, dict[str, Any]] = {}
+        self.pools: dict[str, PoolRow] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -77,9 +79,10 @@ class PoolsScreen(LoadingScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.fetch(lambda: self.app.data.pools(self.router_id), self._show)  # type: ignore[attr-defined]
+        data, router_id = tui_app(self).data, self.router_id
+        self.fetch(lambda: data.pools(router_id), self._show)
 
-    def _show(self, pools: list[dict[str, Any]]) -> None:
+    def _show(self, pools: list[PoolRow]) -> None:
         self.pools = {str(p["id"]): p for p in pools}
         self.query_one(PoolsTable).show(pools)
 

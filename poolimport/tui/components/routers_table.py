@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 
 from poolimport.tui.components import cells
 from poolimport.tui.components.filter_table import FilterTable
+from poolimport.tui.data import RouterView
 
 
 def utilisation(used: int, total: int) -> Text:
@@ -32,7 +31,7 @@ class RoutersTable(FilterTable):
     )
     NARROW_COLUMNS = ("name", "tenant", "last", "when", "addresses", "use", "error")
 
-    def show(self, routers: list[dict[str, Any]]) -> None:
+    def show(self, routers: list[RouterView]) -> None:
         self.show_rows(
             [
                 (
