@@ -155,7 +155,7 @@ def test_what_the_tui_asks_of_jobs_is_recorded_when_refused(
     as the same commands are."""
     router_id = add_router(sim, name="north-1", tenant="north")
     assert here("operator", "add", "vic", "--tenant", "north", "--role", "viewer").returncode == 0
-    queued = json.loads(here("import", "north-1", "--json").stdout)["job_id"]
+    queued = json.loads(here("import", "north-1", "--json").stdout)["job_ids"][0]
     as_vic = JobActions(replace(settings, identity=Identity(os_account(), acting_as="vic")), send=str)
     with pytest.raises(AccessDenied, match="vic is a viewer and may not start imports"):
         as_vic.import_routers([router_id])
