@@ -70,7 +70,8 @@ def test_changes_are_made_as_the_keys_operator_from_the_clients_address(
     with session_scope(get_engine(settings)) as session:
         job = session.scalar(select(ImportJob).where(ImportJob.id == queued["job_ids"][0]))
         assert job is not None and job.requested_by == "nora"
-    ok(sshd.run(installation.keys["nora"], f"cancel {queued['job_ids'][0]}"))  # no consumer here: free the router
+    # No consumer here: cancelling frees the router.
+    ok(sshd.run(installation.keys["nora"], f"cancel {queued['job_ids'][0]}"))
     ok(sshd.run(installation.keys["ada"], "operator add olga --tenant north --role viewer"))
     [row] = audit(installation, action="operator.add", subject="olga")
     assert (row["actor"], row["acting_as"], row["origin"]) == ("ada", None, "127.0.0.1")
