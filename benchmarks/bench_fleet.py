@@ -221,11 +221,11 @@ class Sweep:
 
 def add_routers(ports: dict[str, list[int]]) -> None:
     """The routers of each tenant (tenant -> simulator ports), through the same save as the CLI's."""
+    from poolimport.core.access.tenancy import Scope
     from poolimport.core.config import load_settings
     from poolimport.core.db import get_engine, session_scope
-    from poolimport.core.router_fields import RouterFields
-    from poolimport.core.routers import add_tenant, save_router
-    from poolimport.core.tenancy import Scope
+    from poolimport.core.routers.fields import RouterFields
+    from poolimport.core.routers.records import add_tenant, save_router
 
     settings = load_settings()
     admin = Scope(operator="bench", tenant_ids=None, role="admin")

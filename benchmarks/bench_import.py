@@ -60,7 +60,7 @@ def stored_rows(db_file: Path) -> list[tuple]:  # type: ignore[type-arg]
 
 def measure_65k_once() -> dict[str, float]:
     from poolimport.core.db import dispose_engines
-    from poolimport.core.import_kinds import run_import
+    from poolimport.core.imports.kinds import run_import
 
     config = sim_config([{"name": "pppoe", "ranges": SLASH16}], USED)
     with sim_process(config) as port, bench_home() as home:
@@ -97,7 +97,7 @@ def measure_million() -> tuple[float, float]:
 
 
 def million_child() -> None:
-    from poolimport.core.import_kinds import run_import
+    from poolimport.core.imports.kinds import run_import
 
     with sim_process(sim_config([{"name": "cgnat", "ranges": "10.0.0.0/12"}])) as port, bench_home():
         engine, settings, router_id = setup_router(port)

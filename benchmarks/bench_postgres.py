@@ -69,7 +69,7 @@ def sqlite_home() -> Iterator[None]:
 
 
 def import_once(port: int, home: Callable[[], Any], profile: cProfile.Profile | None = None) -> float:
-    from poolimport.core.import_kinds import run_import
+    from poolimport.core.imports.kinds import run_import
 
     with home():
         engine, settings, router_id = setup_router(port)
@@ -113,7 +113,7 @@ def copy_breakdown(port: int, runs: int) -> dict[str, tuple[float, float]]:
     """The /16's rows, COPYed again into a scratch schema's table as each step leaves it (medians)."""
     from sqlalchemy import text
 
-    from poolimport.core.import_kinds import run_import
+    from poolimport.core.imports.kinds import run_import
 
     medians = {}
     with postgres_home():

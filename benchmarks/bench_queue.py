@@ -28,10 +28,10 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def add_routers(engine, settings, port: int, count: int) -> list[int]:  # type: ignore[no-untyped-def]
+    from poolimport.core.access.tenancy import Scope
     from poolimport.core.db import session_scope
-    from poolimport.core.router_fields import RouterFields
-    from poolimport.core.routers import save_router
-    from poolimport.core.tenancy import Scope
+    from poolimport.core.routers.fields import RouterFields
+    from poolimport.core.routers.records import save_router
 
     admin = Scope(operator="bench", tenant_ids=None, role="admin")
     with session_scope(engine) as session:
@@ -49,10 +49,10 @@ def add_routers(engine, settings, port: int, count: int) -> list[int]:  # type: 
 
 
 def enqueue(engine, settings, queue, router_id: int) -> int:  # type: ignore[no-untyped-def]
-    from poolimport.core import jobs
+    from poolimport.core.access.tenancy import Scope
     from poolimport.core.db import session_scope
+    from poolimport.core.jobs import lifecycle as jobs
     from poolimport.core.models import Router
-    from poolimport.core.tenancy import Scope
 
     admin = Scope(operator="bench", tenant_ids=None, role="admin")
     with session_scope(engine) as session:

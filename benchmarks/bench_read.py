@@ -101,7 +101,7 @@ def timed(func, *args):  # type: ignore[no-untyped-def]
 
 def measure(runs: int, profile: bool) -> dict[str, float]:
     from poolimport.core.db import dispose_engines
-    from poolimport.core.importer import run_import
+    from poolimport.core.imports.run import run_import
 
     with sim_process(busy_router()) as port, bench_home():
         engine, settings, router_id = setup_router(port)

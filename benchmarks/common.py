@@ -67,12 +67,12 @@ def bench_home() -> Iterator[Path]:
 def setup_router(port: int) -> tuple[Any, Any, int]:
     """(engine, settings, router_id) in the current POOLIMPORT_HOME."""
     from poolimport.core import schema
+    from poolimport.core.access.tenancy import Scope
     from poolimport.core.config import load_settings
     from poolimport.core.db import get_engine, session_scope
-    from poolimport.core.router_fields import RouterFields
-    from poolimport.core.routers import add_tenant, save_router
-    from poolimport.core.secrets import ensure_key_file
-    from poolimport.core.tenancy import Scope
+    from poolimport.core.routers.fields import RouterFields
+    from poolimport.core.routers.records import add_tenant, save_router
+    from poolimport.core.secrets.box import ensure_key_file
 
     settings = load_settings()
     ensure_key_file(settings.key_file)

@@ -87,10 +87,10 @@ async def shoot(app: Any, sims: dict[str, Any]) -> None:
 
 
 def main() -> int:
+    from poolimport.cli import demo
     from poolimport.queue.process import spawn_worker, stop_worker
     from poolimport.sim import SimServer
     from poolimport.sim.demo_routers import demo_configs
-    from poolimport.cli import demo
     from poolimport.tui.app import PoolImportApp
 
     configs = demo_configs()

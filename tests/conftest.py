@@ -19,14 +19,14 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from poolimport.core import schema
+from poolimport.core.access.identity import os_account
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
-from poolimport.core.identity import os_account
 from poolimport.core.models import Operator, Tenant
-from poolimport.core.router_fields import RouterFields
-from poolimport.core.routers import add_tenant, save_router
-from poolimport.core.secrets import ensure_key_file
-from poolimport.core.tenancy import Scope
+from poolimport.core.routers.fields import RouterFields
+from poolimport.core.routers.records import add_tenant, save_router
+from poolimport.core.secrets.box import ensure_key_file
 from poolimport.queue.process import spawn_worker, stop_worker
 from poolimport.sim import SimServer
 from tests.pki import issue_certificates

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, Row, select
 
 from poolimport.core.events import WORDING, EventKind
+from poolimport.core.imports.pools.kind import POOLS
 from poolimport.core.models import JobEvent
-from poolimport.core.pool_import import POOLS
 from poolimport.sim import SimServer
 from tests.conftest import run_cli
 

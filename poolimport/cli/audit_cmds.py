@@ -22,8 +22,8 @@ def _since(text: str) -> object:
 
 
 def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.audit import audit_rows
-    from poolimport.core.tenancy import find_router
+    from poolimport.core.access.audit import audit_rows
+    from poolimport.core.access.tenancy import find_router
 
     with ctx.reading() as (session, scope):
         router_id = find_router(session, scope, args.router).id if args.router else None

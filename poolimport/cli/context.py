@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
-    from poolimport.core.tenancy import Scope
+    from poolimport.core.access.tenancy import Scope
 
 
 class CliError(PoolimportError):
@@ -51,7 +51,7 @@ class Context:
     def scope(self) -> Scope:
         """Who is asking, checked once per command (a refusal is recorded once)."""
         if self._scope is None:
-            from poolimport.core.access import authenticate
+            from poolimport.core.access.gate import authenticate
 
             self._scope = authenticate(self.engine(), self.settings.identity)
         return self._scope
@@ -63,7 +63,7 @@ class Context:
             return  # not a refusal, or one recorded where it was raised (a sign-in refusal among them)
         from sqlalchemy.exc import SQLAlchemyError
 
-        from poolimport.core.access import record_refusal_once
+        from poolimport.core.access.gate import record_refusal_once
 
         with suppress(SQLAlchemyError, PoolimportError):
             record_refusal_once(self.engine(), self.scope(), action, refusal)

@@ -11,13 +11,13 @@ import tempfile
 from contextlib import ExitStack
 
 from poolimport.core import schema
+from poolimport.core.access.operators import add_operator, register_first_admin
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.config import load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
-from poolimport.core.operators import add_operator, register_first_admin
-from poolimport.core.router_fields import RouterFields
-from poolimport.core.routers import add_tenant, save_router
-from poolimport.core.secrets import ensure_key_file
-from poolimport.core.tenancy import Scope
+from poolimport.core.routers.fields import RouterFields
+from poolimport.core.routers.records import add_tenant, save_router
+from poolimport.core.secrets.box import ensure_key_file
 from poolimport.queue.process import spawn_worker, stop_worker
 from poolimport.sim import SimServer
 from poolimport.sim.demo_routers import demo_configs

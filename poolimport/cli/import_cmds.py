@@ -11,7 +11,7 @@ from poolimport.cli.output import emit_json, print_error, print_table, print_war
 from poolimport.core.statuses import AddressStatus, JobStatus
 
 if TYPE_CHECKING:
-    from poolimport.core.importer import ImportResult
+    from poolimport.core.imports.run import ImportResult
 
 
 def print_result(result: ImportResult) -> None:
@@ -35,11 +35,11 @@ def print_result(result: ImportResult) -> None:
 
 def run_sync(ctx: Context, args: argparse.Namespace) -> int:
     """The import runs here, but as a job like any other: the same claim on the router, row and events."""
-    from poolimport.core.job_runner import execute_job
-    from poolimport.core.jobs import create_job, finish
+    from poolimport.core.access.tenancy import find_router
+    from poolimport.core.jobs.lifecycle import create_job, finish
+    from poolimport.core.jobs.runner import execute_job
     from poolimport.core.models import JobSource
-    from poolimport.core.routers import refusal_recorded
-    from poolimport.core.tenancy import find_router
+    from poolimport.core.routers.records import refusal_recorded
 
     settings = ctx.settings
     with refusal_recorded(ctx.engine(), "import.sync") as attempt, ctx.session() as (session, scope):
@@ -84,8 +84,8 @@ POOL_COLUMNS = [
 
 
 def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.access.tenancy import find_router
     from poolimport.core.queries import pool_rows
-    from poolimport.core.tenancy import find_router
 
     with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)
@@ -98,8 +98,8 @@ def cmd_pools(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_addresses(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.access.tenancy import find_router
     from poolimport.core.queries import address_rows, find_pools
-    from poolimport.core.tenancy import find_router
 
     with ctx.reading() as (session, scope):
         router = find_router(session, scope, args.router, args.tenant)

@@ -15,8 +15,8 @@ from poolimport.core.config import masked_url
 from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
 
 if TYPE_CHECKING:
-    from poolimport.core.job_actions import JobActions
-    from poolimport.core.job_queries import EventRow, JobRow
+    from poolimport.core.jobs.actions import JobActions
+    from poolimport.core.jobs.queries import EventRow, JobRow
 
 JOB_COLUMNS = [
     "id",
@@ -36,7 +36,7 @@ EXIT_BY_STATUS = {JobStatus.SUCCEEDED: 0, JobStatus.PARTIAL: 3, JobStatus.FAILED
 
 
 def _actions(ctx: Context) -> JobActions:
-    from poolimport.core.job_actions import JobActions
+    from poolimport.core.jobs.actions import JobActions
 
     try:
         from poolimport.queue.app import QueueClient
@@ -63,7 +63,7 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
         return run_sync(ctx, args)
     if bool(args.all) == bool(args.router):
         raise CliError("name a router, or pass --all")
-    from poolimport.core.tenancy import find_router, find_tenant
+    from poolimport.core.access.tenancy import find_router, find_tenant
 
     actions = _actions(ctx)
     with ctx.reading() as (session, scope):
@@ -91,14 +91,14 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _print_event(event: EventRow) -> None:
-    from poolimport.core.job_queries import event_text
+    from poolimport.core.jobs.queries import event_text
 
     say(f"{event['time']} {event['level'].upper():7} {event_text(event)}", flush=True)
 
 
 def _status_now(ctx: Context, job_id: int) -> JobRow:
-    from poolimport.core.job_queries import job_row
-    from poolimport.core.jobs import get_job
+    from poolimport.core.jobs.lifecycle import get_job
+    from poolimport.core.jobs.queries import job_row
 
     with ctx.reading() as (session, scope):
         return job_row(get_job(session, scope, job_id), ctx.settings.heartbeat_interval)
@@ -106,7 +106,7 @@ def _status_now(ctx: Context, job_id: int) -> JobRow:
 
 def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
     """Print events as they come until the job ends (or is seen stalled); exit status from the job's."""
-    from poolimport.core.job_queries import event_rows
+    from poolimport.core.jobs.queries import event_rows
 
     last_event = 0
     hint_at = time.monotonic() + QUEUED_HINT_AFTER
@@ -134,8 +134,8 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
 
 
 def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.job_queries import list_jobs
-    from poolimport.core.tenancy import find_router
+    from poolimport.core.access.tenancy import find_router
+    from poolimport.core.jobs.queries import list_jobs
 
     with ctx.reading() as (session, scope):
         router_id = find_router(session, scope, args.router).id if args.router else None
@@ -154,7 +154,7 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_failed(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.job_queries import list_jobs
+    from poolimport.core.jobs.queries import list_jobs
 
     with ctx.reading() as (session, scope):
         rows = list_jobs(
@@ -185,8 +185,8 @@ def cmd_job_show(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
     if args.follow:
         return _follow(ctx, args.id)
-    from poolimport.core.job_queries import event_rows
-    from poolimport.core.jobs import get_job
+    from poolimport.core.jobs.lifecycle import get_job
+    from poolimport.core.jobs.queries import event_rows
 
     with ctx.reading() as (session, scope):
         get_job(session, scope, args.id)
@@ -222,7 +222,7 @@ def cmd_cancel(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_flush(ctx: Context, args: argparse.Namespace) -> int:
     if not args.stuck:
         raise CliError("say what to flush: --stuck")
-    from poolimport.core.jobs import flush_stuck
+    from poolimport.core.jobs.lifecycle import flush_stuck
 
     with ctx.session() as (session, scope):
         flushed = flush_stuck(session, scope, ctx.settings.heartbeat_interval)

@@ -9,7 +9,7 @@ from poolimport.cli.output import say
 
 
 def cmd_key_rotate(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.password_keys import rotate_key, routers_counted
+    from poolimport.core.secrets.keys import rotate_key, routers_counted
 
     with ctx.reading() as (_session, scope):
         pass

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_table, say
-from poolimport.core.identity import ROLES
+from poolimport.core.access.identity import ROLES
 
 if TYPE_CHECKING:
-    from poolimport.core.ssh_keys import PublicKey
+    from poolimport.core.access.ssh_keys import PublicKey
 
 MAX_KEY_FILE = 64 * 1024  # an RSA-16384 .pub is under 3 KB: anything near this is not a public key
 STDIN = "-"
@@ -21,7 +21,7 @@ STDIN = "-"
 
 def read_public_key(source: str) -> PublicKey:
     """The key in FILE (or on standard input for `-`); a bad one is one line that never quotes it."""
-    from poolimport.core.ssh_keys import InvalidKey, PrivateKeyGiven, parse_public_key
+    from poolimport.core.access.ssh_keys import InvalidKey, PrivateKeyGiven, parse_public_key
 
     name = "standard input" if source == STDIN else Path(source).name
     try:
@@ -47,7 +47,7 @@ def _key_added(fingerprint: str, comment: str | None, name: str) -> None:
 
 
 def cmd_operator_add(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.operators import add_key, add_operator
+    from poolimport.core.access.operators import add_key, add_operator
 
     key = read_public_key(args.ssh_key) if args.ssh_key else None
     with ctx.session() as (session, scope):
@@ -62,7 +62,7 @@ def cmd_operator_add(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_operator_remove(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.operators import remove_operator
+    from poolimport.core.access.operators import remove_operator
 
     with ctx.session() as (session, scope):
         keys = remove_operator(session, scope, args.name)
@@ -71,7 +71,7 @@ def cmd_operator_remove(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_operator_list(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.operators import operator_rows
+    from poolimport.core.access.operators import operator_rows
 
     with ctx.reading() as (session, scope):
         rows = operator_rows(session, scope)
@@ -83,7 +83,7 @@ def cmd_operator_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_key_add(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.operators import add_key
+    from poolimport.core.access.operators import add_key
 
     key = read_public_key(args.ssh_key)
     with ctx.session() as (session, scope):
@@ -94,7 +94,7 @@ def cmd_key_add(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_key_remove(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.operators import remove_key
+    from poolimport.core.access.operators import remove_key
 
     with ctx.session() as (session, scope):
         remove_key(session, scope, args.name, args.fingerprint)
@@ -103,7 +103,7 @@ def cmd_key_remove(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_key_list(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.operators import key_rows
+    from poolimport.core.access.operators import key_rows
 
     with ctx.reading() as (session, scope):
         rows = key_rows(session, scope, args.name)

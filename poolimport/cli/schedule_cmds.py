@@ -12,8 +12,8 @@ from poolimport.core.durations import parse_duration
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from poolimport.core.access.tenancy import Scope
     from poolimport.core.models import Router
-    from poolimport.core.tenancy import Scope
 
 COLUMNS = ["router", "every", "next run", "last success", "age", "state"]
 
@@ -27,8 +27,8 @@ def _interval(text: str) -> float:
 
 def _routers(session: Session, scope: Scope, args: argparse.Namespace) -> list[Router]:
     """The router named, or every router of --tenant."""
+    from poolimport.core.access.tenancy import find_router, find_tenant
     from poolimport.core.models import Router
-    from poolimport.core.tenancy import find_router, find_tenant
 
     if args.router:
         return [find_router(session, scope, args.router, args.tenant)]
@@ -39,7 +39,7 @@ def _routers(session: Session, scope: Scope, args: argparse.Namespace) -> list[R
 
 
 def cmd_set(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.schedule import describe_interval, set_schedule
+    from poolimport.core.jobs.schedule import describe_interval, set_schedule
 
     with ctx.session() as (session, scope):
         routers = _routers(session, scope, args)
@@ -50,7 +50,7 @@ def cmd_set(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_off(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.schedule import schedule_off
+    from poolimport.core.jobs.schedule import schedule_off
 
     with ctx.session() as (session, scope):
         removed = schedule_off(session, scope, _routers(session, scope, args))
@@ -59,14 +59,14 @@ def cmd_off(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _ago(seconds: float | None) -> str:
-    from poolimport.core.schedule import describe_interval
+    from poolimport.core.jobs.schedule import describe_interval
 
     return "never" if seconds is None else f"{describe_interval(round(seconds))} ago"
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.jobs.schedule import describe_interval, schedule_rows
     from poolimport.core.models import utcnow
-    from poolimport.core.schedule import describe_interval, schedule_rows
 
     now = utcnow()
     with ctx.reading() as (session, scope):

@@ -13,15 +13,15 @@ from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_fields, print_table, say
 from poolimport.core.config import masked_url, sqlite_queue_file
 from poolimport.core.private_files import make_private, private_dir, sqlite_files
-from poolimport.core.router_fields import FIELD_DEFAULTS, FIELD_NAMES, RouterFields, fields_of
+from poolimport.core.routers.fields import FIELD_DEFAULTS, FIELD_NAMES, RouterFields, fields_of
 
 if TYPE_CHECKING:
-    from poolimport.core.tenancy import Scope
+    from poolimport.core.access.tenancy import Scope
 
 
 def _asker(ctx: Context) -> Scope:
     """Who runs the command, for the audit; someone the operators table doesn't know may do nothing more."""
-    from poolimport.core.tenancy import AccessDenied, Scope
+    from poolimport.core.access.tenancy import AccessDenied, Scope
 
     try:
         with ctx.reading() as (_session, scope):
@@ -32,10 +32,10 @@ def _asker(ctx: Context) -> Scope:
 
 def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
     from poolimport.core import schema
+    from poolimport.core.access.operators import register_first_admin
     from poolimport.core.db import session_scope
-    from poolimport.core.operators import register_first_admin
-    from poolimport.core.password_keys import routers_counted, set_up_key
-    from poolimport.core.secrets import old_key_file
+    from poolimport.core.secrets.box import old_key_file
+    from poolimport.core.secrets.keys import routers_counted, set_up_key
 
     settings = ctx.settings
     private_dir(settings.home)
@@ -68,7 +68,7 @@ def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_tenant_add(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.routers import add_tenant
+    from poolimport.core.routers.records import add_tenant
 
     with ctx.session() as (session, scope):
         tenant = add_tenant(session, scope, args.name)
@@ -112,7 +112,7 @@ def _check_tls_options(tls: bool, insecure: bool, ca_file: str | None) -> None:
 
 
 def cmd_router_add(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.routers import refusal_recorded, save_router
+    from poolimport.core.routers.records import refusal_recorded, save_router
 
     _check_tls_options(args.tls, not args.tls_verify, args.ca_file)
     fields = RouterFields.from_values(vars(args))
@@ -135,8 +135,8 @@ def _edited(args: argparse.Namespace, before: RouterFields) -> RouterFields:
 
 
 def cmd_router_edit(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.routers import refusal_recorded, save_router
-    from poolimport.core.tenancy import find_router
+    from poolimport.core.access.tenancy import find_router
+    from poolimport.core.routers.records import refusal_recorded, save_router
 
     given = args.password_stdin or args.password_env
     password = _read_password(args) if given else None
@@ -190,8 +190,8 @@ def cmd_router_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_router_test(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.routers import probe, refusal_recorded, save_test
-    from poolimport.core.tenancy import find_router
+    from poolimport.core.access.tenancy import find_router
+    from poolimport.core.routers.records import probe, refusal_recorded, save_test
 
     # The probe waits on the network (up to the router's timeout): not inside a write transaction,
     # which on SQLite would hold the one write lock and stall imports and heartbeats meanwhile.
@@ -230,8 +230,8 @@ def _confirm(question: str) -> bool:
 
 
 def cmd_router_remove(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.routers import check_may_remove, refusal_recorded, remove_router
-    from poolimport.core.tenancy import find_router
+    from poolimport.core.access.tenancy import find_router
+    from poolimport.core.routers.records import check_may_remove, refusal_recorded, remove_router
 
     with refusal_recorded(ctx.engine(), "router.remove") as attempt, ctx.session() as (session, scope):
         attempt.scope = scope

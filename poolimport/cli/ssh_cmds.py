@@ -23,9 +23,9 @@ from pathlib import Path
 
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import print_warning
+from poolimport.core.access.identity import Identity
 from poolimport.core.config import ENV_PREFIX, Settings, load_settings
 from poolimport.core.errors import Refusal
-from poolimport.core.identity import Identity
 from poolimport.core.text import one_line
 
 SERVER_COMMANDS = ("init", "worker", "sim", "demo", "ssh")
@@ -74,12 +74,12 @@ def parse_ssh_command(command: str) -> list[str]:
 
 
 def cmd_ssh_serve(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core import audit
-    from poolimport.core.access import authenticate
+    from poolimport.core.access import audit
+    from poolimport.core.access.gate import authenticate
+    from poolimport.core.access.operators import key_owner
+    from poolimport.core.access.tenancy import AccessDenied, Scope
     from poolimport.core.db import get_engine, session_scope
-    from poolimport.core.operators import key_owner
     from poolimport.core.schema import ensure_current
-    from poolimport.core.tenancy import AccessDenied, Scope
 
     settings = _installation(args.home)
     engine = get_engine(settings)
@@ -144,8 +144,8 @@ def _tui(settings: Settings) -> int:
 
 
 def cmd_ssh_authorized_keys(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.operators import authorized_keys
-    from poolimport.core.ssh_keys import InvalidKey, authorized_keys_line
+    from poolimport.core.access.operators import authorized_keys
+    from poolimport.core.access.ssh_keys import InvalidKey, authorized_keys_line
 
     with ctx.reading() as (session, scope):
         keys = authorized_keys(session, scope)

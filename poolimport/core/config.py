@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from poolimport.core.access.identity import Identity, os_account
 from poolimport.core.errors import PoolimportError
-from poolimport.core.identity import Identity, os_account
 
 ENV_PREFIX = "POOLIMPORT_"
 

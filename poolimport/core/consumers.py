@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from poolimport.core.jobs import STALL_FACTOR
+from poolimport.core.access.tenancy import Scope
+from poolimport.core.jobs.lifecycle import STALL_FACTOR
 from poolimport.core.models import Consumer, ImportJob, utcnow
 from poolimport.core.statuses import JobStatus
-from poolimport.core.tenancy import Scope
 
 
 def check_in(engine: Engine, name: str, host: str, pid: int, threads: int, started_at: datetime) -> None:

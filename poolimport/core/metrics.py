@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.consumers import alive_count
 from poolimport.core.models import ImportJob, Router, utcnow
 from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
-from poolimport.core.tenancy import Scope
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 

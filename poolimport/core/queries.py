@@ -8,9 +8,9 @@ from typing import TypedDict
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.models import IpPool, PoolAddress, Router, Tenant
 from poolimport.core.statuses import PoolStatus
-from poolimport.core.tenancy import Scope
 
 
 class RouterRow(TypedDict):

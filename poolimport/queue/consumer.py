@@ -25,8 +25,8 @@ from huey.exceptions import HueyException
 from huey.registry import Message
 
 from poolimport.core.config import load_settings
-from poolimport.core.job_runner import WORKER_NAME
-from poolimport.core.secrets import SecretError
+from poolimport.core.jobs.runner import WORKER_NAME
+from poolimport.core.secrets.box import SecretError
 from poolimport.queue.check_in import CheckIn
 from poolimport.queue.messages import RefusedMessage, RevokeFlag, SignedJsonSerializer
 from poolimport.queue.outage import Backoff, Outage

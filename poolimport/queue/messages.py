@@ -28,7 +28,7 @@ from huey.registry import Message
 from huey.serializer import Serializer
 
 from poolimport.core.errors import PoolimportError
-from poolimport.core.secrets import queue_signing_key
+from poolimport.core.secrets.box import queue_signing_key
 
 VERSION = 1
 SEPARATOR = b"."

@@ -10,8 +10,8 @@ import logging
 
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine
-from poolimport.core.jobs import Sender
-from poolimport.core.schedule import enqueue_due, hold_lease
+from poolimport.core.jobs.lifecycle import Sender
+from poolimport.core.jobs.schedule import enqueue_due, hold_lease
 from poolimport.queue.outage import Outage
 from poolimport.queue.periodic import Periodic
 

@@ -6,8 +6,8 @@ import logging
 
 from poolimport.core.config import Settings
 from poolimport.core.events import EventKind, event
-from poolimport.core.joblog import job_logger, log_event
-from poolimport.core.jobs import Sender, auto_retry_stalled
+from poolimport.core.jobs.lifecycle import Sender, auto_retry_stalled
+from poolimport.core.jobs.log import job_logger, log_event
 from poolimport.queue.outage import Outage
 from poolimport.queue.periodic import Periodic
 

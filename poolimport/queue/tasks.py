@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from poolimport.core.config import load_settings
 from poolimport.core.db import get_engine
-from poolimport.core.job_runner import run_job
+from poolimport.core.jobs.runner import run_job
 
 TASK_NAME = "poolimport.import_pools"
 

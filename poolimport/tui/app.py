@@ -17,7 +17,7 @@ from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from poolimport.core.access import authenticate
+from poolimport.core.access.gate import authenticate
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import get_engine
 from poolimport.core.errors import PoolimportError

@@ -15,11 +15,13 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
-from poolimport.core.audit import AuditRow, audit_rows
+from poolimport.core.access.audit import AuditRow, audit_rows
+from poolimport.core.access.tenancy import NotFound, Scope, resolve_scope
 from poolimport.core.config import Settings, masked_url
 from poolimport.core.db import get_engine, get_read_engine, session_scope
-from poolimport.core.job_actions import JobActions
-from poolimport.core.job_queries import (
+from poolimport.core.jobs.actions import JobActions
+from poolimport.core.jobs.lifecycle import effective_status
+from poolimport.core.jobs.queries import (
     EventRow,
     JobRow,
     event_rows,
@@ -27,18 +29,16 @@ from poolimport.core.job_queries import (
     list_jobs,
     newest_event_id_before,
 )
-from poolimport.core.jobs import effective_status
 from poolimport.core.models import Router, Tenant
 from poolimport.core.queries import AddressRow, PoolRow, RouterRow, address_rows, pool_rows, router_rows
-from poolimport.core.router_fields import (
+from poolimport.core.routers.fields import (
     RouterFields,
     apply_fields,
     check_password_stays,
     fields_of,
     form_values,
 )
-from poolimport.core.routers import probe, refusal_recorded, save_router, save_test
-from poolimport.core.tenancy import NotFound, Scope, resolve_scope
+from poolimport.core.routers.records import probe, refusal_recorded, save_router, save_test
 from poolimport.queue.app import QueueClient
 
 JOBS_PAGE = 200

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from poolimport.core.job_queries import EventRow, JobRow
+from poolimport.core.jobs.queries import EventRow, JobRow
 from poolimport.tui.components.log_pane import TAIL_EVENTS
 from poolimport.tui.data import Data, EventPage, RouterView
 from poolimport.tui.presenter import DATABASE_ERRORS, first_line

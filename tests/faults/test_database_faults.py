@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from poolimport.core import schema
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine
-from poolimport.core.import_kinds import run_import
+from poolimport.core.imports.kinds import run_import
 from poolimport.core.models import IpPool, PoolAddress
 from poolimport.sim import SimServer
 from tests.conftest import POSTGRES_URL, router_adder, router_config, run_cli

@@ -15,9 +15,15 @@ from sqlalchemy import Engine, func, select
 
 from poolimport.core.config import Settings
 from poolimport.core.events import EventKind
-from poolimport.core.import_kinds import run_import
+from poolimport.core.imports.kinds import run_import
 from poolimport.core.models import IpPool, PoolAddress, Router
-from poolimport.core.routeros import WAIT_SLICE, PatientTransport, RouterClient, RouterStopped, RouterTarget
+from poolimport.core.routers.api import (
+    WAIT_SLICE,
+    PatientTransport,
+    RouterClient,
+    RouterStopped,
+    RouterTarget,
+)
 from poolimport.sim import SimServer
 from poolimport.sim.config import generate_used
 from tests.conftest import PASSWORD, Consumer, run_cli

@@ -12,11 +12,11 @@ from sqlalchemy import Engine, select, text
 from poolimport.core import schema
 from poolimport.core.config import Settings
 from poolimport.core.db import make_engine, session_scope
-from poolimport.core.import_kinds import run_import
-from poolimport.core.job_runner import run_job
-from poolimport.core.jobs import create_job
+from poolimport.core.imports.kinds import run_import
+from poolimport.core.imports.pools.writer import PoolWriter
+from poolimport.core.jobs.lifecycle import create_job
+from poolimport.core.jobs.runner import run_job
 from poolimport.core.models import ImportJob, IpPool, Router
-from poolimport.core.pool_writer import PoolWriter
 from poolimport.core.queries import pool_rows
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, router_config, run_cli

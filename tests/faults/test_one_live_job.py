@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
-from poolimport.core.jobs import JobRefused, create_job
+from poolimport.core.jobs.lifecycle import JobRefused, create_job
 from poolimport.core.models import ImportJob, PoolAddress, Router
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, router_config, run_cli

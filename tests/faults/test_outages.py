@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 from poolimport.core import schema
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
-from poolimport.core.router_fields import RouterFields
-from poolimport.core.routers import add_tenant, save_router
+from poolimport.core.routers.fields import RouterFields
+from poolimport.core.routers.records import add_tenant, save_router
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, PASSWORD, Consumer, register_me
 from tests.helpers import enqueue, wait_for, wait_status

@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
-from poolimport.core.import_kinds import run_import
+from poolimport.core.imports.kinds import run_import
+from poolimport.core.imports.pools.snapshot import NUL, NUL_SHOWN_AS
 from poolimport.core.queries import pool_rows
-from poolimport.core.snapshot import NUL, NUL_SHOWN_AS
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, router_config
 

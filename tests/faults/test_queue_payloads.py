@@ -25,8 +25,8 @@ from sqlalchemy import Engine, func, select
 
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import session_scope
-from poolimport.core.job_actions import JobActions
-from poolimport.core.jobs import create_job
+from poolimport.core.jobs.actions import JobActions
+from poolimport.core.jobs.lifecycle import create_job
 from poolimport.core.models import ImportJob, JobEvent, Router
 from poolimport.queue.app import NAME, QueueClient, storage_for
 from poolimport.queue.messages import SignedJsonSerializer

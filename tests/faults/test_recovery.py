@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select, update
 from poolimport.core.config import ConfigError, Settings, load_settings
 from poolimport.core.db import get_read_engine, session_scope
 from poolimport.core.events import EventKind
-from poolimport.core.jobs import auto_retry_stalled, claim, create_job
+from poolimport.core.jobs.lifecycle import auto_retry_stalled, claim, create_job
 from poolimport.core.models import ImportJob, IpPool, JobSource, PoolAddress, Router, utcnow
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, SLOW_ROW_DELAY, Consumer, router_config, run_cli

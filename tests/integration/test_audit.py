@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from poolimport.core.access.identity import Identity, os_account
+from poolimport.core.access.tenancy import AccessDenied
 from poolimport.core.config import Settings
 from poolimport.core.durations import parse_duration
-from poolimport.core.identity import Identity, os_account
-from poolimport.core.job_actions import JobActions
-from poolimport.core.tenancy import AccessDenied
+from poolimport.core.jobs.actions import JobActions
 from poolimport.sim import SimServer
 from tests.conftest import router_config, run_cli
 from tests.integration.test_cli import Result, here, outputs

@@ -410,7 +410,7 @@ def test_the_password_never_appears_in_output_database_or_log(
 ) -> None:
     from poolimport.core.config import load_settings
     from poolimport.core.db import get_engine
-    from poolimport.core.job_runner import run_job
+    from poolimport.core.jobs.runner import run_job
 
     ok(here("init"))
     ok(here("tenant", "add", "acme"))

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, text
 
 from poolimport.core.config import Settings
 from poolimport.core.models import ImportJob, Router
-from poolimport.core.secrets import ensure_key_file
+from poolimport.core.secrets.box import ensure_key_file
 from poolimport.sim import SimServer
 from tests.conftest import SLOW_ROW_DELAY, router_config, run_cli
 from tests.helpers import SQL_WORDS, start_cli, wait_for, wait_status

@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
-from poolimport.core.audit import audit_rows
+from poolimport.core.access.audit import audit_rows
+from poolimport.core.access.identity import Identity
+from poolimport.core.access.operators import add_key
+from poolimport.core.access.ssh_keys import parse_public_key
+from poolimport.core.access.tenancy import AccessDenied, Scope
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
-from poolimport.core.identity import Identity
 from poolimport.core.models import Operator, OperatorKey, Router, Tenant
-from poolimport.core.operators import add_key
-from poolimport.core.ssh_keys import parse_public_key
-from poolimport.core.tenancy import AccessDenied, Scope
 from poolimport.sim import SimServer
 from poolimport.tui.data import Data
 from tests.conftest import run_cli

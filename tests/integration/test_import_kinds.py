@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
-from poolimport.core import import_kinds
+from poolimport.core.access.tenancy import find_router
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.errors import InvalidInput
 from poolimport.core.events import EventKind
-from poolimport.core.importer import ImportResult, ImportRun
-from poolimport.core.job_runner import execute_job
-from poolimport.core.jobs import JobRefused, create_job
+from poolimport.core.imports import kinds as import_kinds
+from poolimport.core.imports.run import ImportResult, ImportRun
+from poolimport.core.jobs.lifecycle import JobRefused, create_job
+from poolimport.core.jobs.runner import execute_job
 from poolimport.core.models import ImportJob, IpPool, Router
-from poolimport.core.routeros import RouterClient
-from poolimport.core.tenancy import find_router
+from poolimport.core.routers.api import RouterClient
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN
 from tests.helpers import events, kinds

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, select, text
 
 from poolimport.core.config import Settings
 from poolimport.core.events import Event, EventKind
-from poolimport.core.import_kinds import run_import
-from poolimport.core.importer import ImportResult
+from poolimport.core.imports.kinds import run_import
+from poolimport.core.imports.run import ImportResult
 from poolimport.core.models import Router
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD, ROUTER_CONFIG, menus, router_config

@@ -17,18 +17,18 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, select, update
 
-from poolimport.core.audit import REFUSED, audit_rows
+from poolimport.core.access.audit import REFUSED, audit_rows
+from poolimport.core.access.identity import Identity
+from poolimport.core.access.operators import add_operator
+from poolimport.core.access.tenancy import AccessDenied, Scope
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.errors import InvalidInput
-from poolimport.core.identity import Identity
 from poolimport.core.models import ImportJob, Router
-from poolimport.core.operators import add_operator
-from poolimport.core.password_keys import rotate_key
-from poolimport.core.router_fields import fields_of
-from poolimport.core.routers import save_router
-from poolimport.core.secrets import ensure_key_file
-from poolimport.core.tenancy import AccessDenied, Scope
+from poolimport.core.routers.fields import fields_of
+from poolimport.core.routers.records import save_router
+from poolimport.core.secrets.box import ensure_key_file
+from poolimport.core.secrets.keys import rotate_key
 from poolimport.sim import SimServer
 from poolimport.tui.data import Data
 from tests.conftest import ADMIN, PASSWORD, router_config

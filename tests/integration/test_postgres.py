@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 from poolimport.core import schema
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
-from poolimport.core.import_kinds import run_import
-from poolimport.core.jobs import JobRefused, create_job
+from poolimport.core.imports.kinds import run_import
+from poolimport.core.jobs.lifecycle import JobRefused, create_job
 from poolimport.core.models import PoolAddress, Router
-from poolimport.core.router_fields import RouterFields
-from poolimport.core.routers import add_tenant, save_router
+from poolimport.core.routers.fields import RouterFields
+from poolimport.core.routers.records import add_tenant, save_router
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, PASSWORD
 

@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.models import Router
-from poolimport.core.routeros import UNDECODABLE, RouterClient, RouterError, RouterTarget, UnknownMenu
-from poolimport.core.routers import probe, record_test
+from poolimport.core.routers.api import UNDECODABLE, RouterClient, RouterError, RouterTarget, UnknownMenu
+from poolimport.core.routers.records import probe, record_test
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD, router_config
 from tests.helpers import assert_all_closed, open_sessions

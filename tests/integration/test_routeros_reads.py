@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from poolimport.core.routeros import (
+from poolimport.core.routers.api import (
     PatientTransport,
     RouterClient,
     RouterError,

@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from poolimport.core import schema
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
-from poolimport.core.import_kinds import run_import
-from poolimport.core.job_actions import JobActions
-from poolimport.core.jobs import finish
+from poolimport.core.imports.kinds import run_import
+from poolimport.core.imports.pools.ranges import parse_ipv6_pool
+from poolimport.core.jobs.actions import JobActions
+from poolimport.core.jobs.lifecycle import finish
 from poolimport.core.models import ImportJob, IpPool, utcnow
-from poolimport.core.ranges import parse_ipv6_pool
 from poolimport.sim import SimServer
 from tests.conftest import menus, router_adder, router_config
 from tests.stored import addresses, pools, statuses

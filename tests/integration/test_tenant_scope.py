@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text, update
 
+from poolimport.core.access.identity import Identity
+from poolimport.core.access.tenancy import NotFound
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
-from poolimport.core.identity import Identity
-from poolimport.core.import_kinds import run_import
-from poolimport.core.jobs import create_job, finish
+from poolimport.core.imports.kinds import run_import
+from poolimport.core.jobs.lifecycle import create_job, finish
 from poolimport.core.models import ImportJob, IpPool, Router
-from poolimport.core.tenancy import NotFound
 from poolimport.sim import SimServer
 from poolimport.tui.data import Data
 from tests.conftest import ADMIN, router_config, run_cli

@@ -20,9 +20,9 @@ from sqlalchemy import Engine, select, text
 from poolimport.core.config import Settings
 from poolimport.core.db import get_read_engine, session_scope
 from poolimport.core.events import EventKind
-from poolimport.core.job_queries import event_rows, event_text
+from poolimport.core.jobs.queries import event_rows, event_text
 from poolimport.core.models import ImportJob
-from poolimport.core.secrets import ensure_key_file
+from poolimport.core.secrets.box import ensure_key_file
 from poolimport.sim import SimServer
 from tests.conftest import (
     ADMIN,

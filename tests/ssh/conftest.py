@@ -22,18 +22,18 @@ from pathlib import Path
 import pytest
 
 from poolimport.core import schema
+from poolimport.core.access.identity import os_account
+from poolimport.core.access.operators import add_key, add_operator, register_first_admin, remove_key
+from poolimport.core.access.ssh_keys import parse_public_key
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.config import load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
-from poolimport.core.identity import os_account
-from poolimport.core.job_runner import run_job
-from poolimport.core.jobs import create_job
+from poolimport.core.jobs.lifecycle import create_job
+from poolimport.core.jobs.runner import run_job
 from poolimport.core.models import Router
-from poolimport.core.operators import add_key, add_operator, register_first_admin, remove_key
-from poolimport.core.router_fields import RouterFields
-from poolimport.core.routers import add_tenant, save_router
-from poolimport.core.secrets import ensure_key_file
-from poolimport.core.ssh_keys import parse_public_key
-from poolimport.core.tenancy import Scope
+from poolimport.core.routers.fields import RouterFields
+from poolimport.core.routers.records import add_tenant, save_router
+from poolimport.core.secrets.box import ensure_key_file
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD, router_config, run_cli, unavailable
 from tests.helpers import wait_for

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from poolimport.core.audit import audit_rows
+from poolimport.core.access.audit import audit_rows
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.config import load_settings
 from poolimport.core.db import get_engine, session_scope
 from poolimport.core.models import ImportJob
-from poolimport.core.tenancy import Scope
 from tests.conftest import unavailable
 from tests.faults.test_operator_input import one_error
 from tests.helpers import wait_for

@@ -12,10 +12,10 @@ from sqlalchemy import Engine, insert
 
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
+from poolimport.core.imports.pools.writer import store_counts
 from poolimport.core.models import ImportJob, IpPool, JobEvent, PoolAddress
-from poolimport.core.pool_writer import store_counts
-from poolimport.core.router_fields import RouterFields
-from poolimport.core.routers import add_tenant, save_router
+from poolimport.core.routers.fields import RouterFields
+from poolimport.core.routers.records import add_tenant, save_router
 from poolimport.core.text import one_line
 from tests.conftest import ADMIN
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from poolimport.core import audit
+from poolimport.core.access import audit
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.config import Settings
-from poolimport.core.tenancy import Scope
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.audit_screen import AuditScreen, AuditTable
 from tests.tui.conftest import wait_until

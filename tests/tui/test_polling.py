@@ -15,7 +15,7 @@ from textual.app import App
 from textual.dom import DOMNode
 
 from poolimport.core.config import Settings
-from poolimport.core.job_actions import JobActions
+from poolimport.core.jobs.actions import JobActions
 from poolimport.queue import app as queue_app
 from poolimport.queue.consumer import PoolimportHuey
 from poolimport.sim import SimServer

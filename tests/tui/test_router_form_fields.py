@@ -11,7 +11,7 @@ from textual.widgets import Checkbox, Input
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.models import Router
-from poolimport.core.router_fields import API_SSL_PORT, FIELD_NAMES, RouterFields, fields_of
+from poolimport.core.routers.fields import API_SSL_PORT, FIELD_NAMES, RouterFields, fields_of
 from poolimport.sim import SimServer
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.router_form import RouterForm

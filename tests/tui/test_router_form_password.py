@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import Engine
 from textual.widgets import Input
 
-from poolimport.core.audit import REFUSED, audit_rows
+from poolimport.core.access.audit import REFUSED, audit_rows
+from poolimport.core.access.identity import Identity, os_account
+from poolimport.core.access.operators import add_operator
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.errors import InvalidInput
-from poolimport.core.identity import Identity, os_account
 from poolimport.core.models import Router
-from poolimport.core.operators import add_operator
-from poolimport.core.router_fields import fields_of
+from poolimport.core.routers.fields import fields_of
 from poolimport.sim import SimServer
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.router_form import RouterForm

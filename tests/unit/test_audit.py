@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import Engine, delete, text, update
 from sqlalchemy.exc import DBAPIError
 
-from poolimport.core.audit import REFUSED, audit_rows, record, record_refusal
+from poolimport.core.access.audit import REFUSED, audit_rows, record, record_refusal
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.db import session_scope
 from poolimport.core.models import AuditEvent
-from poolimport.core.tenancy import Scope
 
 NORTH = Scope(operator="nora", tenant_ids=frozenset({1}), role="operator")
 ADMIN_AS_NORA = Scope(operator="nora", tenant_ids=frozenset({1}), role="operator", actor="root")

@@ -14,9 +14,9 @@ from poolimport.core.errors import PoolimportError, Refusal
 
 INTERNAL = {
     # Control flow inside one import, never shown: the runner turns it into the job's outcome.
-    "poolimport.core.importer.ImportStopped",
+    "poolimport.core.imports.run.ImportStopped",
     # One of librouteros's own errors, raised inside its reader; the client turns it into a RouterError.
-    "poolimport.core.routeros.NotRouterOS",
+    "poolimport.core.routers.api.NotRouterOS",
 }
 # The simulator stands in for a router; its errors are the router's, not poolimport's.
 OUTSIDE = ("poolimport.sim",)
@@ -52,11 +52,11 @@ def test_every_exception_poolimport_defines_is_an_expected_failure() -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "poolimport.core.tenancy.AccessDenied",
-        "poolimport.core.tenancy.NotFound",
-        "poolimport.core.jobs.JobRefused",
+        "poolimport.core.access.tenancy.AccessDenied",
+        "poolimport.core.access.tenancy.NotFound",
+        "poolimport.core.jobs.lifecycle.JobRefused",
         "poolimport.core.errors.InvalidInput",
-        "poolimport.core.ssh_keys.InvalidKey",
+        "poolimport.core.access.ssh_keys.InvalidKey",
     ],
 )
 def test_refused_requests_are_refusals_and_so_audited(name: str) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from poolimport.core.joblog import PrivateRotatingFileHandler
+from poolimport.core.jobs.log import PrivateRotatingFileHandler
 from poolimport.queue.process import stop_worker, worker_command
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD

@@ -1,4 +1,4 @@
-"""poolimport.core.jobs: a job record's life (queue, claim, finish, cancel, retry, flush) on real SQLite."""
+"""core.jobs.lifecycle: a job record's life (queue, claim, finish, cancel, retry, flush) on real SQLite."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from sqlalchemy import Engine, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from poolimport.core import events as job_events
-from poolimport.core import jobs, schema
+from poolimport.core import schema
+from poolimport.core.access.tenancy import AccessDenied, NotFound, Scope, find_router
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
 from poolimport.core.events import EventKind
+from poolimport.core.jobs import lifecycle as jobs
 from poolimport.core.models import ImportJob, JobEvent, JobSource, utcnow
-from poolimport.core.tenancy import AccessDenied, NotFound, Scope, find_router
 from tests.conftest import ADMIN, router_adder
 from tests.helpers import words
 

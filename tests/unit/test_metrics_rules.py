@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.consumers import check_in, check_out, consumer_rows
 from poolimport.core.db import session_scope
 from poolimport.core.metrics import percentile, queue_stats
 from poolimport.core.models import ImportJob, Tenant, utcnow
-from poolimport.core.tenancy import Scope
 from tests.conftest import ADMIN
 
 INTERVAL = 5.0

@@ -1,4 +1,4 @@
-"""poolimport.core.pool_writer: the merge of one pool into the database, on a real SQLite file."""
+"""poolimport.core.imports.pools.writer: the merge of one pool into the database, on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from poolimport.core.imports.pools.ranges import (
+    ipv4_from_str,
+    ipv6_from_str,
+    parse_ipv4_ranges,
+    parse_ipv6_pool,
+)
+from poolimport.core.imports.pools.snapshot import PoolSpec
+from poolimport.core.imports.pools.writer import PoolChange, PoolWriter, mark_missing_pools_stale
 from poolimport.core.models import IpPool, PoolAddress, utcnow
-from poolimport.core.pool_writer import PoolChange, PoolWriter, mark_missing_pools_stale
-from poolimport.core.ranges import ipv4_from_str, ipv6_from_str, parse_ipv4_ranges, parse_ipv6_pool
-from poolimport.core.snapshot import PoolSpec
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from huey import Huey
 from huey.registry import Message
 
 from poolimport.core.config import Settings
-from poolimport.core.secrets import SecretError, ensure_key_file, queue_signing_key
+from poolimport.core.secrets.box import SecretError, ensure_key_file, queue_signing_key
 from poolimport.queue.app import make_huey
 from poolimport.queue.messages import RefusedMessage, RevokeFlag, SignedJsonSerializer
 

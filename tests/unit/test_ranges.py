@@ -1,4 +1,4 @@
-"""poolimport.core.ranges: property tests against the stdlib ``ipaddress`` module, plus explicit cases."""
+"""core.imports.pools.ranges: property tests against the stdlib ``ipaddress`` module, plus explicit cases."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from poolimport.core.ranges import (
+from poolimport.core.imports.pools.ranges import (
     Ipv4Ranges,
     Ipv6Pool,
     RangeError,

@@ -1,4 +1,4 @@
-"""poolimport.core.ranges: the edges and the exact words of its errors (test_ranges.py has the properties)."""
+"""core.imports.pools.ranges: the edges and the exact words of its errors (properties: test_ranges.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from poolimport.core import ranges
-from poolimport.core.ranges import (
+from poolimport.core.imports.pools import ranges
+from poolimport.core.imports.pools.ranges import (
     IPV4_MAX,
     IPV6_MAX,
     Ipv4Ranges,

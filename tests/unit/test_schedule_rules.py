@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from poolimport.core import schedule as sched
-from poolimport.core.audit import audit_rows
+from poolimport.core.access.audit import audit_rows
+from poolimport.core.access.tenancy import AccessDenied, Scope, find_router
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.errors import InvalidInput
-from poolimport.core.jobs import create_job
+from poolimport.core.jobs import schedule as sched
+from poolimport.core.jobs.lifecycle import create_job
 from poolimport.core.models import ImportJob, Schedule, utcnow
 from poolimport.core.statuses import JobStatus
-from poolimport.core.tenancy import AccessDenied, Scope, find_router
 from tests.conftest import ADMIN
 
 VIEWER = Scope(operator="vic", tenant_ids=None, role="viewer")

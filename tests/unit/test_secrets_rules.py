@@ -1,4 +1,4 @@
-"""poolimport.core.secrets: the key file and what each way of getting it wrong says."""
+"""poolimport.core.secrets.box: the key file and what each way of getting it wrong says."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from poolimport.core.secrets import SecretBox, SecretError, ensure_key_file
+from poolimport.core.secrets.box import SecretBox, SecretError, ensure_key_file
 
 
 def mode(path: Path) -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from poolimport.core import schema
 from poolimport.core.config import ConfigError, load_settings, sqlite_queue_file
 from poolimport.core.db import make_engine
-from poolimport.core.secrets import SecretBox, SecretError, ensure_key_file
+from poolimport.core.secrets.box import SecretBox, SecretError, ensure_key_file
 
 
 def test_env_wins_over_config_file(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""poolimport.core.snapshot: what a router's pool menus become, read from the simulator over a real socket."""
+"""core.imports.pools.snapshot: what a router's pool menus become, read from the simulator over a socket."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from poolimport.core.ranges import ipv4_from_str, ipv6_from_str
-from poolimport.core.routeros import RouterClient, RouterTarget
-from poolimport.core.snapshot import PoolSpec, RouterSnapshot, read_snapshot
+from poolimport.core.imports.pools.ranges import ipv4_from_str, ipv6_from_str
+from poolimport.core.imports.pools.snapshot import PoolSpec, RouterSnapshot, read_snapshot
+from poolimport.core.routers.api import RouterClient, RouterTarget
 from poolimport.sim import SimServer
 from tests.conftest import PASSWORD
 from tests.integration.test_importer import menus

@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from poolimport.core.ssh_keys import InvalidKey, authorized_keys_line, parse_public_key
+from poolimport.core.access.ssh_keys import InvalidKey, authorized_keys_line, parse_public_key
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv1b2m7nfSj2W6Pgq8RAmgT+8qjC1xc2Jm6mYVwYsNS"
 KEY = parse_public_key(f"{ED25519} kim@laptop")

@@ -21,9 +21,9 @@ DATABASE = ("sqlalchemy",)
 # What lists need neither: the import itself (router client, pool writer), the queue, the TUI, migrations.
 NOT_FOR_LISTS = (
     *(name for name in HEAVY if name not in DATABASE),
-    "poolimport.core.importer",
-    "poolimport.core.pool_writer",
-    "poolimport.core.routeros",
+    "poolimport.core.imports.run",
+    "poolimport.core.imports.pools.writer",
+    "poolimport.core.routers.api",
     "poolimport.queue",
     "poolimport.tui",
     "poolimport.sim",

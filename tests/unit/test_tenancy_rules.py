@@ -1,4 +1,4 @@
-"""poolimport.core.tenancy: who may see and change what, on a real SQLite database."""
+"""poolimport.core.access.tenancy: who may see and change what, on a real SQLite database."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ import pytest
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
-from poolimport.core.db import session_scope
-from poolimport.core.errors import InvalidInput
-from poolimport.core.identity import Identity
-from poolimport.core.models import MAX_ID, ImportJob, Operator, Router
-from poolimport.core.operators import add_operator
-from poolimport.core.tenancy import (
+from poolimport.core.access.identity import Identity
+from poolimport.core.access.operators import add_operator
+from poolimport.core.access.tenancy import (
     AccessDenied,
     NotFound,
     Scope,
@@ -21,6 +18,9 @@ from poolimport.core.tenancy import (
     find_tenant,
     resolve_scope,
 )
+from poolimport.core.db import session_scope
+from poolimport.core.errors import InvalidInput
+from poolimport.core.models import MAX_ID, ImportJob, Operator, Router
 from tests.conftest import ADMIN
 
 

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header
 
-from poolimport.core.audit import AuditRow
+from poolimport.core.access.audit import AuditRow
 from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from poolimport.core.job_queries import JobRow
+from poolimport.core.jobs.queries import JobRow
 from poolimport.core.statuses import JobStatus
 from poolimport.core.text import one_line, printable
 

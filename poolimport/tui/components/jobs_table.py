@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from poolimport.core.job_queries import JobRow
+from poolimport.core.jobs.queries import JobRow
 from poolimport.core.statuses import JobStatus
 from poolimport.tui.components import cells
 from poolimport.tui.components.filter_table import FilterTable, Row

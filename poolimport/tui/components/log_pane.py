@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from poolimport.core.job_queries import EventRow, event_text
+from poolimport.core.jobs.queries import EventRow, event_text
 from poolimport.core.text import printable
 from poolimport.tui.components import cells
 

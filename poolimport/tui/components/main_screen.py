@@ -16,8 +16,8 @@ from textual.binding import ActiveBinding, Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
-from poolimport.core.job_actions import Outcome
-from poolimport.core.job_queries import JobRow
+from poolimport.core.jobs.actions import Outcome
+from poolimport.core.jobs.queries import JobRow
 from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox

@@ -16,8 +16,8 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine
 from poolimport.core.errors import InvalidInput, Refusal
-from poolimport.core.router_fields import FIELD_DEFAULTS, RouterFields, check_password_stays
-from poolimport.core.routers import record_refusal_about_router
+from poolimport.core.routers.fields import FIELD_DEFAULTS, RouterFields, check_password_stays
+from poolimport.core.routers.records import record_refusal_about_router
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
 

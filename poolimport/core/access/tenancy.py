@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from poolimport.core.access.identity import Identity
 from poolimport.core.errors import Refusal
-from poolimport.core.identity import Identity
 from poolimport.core.models import MAX_ID, ImportJob, Operator, Router, Tenant
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])

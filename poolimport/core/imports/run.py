@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from poolimport.core.config import Settings
 from poolimport.core.events import Event, EventKind, event
 from poolimport.core.models import Router, utcnow
-from poolimport.core.password_keys import password_needed_message
-from poolimport.core.routeros import RouterClient, RouterError, RouterStopped, RouterTarget, StopCheck
-from poolimport.core.secrets import SecretBox, SecretError
+from poolimport.core.routers.api import RouterClient, RouterError, RouterStopped, RouterTarget, StopCheck
+from poolimport.core.secrets.box import SecretBox, SecretError
+from poolimport.core.secrets.keys import password_needed_message
 from poolimport.core.statuses import CheckStatus, JobStatus, PoolOutcome
 
 # (level, message, data): the job layer turns these into job_events and log lines.

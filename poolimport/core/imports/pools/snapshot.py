@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from poolimport.core.ranges import (
+from poolimport.core.imports.pools.ranges import (
     Ipv4Ranges,
     Ipv6Pool,
     RangeError,
@@ -17,7 +17,7 @@ from poolimport.core.ranges import (
     parse_ipv4_ranges,
     parse_ipv6_pool,
 )
-from poolimport.core.routeros import UNDECODABLE, RouterClient, Row, UnknownMenu
+from poolimport.core.routers.api import UNDECODABLE, RouterClient, Row, UnknownMenu
 
 Emit = Callable[[str, str, dict[str, object]], None]
 Holder = tuple[str, str]  # (owner, info)

@@ -17,15 +17,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from poolimport.core import audit
+from poolimport.core.access import audit
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.config import Settings
 from poolimport.core.db import get_read_engine, session_scope
 from poolimport.core.errors import InvalidInput
 from poolimport.core.events import Event, EventKind, event
-from poolimport.core.jobs import JobRefused, Sender, create_job, dispatch, live_job
+from poolimport.core.jobs.lifecycle import JobRefused, Sender, create_job, dispatch, live_job
 from poolimport.core.models import ImportJob, JobSource, Lease, Router, Schedule, utcnow
 from poolimport.core.statuses import JobStatus
-from poolimport.core.tenancy import Scope
 
 MIN_INTERVAL = 10.0
 MAX_BACKOFF = 15 * 60.0

@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from poolimport.core import audit, jobs
-from poolimport.core.access import record_refusal_once
+from poolimport.core.access import audit
+from poolimport.core.access.gate import record_refusal_once
+from poolimport.core.access.tenancy import Scope, resolve_scope
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
 from poolimport.core.errors import Refusal, refusals_about
-from poolimport.core.job_queries import list_jobs
+from poolimport.core.jobs import lifecycle as jobs
+from poolimport.core.jobs.queries import list_jobs
 from poolimport.core.models import ImportJob, Router
-from poolimport.core.tenancy import Scope, resolve_scope
 
 
 @dataclass

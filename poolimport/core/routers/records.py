@@ -11,16 +11,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from poolimport.core import audit
-from poolimport.core.access import authenticate, record_refusal_once
+from poolimport.core.access import audit
+from poolimport.core.access.gate import authenticate, record_refusal_once
+from poolimport.core.access.identity import Identity
+from poolimport.core.access.tenancy import AccessDenied, Scope, find_tenant
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.errors import InvalidInput, Refusal
-from poolimport.core.identity import Identity
-from poolimport.core.importer import router_target
+from poolimport.core.imports.run import router_target
 from poolimport.core.models import Router, Tenant, utcnow
-from poolimport.core.password_keys import PASSWORD_NEEDED
-from poolimport.core.router_fields import (
+from poolimport.core.routers.api import RouterClient, RouterError
+from poolimport.core.routers.fields import (
     MAX_NAME,
     MAX_PASSWORD,
     RouterFields,
@@ -30,10 +31,9 @@ from poolimport.core.router_fields import (
     check_password_stays,
     fields_of,
 )
-from poolimport.core.routeros import RouterClient, RouterError
-from poolimport.core.secrets import SecretBox
+from poolimport.core.secrets.box import SecretBox
+from poolimport.core.secrets.keys import PASSWORD_NEEDED
 from poolimport.core.statuses import CheckStatus
-from poolimport.core.tenancy import AccessDenied, Scope, find_tenant
 from poolimport.core.text import one_line
 
 

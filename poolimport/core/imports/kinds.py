@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 
 from poolimport.core.config import Settings
 from poolimport.core.errors import InvalidInput
-from poolimport.core.importer import Importer, ImportKind, ImportResult
-from poolimport.core.pool_import import POOLS
+from poolimport.core.imports.pools.kind import POOLS
+from poolimport.core.imports.run import Importer, ImportKind, ImportResult
 
 DEFAULT_KIND = POOLS.name
 _KINDS: dict[str, ImportKind] = {POOLS.name: POOLS}

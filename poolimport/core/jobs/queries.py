@@ -10,10 +10,10 @@ from typing import Any, TypedDict
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from poolimport.core.jobs import effective_status, stall_cutoff
+from poolimport.core.access.tenancy import Scope
+from poolimport.core.jobs.lifecycle import effective_status, stall_cutoff
 from poolimport.core.models import ImportJob, JobEvent, utcnow
 from poolimport.core.statuses import JobStatus
-from poolimport.core.tenancy import Scope
 
 
 class JobRow(TypedDict):

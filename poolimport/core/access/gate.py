@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from poolimport.core import audit
+from poolimport.core.access import audit
+from poolimport.core.access.identity import Identity
+from poolimport.core.access.tenancy import AccessDenied, Scope, refused_scope, resolve_scope
 from poolimport.core.db import session_scope
 from poolimport.core.errors import Refusal
-from poolimport.core.identity import Identity
-from poolimport.core.tenancy import AccessDenied, Scope, refused_scope, resolve_scope
 
 
 def record_refusal_once(engine: Engine, scope: Scope, action: str, refusal: Refusal, **about: Any) -> None:

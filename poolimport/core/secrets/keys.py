@@ -13,14 +13,14 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from poolimport.core import audit
-from poolimport.core.access import record_refusal_once
+from poolimport.core.access import audit
+from poolimport.core.access.gate import record_refusal_once
+from poolimport.core.access.tenancy import AccessDenied, Scope
 from poolimport.core.db import session_scope
 from poolimport.core.errors import Refusal
 from poolimport.core.models import Router
-from poolimport.core.secrets import SecretBox, SecretError, ensure_key_file, old_key_file, replace_key
+from poolimport.core.secrets.box import SecretBox, SecretError, ensure_key_file, old_key_file, replace_key
 from poolimport.core.statuses import CheckStatus
-from poolimport.core.tenancy import AccessDenied, Scope
 
 # The router's status while its stored password can't be used (shown in `router list` and the TUI).
 PASSWORD_NEEDED = "password needed: the key file was replaced; enter the router's password again"

@@ -16,12 +16,12 @@ from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine
 from poolimport.core.errors import InvalidInput, describe
 from poolimport.core.events import Event, EventKind, event
-from poolimport.core.import_kinds import kind_named
-from poolimport.core.importer import Importer, ImportResult
-from poolimport.core.joblog import job_logger, log_event
-from poolimport.core.jobs import add_event, claim, finish
+from poolimport.core.imports.kinds import kind_named
+from poolimport.core.imports.run import Importer, ImportResult
+from poolimport.core.jobs.lifecycle import add_event, claim, finish
+from poolimport.core.jobs.log import job_logger, log_event
+from poolimport.core.jobs.schedule import record_outcome
 from poolimport.core.models import ImportJob, JobSource, Router, utcnow
-from poolimport.core.schedule import record_outcome
 from poolimport.core.statuses import JobStatus
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"

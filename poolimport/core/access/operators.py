@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from poolimport.core import audit
+from poolimport.core.access import audit
+from poolimport.core.access.identity import ROLES, Identity, os_account
+from poolimport.core.access.ssh_keys import PublicKey
+from poolimport.core.access.tenancy import AccessDenied, NotFound, Scope, find_tenant, is_administrator
 from poolimport.core.errors import InvalidInput
-from poolimport.core.identity import ROLES, Identity, os_account
 from poolimport.core.models import Operator, OperatorKey, Tenant
-from poolimport.core.router_fields import check_name
-from poolimport.core.ssh_keys import PublicKey
-from poolimport.core.tenancy import AccessDenied, NotFound, Scope, find_tenant, is_administrator
+from poolimport.core.routers.fields import check_name
 
 
 def register_first_admin(session: Session, identity: Identity) -> Operator | None:

@@ -17,10 +17,10 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
-from poolimport.core.bulk import AddressRow, insert_addresses
+from poolimport.core.imports.pools.bulk import AddressRow, insert_addresses
+from poolimport.core.imports.pools.ranges import Ipv6Pool, ipv4_to_str, ipv6_prefix_to_str
+from poolimport.core.imports.pools.snapshot import Holder, PoolSpec
 from poolimport.core.models import IpPool, PoolAddress
-from poolimport.core.ranges import Ipv6Pool, ipv4_to_str, ipv6_prefix_to_str
-from poolimport.core.snapshot import Holder, PoolSpec
 from poolimport.core.statuses import AddressStatus, PoolStatus
 
 ADDRESSES = cast(Table, PoolAddress.__table__)

@@ -13,8 +13,8 @@ from typing import Any, TypedDict
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.orm import Session
 
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.models import AuditEvent, ImportJob, Router, utcnow
-from poolimport.core.tenancy import Scope
 
 OK, REFUSED, FAILED = "ok", "refused", "failed"
 

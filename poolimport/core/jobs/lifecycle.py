@@ -17,14 +17,14 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from poolimport.core import audit
+from poolimport.core.access import audit
+from poolimport.core.access.tenancy import NotFound, Scope
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.errors import InvalidInput, Refusal, refusals_about
 from poolimport.core.events import Event, EventKind, event
 from poolimport.core.models import ImportJob, JobEvent, JobSource, Router, utcnow
 from poolimport.core.statuses import LIVE_JOB_STATUSES, RETRYABLE_JOB_STATUSES, JobStatus
-from poolimport.core.tenancy import NotFound, Scope
 
 STALL_FACTOR = 3
 # Sends job_id to the queue and returns the queue's task id. Injected: core never imports the queue.
@@ -67,7 +67,7 @@ def add_event(conn: Connection | Session, job_id: int, happened: Event) -> None:
 def live_job(session: Session, router_id: int, kind: str | None = None) -> ImportJob | None:
     """The router's queued or running job of `kind` (default: the default kind, IP pools)."""
     if kind is None:
-        from poolimport.core.import_kinds import DEFAULT_KIND
+        from poolimport.core.imports.kinds import DEFAULT_KIND
 
         kind = DEFAULT_KIND
     live = ImportJob.status.in_(LIVE_JOB_STATUSES)
@@ -77,7 +77,7 @@ def live_job(session: Session, router_id: int, kind: str | None = None) -> Impor
 
 
 def _title(kind: str) -> str:
-    from poolimport.core.import_kinds import kind_named
+    from poolimport.core.imports.kinds import kind_named
 
     try:
         return kind_named(kind).title
@@ -133,8 +133,8 @@ def _create_job(
 ) -> ImportJob:
     """Insert a queued job of `kind` (the retried job's, or pools); the partial unique index makes a
     second live job per router and kind impossible."""
-    from poolimport.core.import_kinds import DEFAULT_KIND, kind_named
-    from poolimport.core.password_keys import password_needed_message
+    from poolimport.core.imports.kinds import DEFAULT_KIND, kind_named
+    from poolimport.core.secrets.keys import password_needed_message
 
     scope.require_write("start imports")
     kind = kind or (retry_of.kind if retry_of else DEFAULT_KIND)
@@ -193,7 +193,7 @@ def dispatch(engine: Engine, job_id: int, send: Sender) -> None:
     try:
         task_id = send(job_id)
     except Exception as exc:
-        from poolimport.core.secrets import SecretError
+        from poolimport.core.secrets.box import SecretError
 
         message = f"queue unreachable: {exc.__class__.__name__}: {exc}"
         if isinstance(exc, SecretError):  # no key file to sign with: not the queue's fault, and it says why

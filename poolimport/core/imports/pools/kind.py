@@ -9,11 +9,11 @@ from sqlalchemy.exc import DBAPIError
 
 from poolimport.core.errors import describe
 from poolimport.core.events import EventKind, event
-from poolimport.core.importer import ImportResult, ImportRun, ImportStopped, PoolReport
+from poolimport.core.imports.pools.snapshot import PoolSpec, RouterSnapshot, read_snapshot
+from poolimport.core.imports.pools.writer import PoolChange, PoolWriter, mark_missing_pools_stale
+from poolimport.core.imports.run import ImportResult, ImportRun, ImportStopped, PoolReport
 from poolimport.core.models import utcnow
-from poolimport.core.pool_writer import PoolChange, PoolWriter, mark_missing_pools_stale
-from poolimport.core.routeros import RouterClient
-from poolimport.core.snapshot import PoolSpec, RouterSnapshot, read_snapshot
+from poolimport.core.routers.api import RouterClient
 from poolimport.core.statuses import JobStatus, PoolOutcome
 
 
