@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from poolimport.core.config import load_settings
 from poolimport.core.db import get_engine
-from poolimport.core.jobs.runner import run_job
+from poolimport.core.jobs.runner import execute_job
 
 TASK_NAME = "poolimport.import_pools"
 
 
 def import_pools(job_id: int) -> None:
     settings = load_settings()
-    run_job(get_engine(settings), settings, job_id)
+    execute_job(get_engine(settings), settings, job_id)

@@ -15,7 +15,7 @@ from poolimport.core.db import make_engine, session_scope
 from poolimport.core.imports.kinds import run_import
 from poolimport.core.imports.pools.writer import PoolWriter
 from poolimport.core.jobs.lifecycle import create_job
-from poolimport.core.jobs.runner import run_job
+from poolimport.core.jobs.runner import execute_job
 from poolimport.core.models import ImportJob, IpPool, Router
 from poolimport.core.queries import pool_rows
 from poolimport.sim import SimServer
@@ -187,7 +187,8 @@ def test_a_job_error_never_carries_sql(
     # A column the importer needs outside any pool is gone: the job fails as a whole.
     with any_engine.begin() as conn:
         conn.execute(text("ALTER TABLE routers RENAME COLUMN last_error TO remark"))
-    assert run_job(any_engine, any_settings, job_id) == "failed"
+    run = execute_job(any_engine, any_settings, job_id)
+    assert run is not None and run.status == "failed"
     with any_engine.connect() as conn:
         error, result_json = conn.execute(
             select(ImportJob.error, ImportJob.result_json).where(ImportJob.id == job_id)

@@ -410,7 +410,7 @@ def test_the_password_never_appears_in_output_database_or_log(
 ) -> None:
     from poolimport.core.config import load_settings
     from poolimport.core.db import get_engine
-    from poolimport.core.jobs.runner import run_job
+    from poolimport.core.jobs.runner import execute_job
 
     ok(here("init"))
     ok(here("tenant", "add", "acme"))
@@ -425,7 +425,7 @@ def test_the_password_never_appears_in_output_database_or_log(
     settings = load_settings()
     for name in ("core", "bad"):
         job_id = as_json(ok(here("import", name, "--json")))["job_ids"][0]
-        run_job(get_engine(settings), settings, job_id)
+        execute_job(get_engine(settings), settings, job_id)
     ok(here("jobs", "--json"))
     ok(here("logs", "2", "--json"))
     ok(here("job", "show", "2", "--json"))

@@ -29,7 +29,7 @@ from poolimport.core.access.tenancy import Scope
 from poolimport.core.config import load_settings
 from poolimport.core.db import dispose_engines, get_engine, session_scope
 from poolimport.core.jobs.lifecycle import create_job
-from poolimport.core.jobs.runner import run_job
+from poolimport.core.jobs.runner import execute_job
 from poolimport.core.models import Router
 from poolimport.core.routers.fields import RouterFields
 from poolimport.core.routers.records import add_tenant, save_router
@@ -107,7 +107,8 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
             with session_scope(engine) as session:
                 router = session.get(Router, router_id)
                 job_id = create_job(session, ROOT, router, time_limit=60, heartbeat_interval=10).id
-            assert run_job(engine, settings, job_id) == "succeeded"
+            run = execute_job(engine, settings, job_id)
+            assert run is not None and run.status == "succeeded"
         printed = run_cli("ssh", "authorized-keys")
         assert printed.returncode == 0, printed.stderr
         gus = parse_public_key(keys["gus"].with_suffix(".pub").read_text())

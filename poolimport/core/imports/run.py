@@ -161,7 +161,10 @@ class Importer:
             result = ImportResult(router=router.name, dry_run=self.dry_run)
         try:
             target = router_target(router, SecretBox(self.settings.key_file))
-            data = self._read(target)
+            endpoint = {"host": target.host, "port": target.port}
+            self.emit(event(EventKind.ROUTER_CONNECTING, endpoint, address=target.address))
+            with RouterClient(target, should_stop=self.should_stop) as client:
+                data = self.kind.read(client)
             reason = self.should_stop()
             if reason:  # asked before the first write: the job may have ended while the router answered
                 raise RouterStopped(reason)
@@ -198,12 +201,6 @@ class Importer:
             result.status = JobStatus.FAILED
             self.emit(event(EventKind.JOB_STOPPED, {"reason": str(stop)}, reason=stop))
         return self._finish(result, started)
-
-    def _read(self, target: RouterTarget) -> Any:
-        endpoint = {"host": target.host, "port": target.port}
-        self.emit(event(EventKind.ROUTER_CONNECTING, endpoint, address=target.address))
-        with RouterClient(target, should_stop=self.should_stop) as client:
-            return self.kind.read(client)
 
     def _record_router_status(self, router_id: int, error: str | None) -> None:
         if self.dry_run:

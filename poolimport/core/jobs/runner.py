@@ -96,12 +96,6 @@ class JobRun:
     result: ImportResult
 
 
-def run_job(engine: Engine, settings: Settings, job_id: int) -> str | None:
-    """The job's final status, or None when there was nothing to run (cancelled, or claimed elsewhere)."""
-    run = execute_job(engine, settings, job_id)
-    return run.status if run is not None else None
-
-
 def _final_event(status: JobStatus, result: ImportResult, error: str | None, title: str) -> Event:
     if status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL):
         kind = EventKind.JOB_SUCCEEDED if status == JobStatus.SUCCEEDED else EventKind.JOB_PARTIAL
