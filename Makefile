@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/mypy poolimport
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
