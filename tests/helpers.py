@@ -136,3 +136,7 @@ def assert_secrets_absent(root: Path, secrets: Iterable[str], key_files: Iterabl
         for secret in secrets:
             assert secret.encode() not in data, f"{secret!r} found in {path}"
     return scanned
+
+
+# The Redis keys of this installation's queue: what a Redis test may delete (never the whole database).
+QUEUE_KEYS = tuple(f"huey.{what}.poolimport" for what in ("redis", "schedule", "results"))

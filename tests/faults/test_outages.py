@@ -23,7 +23,7 @@ from poolimport.core.routers.fields import RouterFields
 from poolimport.core.routers.records import add_tenant, save_router
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, PASSWORD, Consumer, register_me
-from tests.helpers import enqueue, wait_for, wait_status
+from tests.helpers import QUEUE_KEYS, enqueue, wait_for, wait_status
 from tests.proxy import TcpProxy
 
 pytestmark = pytest.mark.xdist_group("consumers")
@@ -31,7 +31,6 @@ pytestmark = pytest.mark.xdist_group("consumers")
 OUTAGE_SECONDS = 8
 REDIS_SERVER = ("127.0.0.1", 6379)
 REDIS_DB = 12  # only the keys of the queue named "poolimport" are touched, never the whole db
-QUEUE_KEYS = ("huey.redis.poolimport", "huey.schedule.poolimport", "huey.results.poolimport")
 WARNING_LINE = re.compile(r"^\S+ \S+ (WARNING|ERROR|CRITICAL) ", re.MULTILINE)
 
 

@@ -35,8 +35,8 @@ from poolimport.queue.tasks import TASK_NAME as REGISTERED_NAME
 from poolimport.queue.tasks import import_pools
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, Consumer, run_cli, unavailable
-from tests.faults.test_outages import QUEUE_KEYS, WARNING_LINE
-from tests.helpers import enqueue, wait_for, wait_status
+from tests.faults.test_outages import WARNING_LINE
+from tests.helpers import QUEUE_KEYS, enqueue, wait_for, wait_status
 
 pytestmark = pytest.mark.xdist_group("consumers")
 

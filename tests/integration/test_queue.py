@@ -24,6 +24,7 @@ from tests.conftest import (
     unavailable,
 )
 from tests.helpers import (
+    QUEUE_KEYS,
     assert_secrets_absent,
     enqueue,
     job_status,
@@ -291,7 +292,7 @@ def test_redis_queue_runs_the_same_job(
 ) -> None:
     redis = pytest.importorskip("redis")
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).flushdb()
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).delete(*QUEUE_KEYS)
     except redis.exceptions.ConnectionError as exc:
         unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
     monkeypatch.setenv("POOLIMPORT_QUEUE_URL", REDIS_URL)

@@ -28,7 +28,7 @@ from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.router_form import RouterForm
 from poolimport.tui.components.routers_table import RoutersTable
 from tests.conftest import SLOW_ROW_DELAY, router_config, unavailable
-from tests.helpers import words
+from tests.helpers import QUEUE_KEYS, words
 from tests.proxy import TcpProxy
 from tests.tui.conftest import wait_until
 from tests.tui.sample_data import T0
@@ -36,7 +36,6 @@ from tests.tui.sample_data import T0
 SIZE = (160, 48)
 REDIS_DB = 13  # only the keys of the queue named "poolimport" are touched
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
-REDIS_QUEUE_KEYS = ("huey.redis.poolimport", "huey.schedule.poolimport", "huey.results.poolimport")
 ENDED = ("succeeded", "partial", "failed", "cancelled")
 
 
@@ -396,13 +395,13 @@ def redis_proxy() -> Iterator[TcpProxy]:
     redis = pytest.importorskip("redis")
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
     try:
-        client.delete(*REDIS_QUEUE_KEYS)
+        client.delete(*QUEUE_KEYS)
     except redis.exceptions.ConnectionError as exc:
         unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
     proxy = TcpProxy(("127.0.0.1", 6379)).start()
     yield proxy
     proxy.stop()
-    client.delete(*REDIS_QUEUE_KEYS)
+    client.delete(*QUEUE_KEYS)
     client.close()
 
 
