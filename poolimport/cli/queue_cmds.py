@@ -7,9 +7,7 @@ import argparse
 from poolimport.cli.context import Context
 from poolimport.cli.output import emit_json, print_fields, print_table, print_warning
 from poolimport.core.consumers import consumer_rows
-from poolimport.core.metrics import queue_stats
-
-NO_CONSUMER = "jobs are waiting and no consumer is alive: start one with `poolimport worker`"
+from poolimport.core.metrics import NO_CONSUMER, queue_stats
 
 
 def cmd_workers(ctx: Context, args: argparse.Namespace) -> int:

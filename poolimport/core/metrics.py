@@ -15,6 +15,8 @@ from poolimport.core.models import ImportJob, Router, utcnow
 from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+# What the CLI and the TUI say when QueueStats.stuck: what is wrong and what to do.
+NO_CONSUMER = "jobs are waiting and no consumer is alive: start one with `poolimport worker`"
 
 
 def percentile(values: list[float], share: float) -> float | None:

@@ -32,12 +32,22 @@ from poolimport.tui.components.help_screen import WIDGET_KEYS, HelpScreen
 from poolimport.tui.components.main_screen import MainScreen
 from poolimport.tui.components.pools_screen import PoolsScreen, PoolsTable
 from poolimport.tui.components.router_form import RouterForm
+from poolimport.tui.components.workers_screen import WorkersScreen
 from poolimport.tui.keymap import binding_ids, bound_keys, taken_keys, unknown_ids
 from poolimport.tui.presenter import first_line
 
 QUEUE_POLL = 5.0
 # Whatever declares bindings: the ids a [keymap] entry may name.
-KEYMAP_OWNERS = (MainScreen, PoolsScreen, PoolsTable, AddressesScreen, AuditScreen, HelpScreen, RouterForm)
+KEYMAP_OWNERS = (
+    MainScreen,
+    PoolsScreen,
+    PoolsTable,
+    AddressesScreen,
+    AuditScreen,
+    WorkersScreen,
+    HelpScreen,
+    RouterForm,
+)
 
 
 class PoolImportApp(TuiApp):
@@ -51,6 +61,14 @@ class PoolImportApp(TuiApp):
         ),
         Binding("q", "quit", "Quit", tooltip="quit", id="quit"),
         Binding("A", "audit", "Audit", tooltip="every change and refusal", key_display="A", id="audit"),
+        Binding(
+            "W",
+            "workers",
+            "Workers",
+            tooltip="the consumers: alive or gone, threads, what each runs",
+            key_display="W",
+            id="workers",
+        ),
         Binding(
             "ctrl+p",
             "command_palette",
@@ -126,6 +144,10 @@ class PoolImportApp(TuiApp):
     def action_audit(self) -> None:
         if not isinstance(self.screen, AuditScreen):
             self.push_screen(AuditScreen())
+
+    def action_workers(self) -> None:
+        if not isinstance(self.screen, WorkersScreen):
+            self.push_screen(WorkersScreen())
 
     def action_filter(self) -> None:
         """`/` on any screen: narrow its focused table (or its first one)."""

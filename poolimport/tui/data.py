@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from poolimport.core.access.audit import AuditRow, audit_rows
 from poolimport.core.access.tenancy import NotFound, Scope, resolve_scope
 from poolimport.core.config import Settings, masked_url
+from poolimport.core.consumers import ConsumerRow, consumer_rows
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.jobs.actions import JobActions
 from poolimport.core.jobs.lifecycle import effective_status
@@ -29,6 +30,8 @@ from poolimport.core.jobs.queries import (
     list_jobs,
     newest_event_id_before,
 )
+from poolimport.core.jobs.schedule import ScheduleRow, schedule_rows
+from poolimport.core.metrics import QueueStats, queue_stats
 from poolimport.core.models import Router, Tenant
 from poolimport.core.queries import AddressRow, PoolRow, RouterRow, address_rows, pool_rows, router_rows
 from poolimport.core.routers.fields import (
@@ -48,10 +51,11 @@ AUDIT_PAGE = 1000
 
 
 class RouterView(RouterRow):
-    """A router as the routers pane shows it: with its newest job."""
+    """A router as the routers pane shows it: with its newest job, and its schedule if it has one."""
 
     last_job_status: str | None
     last_job_at: datetime | None
+    schedule: ScheduleRow | None
 
 
 class EventPage(NamedTuple):
@@ -93,7 +97,9 @@ class Data:
 
     def routers_in(self, session: Session, scope: Scope) -> list[RouterView]:
         rows = router_rows(session, scope, limit=ROUTERS_LIMIT)
-        last = last_jobs_by_router(session, scope, [row["id"] for row in rows])
+        ids = [row["id"] for row in rows]
+        last = last_jobs_by_router(session, scope, ids)
+        schedules = {schedule.router_id: schedule for schedule in schedule_rows(session, scope, ids)}
         views = []
         for row in rows:
             job = last.get(row["id"])
@@ -102,9 +108,13 @@ class Data:
                     **row,
                     last_job_status=effective_status(job, self.settings.heartbeat_interval) if job else None,
                     last_job_at=(job.finished_at or job.queued_at) if job else None,
+                    schedule=schedules.get(row["id"]),
                 )
             )
         return views
+
+    def queue_stats_in(self, session: Session, scope: Scope) -> QueueStats:
+        return queue_stats(session, scope, self.settings.heartbeat_interval)
 
     def jobs_in(self, session: Session, scope: Scope, limit: int = JOBS_PAGE) -> list[JobRow]:
         return list_jobs(session, scope, self.settings.heartbeat_interval, limit=limit)
@@ -151,6 +161,10 @@ class Data:
     def addresses(self, pool_id: int, status: str | None, offset: int, limit: int) -> list[AddressRow]:
         with self.reading() as (session, scope):
             return address_rows(session, scope, pool_id, status, limit=limit, offset=offset)
+
+    def consumers(self) -> list[ConsumerRow]:
+        with self.reading() as (session, scope):
+            return consumer_rows(session, scope, self.settings.heartbeat_interval)
 
     def audit(self) -> list[AuditRow]:
         with self.reading() as (session, scope):

@@ -55,7 +55,8 @@ async def test_database_gone_while_the_pools_load_is_the_banner_then_the_pools(
         database.unlink(missing_ok=True)
         away.rename(database)
         await wait_until(pilot, lambda: len(pools.pools) == 2, what="pools once the database is back")
-        await wait_until(pilot, lambda: banner_text(app) == "", what="banner to clear")
+        # The sample's queued job has no consumer: that banner stays, the database's goes.
+        await wait_until(pilot, lambda: "unavailable" not in banner_text(app), what="banner to clear")
         assert app.is_running
 
 
@@ -85,5 +86,6 @@ async def test_table_gone_while_the_addresses_load_is_the_banner_then_the_addres
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE pool_addresses_away RENAME TO pool_addresses"))
         await wait_until(pilot, lambda: len(addresses.rows) == 20, what="the used addresses once back")
-        await wait_until(pilot, lambda: banner_text(app) == "", what="banner to clear")
+        # The sample's queued job has no consumer: that banner stays, the database's goes.
+        await wait_until(pilot, lambda: "unavailable" not in banner_text(app), what="banner to clear")
         assert app.is_running

@@ -1,4 +1,5 @@
-"""A one-line banner for trouble that isn't one request's fault: database or queue unreachable.
+"""A one-line banner for trouble that isn't one request's fault: database or queue unreachable, or jobs
+waiting with no consumer alive to run them.
 
 Every screen has one: the app's own trouble (its poll, the queue check) shows on all of them, a screen's
 trouble (its query) on that screen only."""
@@ -9,6 +10,13 @@ from textual.widgets import Static
 
 from poolimport.tui.components import cells
 from poolimport.tui.components.tui_app import tui_app
+
+# Trouble that is no source being unavailable: its message is the whole sentence.
+STATEMENTS = frozenset({"consumers"})
+
+
+def describe(source: str, message: str) -> str:
+    return message if source in STATEMENTS else f"{source} unavailable: {message} (retrying)"
 
 
 class Banner(Static):
@@ -33,7 +41,5 @@ class Banner(Static):
         else:
             self.problems[source] = message
         self.display = bool(self.problems)
-        text = "  ".join(
-            f"{source} unavailable: {message} (retrying)" for source, message in self.problems.items()
-        )
+        text = "  ".join(describe(source, message) for source, message in self.problems.items())
         self.update(cells.plain(text))

@@ -1,8 +1,10 @@
-"""The main screen: routers, jobs and the selected job's live log, and the keys that act on them.
+"""The main screen: the queue's figures, routers, jobs and the selected job's live log, and the keys that
+act on them.
 
 A poll every 0.4 s reads the jobs and the shown job's new events, every 3 s (and whenever a job starts or
-ends) the routers too. What to read is taken from the widgets here, on the event loop; the reading runs in
-a worker (poll.py) and never touches a widget; one poll at a time, so a slow database piles nothing up.
+ends) the routers and the queue's figures too. What to read is taken from the widgets here, on the event
+loop; the reading runs in a worker (poll.py) and never touches a widget; one poll at a time, so a slow
+database piles nothing up.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from textual.widgets import DataTable, Footer, Header
 
 from poolimport.core.jobs.actions import Outcome
 from poolimport.core.jobs.queries import JobRow
+from poolimport.core.metrics import NO_CONSUMER, QueueStats
 from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.jobs_table import JobsTable
 from poolimport.tui.components.log_pane import OLDER_EVENTS, LogPane
 from poolimport.tui.components.pools_screen import PoolsScreen
+from poolimport.tui.components.queue_line import QueueLine
 from poolimport.tui.components.router_form import RouterForm, RouterFormResult
 from poolimport.tui.components.routers_table import RoutersTable
 from poolimport.tui.components.tui_app import tui_app
@@ -118,6 +122,7 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Banner(id="banner")
+        yield QueueLine(id="queue-line")
         yield RoutersTable(id="routers")
         yield JobsTable(id="jobs")
         yield LogPane(id="log")
@@ -196,6 +201,8 @@ class MainScreen(Screen[None]):
             self.refresh_data()
 
     def _show(self, result: PollResult) -> None:
+        if result.stats is not None:
+            self._show_stats(result.stats)
         if result.routers is not None:
             self.routers = {str(r["id"]): r for r in result.routers}
             self.routers_table.show(result.routers)
@@ -222,6 +229,11 @@ class MainScreen(Screen[None]):
         if result.log_job is not None and result.events is not None:
             log_pane.add_events(result.log_job, result.events)
         self._describe_job()
+
+    def _show_stats(self, stats: QueueStats) -> None:
+        self.query_one(QueueLine).show(stats)
+        # The app's trouble, so that every screen's banner says it, and it goes when a consumer checks in.
+        tui_app(self).set_problem("consumers", NO_CONSUMER if stats.stuck else None)
 
     def _follow_job(self, key: str | None) -> None:
         self.log_pane.watch_job(int(key) if key else None)

@@ -1,18 +1,52 @@
-"""The routers pane: one row per router with its last import and utilisation."""
+"""The routers pane: one row per router with its last import, its schedule, the age of its data and
+utilisation."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.text import Text
 
+from poolimport.core.jobs.schedule import ScheduleRow, describe_interval
+from poolimport.core.models import utcnow
 from poolimport.tui.components import cells
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.data import RouterView
+
+# A router whose data is older than its schedule allows: the `!` reads without colour (NO_COLOR), the
+# style adds to it, as for a stalled job.
+OVERDUE_STYLE = "bold reverse red"
 
 
 def utilisation(used: int, total: int) -> Text:
     if not total:
         return Text("-", justify="right")
     return Text(f"{used / total:6.1%}", justify="right")
+
+
+def every(schedule: ScheduleRow | None) -> str:
+    return describe_interval(schedule.interval) if schedule else "-"
+
+
+def next_run(schedule: ScheduleRow | None, now: datetime) -> Text:
+    """When the next scheduled import is due; a schedule backing off says how many failed in a row."""
+    if schedule is None:
+        return Text("-")
+    if schedule.failures:
+        return Text(f"backoff {schedule.failures}", style="bold")
+    wait = (schedule.next_run_at - now).total_seconds()
+    return Text("due" if wait <= 0 else f"in {cells.span(wait)}")
+
+
+def age(schedule: ScheduleRow | None, now: datetime) -> Text:
+    """Time since the last successful import; `!` when older than the schedule allows."""
+    if schedule is None:
+        return Text("-")
+    seconds = schedule.age(now)
+    shown = "never" if seconds is None else cells.span(seconds)
+    if schedule.overdue(now):
+        return Text(f"!{shown}", style=OVERDUE_STYLE)
+    return Text(shown)
 
 
 class RoutersTable(FilterTable):
@@ -23,15 +57,21 @@ class RoutersTable(FilterTable):
         ("host", "Host", 21),
         ("last", "Last import", 11),
         ("when", "When", 11),
+        ("every", "Every", 5),
+        ("next", "Next", 9),
+        ("age", "Age", 6),
         ("pools", "Pools", 5),
         ("addresses", "Addresses", 9),
         ("used", "Used", 9),
         ("use", "Use", 6),
         ("error", "Last error", 80),
     )
-    NARROW_COLUMNS = ("name", "tenant", "last", "when", "addresses", "use", "error")
+    # At 80 columns the schedule and the data's age take the place of tenant, time and counts (the
+    # filter still matches those); the error is also under the pane, for the selected router.
+    NARROW_COLUMNS = ("name", "last", "every", "next", "age", "use", "error")
 
     def show(self, routers: list[RouterView]) -> None:
+        now = utcnow()
         self.show_rows(
             [
                 (
@@ -42,6 +82,9 @@ class RoutersTable(FilterTable):
                         "host": cells.plain(f"{r['host']}:{r['port']}"),
                         "last": cells.status(r["last_job_status"]),
                         "when": cells.clock(r["last_job_at"], seconds=False),
+                        "every": every(r["schedule"]),
+                        "next": next_run(r["schedule"], now),
+                        "age": age(r["schedule"], now),
                         "pools": cells.number(r["pools"]),
                         "addresses": cells.number(r["addresses"]),
                         "used": cells.number(r["used"]),
