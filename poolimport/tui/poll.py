@@ -19,15 +19,15 @@ class PollRequest:
     jobs_limit: int
     log_job: int | None = None  # the job whose log is shown, if it wants reading
     log_after: int | None = None  # the newest event it shows; None: read the job's tail
-    # the routers and the queue's figures too (every few seconds, and when a job started or ended)
-    routers: bool = False
+    routers: bool = False  # the routers too (every few seconds, and when a job started or ended)
+    stats: bool = False  # the queue's figures too (every few seconds only: a sweep ends jobs all the time)
 
 
 @dataclass(frozen=True)
 class PollResult:
     jobs: list[JobRow]
     routers: list[RouterView] | None = None
-    stats: QueueStats | None = None  # read with the routers
+    stats: QueueStats | None = None
     log_job: int | None = None
     tail: EventPage | None = None  # the log job's newest events, when the request had no log_after
     events: list[EventRow] | None = None  # its events after log_after
@@ -46,7 +46,7 @@ def poll(data: Data, request: PollRequest) -> PollResult:
             elif request.log_job is not None and request.log_after is not None:
                 events = data.events_in(session, scope, request.log_job, request.log_after)
             routers = data.routers_in(session, scope) if request.routers else None
-            stats = data.queue_stats_in(session, scope) if request.routers else None
+            stats = data.queue_stats_in(session, scope) if request.stats else None
     except DATABASE_ERRORS as exc:
         return PollResult(jobs=[], problem=first_line(exc))
     return PollResult(jobs, routers, stats, request.log_job, tail, events)

@@ -2,9 +2,9 @@
 act on them.
 
 A poll every 0.4 s reads the jobs and the shown job's new events, every 3 s (and whenever a job starts or
-ends) the routers and the queue's figures too. What to read is taken from the widgets here, on the event
-loop; the reading runs in a worker (poll.py) and never touches a widget; one poll at a time, so a slow
-database piles nothing up.
+ends) the routers too, and every 3 s the queue's figures. What to read is taken from the widgets here, on
+the event loop; the reading runs in a worker (poll.py) and never touches a widget; one poll at a time, so
+a slow database piles nothing up.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from poolimport.tui.poll import PollRequest, PollResult, poll
 
 JOBS_POLL = 0.4
 ROUTERS_POLL = 3.0
+STATS_POLL = 3.0
 # The footer shows what fits, in this order: at 80 columns, the keys used most, then help and quit (the
 # app's); the rest follow as declared.
 FOOTER_FIRST = ("import", "retry", "cancel", "test", "add", "edit", "help", "quit")
@@ -113,6 +114,7 @@ class MainScreen(Screen[None]):
         self.jobs_limit = JOBS_PAGE
         self.select_job_next: int | None = None
         self._routers_due = 0.0
+        self._stats_due = 0.0
         self._job_statuses: dict[int, str] = {}
         self._polling = False
         self._poll_again = False
@@ -181,11 +183,15 @@ class MainScreen(Screen[None]):
         routers = now >= self._routers_due
         if routers:
             self._routers_due = now + ROUTERS_POLL
+        stats = now >= self._stats_due
+        if stats:
+            self._stats_due = now + STATS_POLL
         return PollRequest(
             jobs_limit=self.jobs_limit,
             log_job=wanted[0] if wanted else None,
             log_after=wanted[1] if wanted else None,
             routers=routers,
+            stats=stats,
         )
 
     def _poll_ended(self) -> None:
