@@ -18,6 +18,7 @@ from poolimport.cli import (
     job_cmds,
     key_cmds,
     operator_cmds,
+    queue_cmds,
     schedule_cmds,
     setup_cmds,
     ssh_cmds,
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_cmds.register(sub, common)
     schedule_cmds.register(sub, common)
     job_cmds.register(sub, common)
+    queue_cmds.register(sub, common)
     operator_cmds.register(sub, common)
     audit_cmds.register(sub, common)
     ssh_cmds.register(sub, common)

@@ -6,11 +6,11 @@ import argparse
 
 from poolimport.cli.context import Context
 from poolimport.cli.output import emit_json, print_fields, print_table, print_warning
-from poolimport.core.consumers import consumer_rows
-from poolimport.core.metrics import NO_CONSUMER, queue_stats
 
 
 def cmd_workers(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.consumers import consumer_rows
+
     with ctx.reading() as (session, scope):
         rows = [row.as_dict() for row in consumer_rows(session, scope, ctx.settings.heartbeat_interval)]
     if args.json:
@@ -25,6 +25,8 @@ def cmd_workers(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_stats(ctx: Context, args: argparse.Namespace) -> int:
+    from poolimport.core.metrics import NO_CONSUMER, queue_stats
+
     with ctx.reading() as (session, scope):
         stats = queue_stats(session, scope, ctx.settings.heartbeat_interval)
     if args.json:
