@@ -50,7 +50,7 @@ def test_imports_retries_cancels_and_tenants_are_recorded(
         ("tenant.add", "ok", None),
     ]
     assert {row["origin"] for row in rows} == {"local"}
-    assert [row["job_ids"][0] for row in audit("--router", "r1") if row["action"] == "cancel"] == [queued]
+    assert [row["job_id"] for row in audit("--router", "r1") if row["action"] == "cancel"] == [queued]
     table = run_cli("audit")
     assert "import.sync" in table.stdout and "tenant.add" in table.stdout
 
