@@ -167,18 +167,45 @@ def cmd_failed(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_job_show(ctx: Context, args: argparse.Namespace) -> int:
-    row = _status_now(ctx, args.id)
+    from poolimport.core.jobs.queries import attempt_text, job_detail, pool_line_text
+
+    with ctx.reading() as (session, scope):
+        detail = job_detail(session, scope, args.id, ctx.settings.heartbeat_interval)
+    row = detail["job"]
     if args.json:
-        emit_json(row)
-    else:
-        result = row["result"]
-        print_fields({key: value for key, value in row.items() if key != "result"})
-        if result:
-            print_fields({"pools": result["pools"], "addresses": result["addresses"]})
-            for error in result["errors"]:
-                say(f"  error: {error['pool'] or ''} {error['message']}")
-            for warning in result["warnings"]:
-                say(f"  warning: {warning}")
+        emit_json(
+            {
+                **row,
+                "waited": detail["waited"],
+                "ran": detail["ran"],
+                "pools": detail["pools"],
+                "attempts": detail["attempts"],
+            }
+        )
+        return 0
+    result = row["result"]
+    print_fields(
+        {
+            **{key: value for key, value in row.items() if key != "result"},
+            "waited": detail["waited"],
+            "ran": detail["ran"],
+        }
+    )
+    if result:
+        print_fields({"pools": result["pools"], "addresses": result["addresses"]})
+        for error in result["errors"]:
+            say(f"  error: {error['pool'] or ''} {error['message']}")
+        for warning in result["warnings"]:
+            say(f"  warning: {warning}")
+    if detail["pools"]:
+        say("per pool:")
+        for line in detail["pools"]:
+            say(f"  {pool_line_text(line)}")
+    if len(detail["attempts"]) > 1:
+        say("attempts:")
+        for attempt in detail["attempts"]:
+            marker = "*" if attempt["id"] == row["id"] else " "
+            say(f"{marker} {attempt_text(attempt)}, queued {attempt['queued_at'] or '-'}")
     return 0
 
 

@@ -29,6 +29,7 @@ from poolimport.tui.components.audit_screen import AuditScreen
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.help_screen import WIDGET_KEYS, HelpScreen
+from poolimport.tui.components.job_detail import JobDetailScreen
 from poolimport.tui.components.main_screen import MainScreen
 from poolimport.tui.components.pools_screen import PoolsScreen, PoolsTable
 from poolimport.tui.components.router_form import RouterForm
@@ -47,6 +48,7 @@ KEYMAP_OWNERS = (
     WorkersScreen,
     HelpScreen,
     RouterForm,
+    JobDetailScreen,
 )
 
 

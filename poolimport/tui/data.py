@@ -24,8 +24,10 @@ from poolimport.core.jobs.actions import JobActions
 from poolimport.core.jobs.lifecycle import effective_status
 from poolimport.core.jobs.queries import (
     EventRow,
+    JobDetail,
     JobRow,
     event_rows,
+    job_detail,
     last_jobs_by_router,
     list_jobs,
     newest_event_id_before,
@@ -63,6 +65,13 @@ class EventPage(NamedTuple):
 
     events: list[EventRow]
     has_older: bool
+
+
+class DetailPage(NamedTuple):
+    """One job in full, and its log: the newest events (`tail`), or those after an id."""
+
+    detail: JobDetail
+    events: EventPage
 
 
 class ProbeResult(NamedTuple):
@@ -153,6 +162,14 @@ class Data:
     def event_tail(self, job_id: int, count: int, before_id: int | None = None) -> EventPage:
         with self.reading() as (session, scope):
             return self.event_tail_in(session, scope, job_id, count, before_id)
+
+    def job_detail(self, job_id: int, tail: int, after_id: int | None) -> DetailPage:
+        """The job in full; its newest `tail` events when `after_id` is None, else those after it."""
+        with self.reading() as (session, scope):
+            detail = job_detail(session, scope, job_id, self.settings.heartbeat_interval)
+            if after_id is None:
+                return DetailPage(detail, self.event_tail_in(session, scope, job_id, tail))
+            return DetailPage(detail, EventPage(self.events_in(session, scope, job_id, after_id), False))
 
     def pools(self, router_id: int) -> list[PoolRow]:
         with self.reading() as (session, scope):

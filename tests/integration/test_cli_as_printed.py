@@ -9,9 +9,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
-from poolimport.core.models import Router
+from poolimport.core.models import ImportJob, Router
 from poolimport.sim import SimServer
 from tests.conftest import run_cli
 from tests.helpers import wait_for
@@ -109,3 +109,30 @@ def test_the_sample_simulator_config_serves_a_router_to_import(engine: Engine, t
     finally:
         sim.terminate()
         sim.wait(10)
+
+
+def test_job_show_prints_each_pool_and_the_retry_chain(
+    engine: Engine, sim: SimServer, add_router: Callable[..., int]
+) -> None:
+    add_router(sim, name="core")
+    assert run_cli("import", "core", "--sync").returncode == 0
+    with engine.begin() as conn:  # a later attempt of job #1, as `retry` would queue it
+        conn.execute(
+            insert(ImportJob).values(
+                router_id=1, tenant_id=1, requested_by="nora", status="failed", attempt=2, retry_of_id=1
+            )
+        )
+    out = run_cli("job", "show", "2")
+    assert out.returncode == 0, out.stderr
+    assert "per pool:" not in out.stdout and "attempts:" in out.stdout  # never ran: no pools, but a chain
+    first = run_cli("job", "show", "1")
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.split("per pool:\n", 1)[1].split("attempts:\n")
+    assert len(lines[0].splitlines()) == 3 and all(": added, " in line for line in lines[0].splitlines())
+    chain = lines[1].splitlines()
+    assert chain[0].startswith("* #1 attempt 1 succeeded, by ") and chain[1].startswith(
+        "  #2 attempt 2 failed, by nora"
+    )
+    shown = json.loads(run_cli("job", "show", "1", "--json").stdout)
+    assert [attempt["id"] for attempt in shown["attempts"]] == [1, 2] and len(shown["pools"]) == 3
+    assert shown["waited"] is not None and shown["ran"] is not None

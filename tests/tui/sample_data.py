@@ -9,6 +9,7 @@ from sqlalchemy import Engine, insert
 
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
+from poolimport.core.events import EventKind
 from poolimport.core.imports.pools.writer import store_counts
 from poolimport.core.models import ImportJob, IpPool, JobEvent, PoolAddress
 from poolimport.core.routers.fields import RouterFields
@@ -20,6 +21,24 @@ T0 = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
+
+
+def pool_data(pool: str, addresses: int) -> dict[str, object]:
+    """What an import logs with a pool it imported."""
+    return {
+        "pool": pool,
+        "addresses": addresses,
+        "outcome": "added",
+        "added": addresses,
+        "updated": 0,
+        "stale": 0,
+    }
+
+
+def event_kind(data: dict[str, object]) -> str | None:
+    if data.get("outcome") == "failed":
+        return EventKind.POOL_FAILED
+    return EventKind.POOL_IMPORTED if "outcome" in data else None
 
 
 def seed(engine: Engine, settings: Settings) -> None:
@@ -134,7 +153,7 @@ def seed(engine: Engine, settings: Settings) -> None:
             (1, 1, "info", "Starting IP pools import job", {"router_id": 1, "tenant_id": 1, "user": "ops"}),
             (1, 1, "info", "Connecting to 10.9.0.8:8728", {}),
             (1, 1, "info", "Read 2 pools (65800 addresses)", {}),
-            (1, 2, "info", "Pool pppoe: 65533 addresses, added", {"pool": "pppoe"}),
+            (1, 2, "info", "Pool pppoe: 65533 addresses, added", pool_data("pppoe", 65_533)),
             (
                 1,
                 2,
@@ -142,7 +161,7 @@ def seed(engine: Engine, settings: Settings) -> None:
                 "pool [bold red]static: 1 used entries are not addresses of the pool; ignored",
                 {},
             ),
-            (1, 2, "info", "Pool [bold red]static: 267 addresses, added", {"pool": "[bold red]static"}),
+            (1, 2, "info", "Pool [bold red]static: 267 addresses, added", pool_data("[bold red]static", 267)),
             (
                 1,
                 2,
@@ -159,7 +178,20 @@ def seed(engine: Engine, settings: Settings) -> None:
             (4, 201, "info", "Starting IP pools import job", {}),
             (4, 201, "info", "Connecting to 10.9.0.8:8728", {}),
             (4, 202, "info", "Read 2 pools (65800 addresses)", {}),
-            (4, 215, "info", "Pool [bold red]static: 267 addresses, added", {"pool": "[bold red]static"}),
+            (
+                4,
+                215,
+                "info",
+                "Pool [bold red]static: 267 addresses, added",
+                pool_data("[bold red]static", 267),
+            ),
+            (
+                3,
+                130,
+                "error",
+                "Pool p2p-v6: failed: bad address '2001:db8::zz'",
+                {"pool": "p2p-v6", "outcome": "failed", "error": "bad address '2001:db8::zz'"},
+            ),
             (5, 300, "info", "Job queued by ops (attempt 2, retry of #2)", {}),
         ]
         conn.execute(
@@ -169,6 +201,7 @@ def seed(engine: Engine, settings: Settings) -> None:
                     "job_id": job,
                     "created_at": at(second),
                     "level": level,
+                    "kind": event_kind(data),
                     "message": message,
                     "data_json": json.dumps(data) if data else None,
                 }

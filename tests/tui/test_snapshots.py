@@ -11,6 +11,7 @@ from textual.widgets import Input
 from poolimport.core.config import Settings
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.addresses_screen import AddressesScreen
+from poolimport.tui.components.job_detail import JobDetailScreen
 from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.router_form import RouterForm
 from tests.tui.conftest import wait_until
@@ -96,9 +97,26 @@ async def help_screen(pilot: Any) -> None:
     await settled(pilot)
 
 
+async def job_detail(pilot: Any) -> None:
+    """Job #1 in full: its two pools, its retry (#4), its log."""
+    await loaded(pilot)
+    table = pilot.app.main_screen.jobs_table
+    table.select_key("1")
+    table.focus()
+    await pilot.press("enter")
+    await wait_until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, JobDetailScreen) and pilot.app.screen.log_pane.loaded,
+        what="job #1 in full",
+    )
+    await settled(pilot)
+
+
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize(
-    "screen", [main_screen, log_of_first_job, pools, addresses, form, help_screen], ids=lambda f: f.__name__
+    "screen",
+    [main_screen, log_of_first_job, pools, addresses, form, help_screen, job_detail],
+    ids=lambda f: f.__name__,
 )
 def test_screens(snap_compare: Any, app: PoolImportApp, size: tuple[int, int], screen: Any) -> None:
     assert snap_compare(app, terminal_size=size, run_before=screen)

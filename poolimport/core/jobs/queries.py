@@ -11,9 +11,13 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from poolimport.core.access.tenancy import Scope
-from poolimport.core.jobs.lifecycle import effective_status, stall_cutoff
+from poolimport.core.events import EventKind
+from poolimport.core.jobs.lifecycle import effective_status, get_job, stall_cutoff
 from poolimport.core.models import ImportJob, JobEvent, utcnow
 from poolimport.core.statuses import JobStatus
+
+# A retry chain longer than this is cut (each attempt is one read): far beyond any real chain.
+MAX_ATTEMPTS = 100
 
 
 class JobRow(TypedDict):
@@ -179,3 +183,123 @@ def event_text(event: Mapping[str, Any]) -> str:
     if error and str(error) not in event["message"]:
         return f"{event['message']}: {error}"
     return str(event["message"])
+
+
+class PoolLine(TypedDict):
+    """What a job did to one pool, from its log: every job logs its pools, only dry runs store them."""
+
+    pool: str
+    outcome: str
+    addresses: int | None
+    added: int
+    updated: int
+    stale: int
+    error: str | None
+
+
+class Attempt(TypedDict):
+    """One job of a retry chain."""
+
+    id: int
+    attempt: int
+    status: str
+    requested_by: str
+    queued_at: str | None
+    error: str | None
+
+
+class JobDetail(TypedDict):
+    """One job in full (`job show`, the TUI's job detail): its row, its timings, its pools, its attempts."""
+
+    job: JobRow
+    waited: float | None  # started - queued
+    ran: float | None  # finished - started
+    pools: list[PoolLine]
+    attempts: list[Attempt]  # the whole retry chain, first attempt first; the job itself included
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return round((end - start).total_seconds(), 1) if start and end else None
+
+
+def pool_lines(session: Session, scope: Scope, job_id: int) -> list[PoolLine]:
+    kinds = (EventKind.POOL_IMPORTED.value, EventKind.POOL_FAILED.value)
+    stmt = _events(scope, job_id).where(JobEvent.kind.in_(kinds)).order_by(JobEvent.id)
+    lines: list[PoolLine] = []
+    for event in session.scalars(stmt):
+        data = json.loads(event.data_json) if event.data_json else {}
+        failed = event.kind == EventKind.POOL_FAILED
+        lines.append(
+            {
+                "pool": str(data.get("pool", "")),
+                "outcome": str(data.get("outcome", "failed" if failed else "")),
+                "addresses": data.get("addresses"),
+                "added": int(data.get("added", 0)),
+                "updated": int(data.get("updated", 0)),
+                "stale": int(data.get("stale", 0)),
+                # Events logged before the error was stored beside the message carry it only in the words.
+                "error": str(data.get("error") or event.message.split(": failed: ", 1)[-1])
+                if failed
+                else None,
+            }
+        )
+    return lines
+
+
+def retry_chain(session: Session, scope: Scope, job: ImportJob) -> list[ImportJob]:
+    """Back through retry_of to the first attempt, then every later attempt of any of them."""
+    chain = [job]
+    first = job
+    while first.retry_of_id is not None and len(chain) < MAX_ATTEMPTS:
+        earlier = session.scalar(scope.jobs().where(ImportJob.id == first.retry_of_id))
+        if earlier is None:  # removed, or (never) another tenant's
+            break
+        chain.append(earlier)
+        first = earlier
+    seen = {member.id for member in chain}
+    frontier = list(seen)
+    while frontier and len(chain) < MAX_ATTEMPTS:
+        later = session.scalars(
+            scope.jobs().where(ImportJob.retry_of_id.in_(frontier)).limit(MAX_ATTEMPTS)
+        ).all()
+        frontier = [member.id for member in later if member.id not in seen]
+        seen.update(frontier)
+        chain.extend(member for member in later if member.id in frontier)
+    return sorted(chain, key=lambda member: member.id)
+
+
+def job_detail(session: Session, scope: Scope, job_id: int, heartbeat_interval: float) -> JobDetail:
+    """Everything about one job in the asker's tenants; NotFound for any other job id."""
+    job = get_job(session, scope, job_id)
+    now = utcnow()
+    return {
+        "job": job_row(job, heartbeat_interval, now),
+        "waited": _seconds(job.queued_at, job.started_at),
+        "ran": _seconds(job.started_at, job.finished_at),
+        "pools": pool_lines(session, scope, job_id),
+        "attempts": [
+            {
+                "id": member.id,
+                "attempt": member.attempt,
+                "status": effective_status(member, heartbeat_interval, now),
+                "requested_by": member.requested_by,
+                "queued_at": _iso(member.queued_at),
+                "error": member.error,
+            }
+            for member in retry_chain(session, scope, job)
+        ],
+    }
+
+
+def pool_line_text(line: Mapping[str, Any]) -> str:
+    """One pool's line for people (the CLI and the TUI say it alike)."""
+    if line["error"] is not None:
+        return f"{line['pool']}: failed: {line['error']}"
+    counts = f"{line['added']:,} added, {line['updated']:,} updated, {line['stale']:,} stale"
+    total = "" if line["addresses"] is None else f"{line['addresses']:,} addresses, "
+    return f"{line['pool']}: {line['outcome']}, {total}{counts}"
+
+
+def attempt_text(attempt: Mapping[str, Any]) -> str:
+    """One attempt of a retry chain for people; each front end adds when it was queued, in its own clock."""
+    return f"#{attempt['id']} attempt {attempt['attempt']} {attempt['status']}, by {attempt['requested_by']}"

@@ -24,6 +24,7 @@ from poolimport.core.metrics import NO_CONSUMER, QueueStats
 from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
+from poolimport.tui.components.job_detail import JobDetailScreen
 from poolimport.tui.components.jobs_table import JobsTable
 from poolimport.tui.components.log_pane import OLDER_EVENTS, LogPane
 from poolimport.tui.components.pools_screen import PoolsScreen
@@ -96,13 +97,14 @@ class MainScreen(Screen[None]):
         Binding(
             "m", "older", "Older", tooltip="200 older jobs; with the log focused, older lines", id="older"
         ),
+        Binding("enter", "detail", "Detail", show=False, tooltip="the selected job in full", id="detail"),
     ]
     # Keys that belong to widgets rather than to bindings, for the help.
     HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("tab", "next pane (shift+tab: previous)"),
         ("↑↓ pgup", "move in a table; in the log, scrolling up pauses it"),
         ("end", "in the log: the newest line, following again"),
-        ("enter", "on a router: its pools; on a pool: its addresses"),
+        ("enter", "on a router: its pools; on a job: its detail; on a pool: its addresses"),
         ("a f u s", "addresses of a pool: all, free, used, stale"),
         ("escape", "close this screen, a form or the filter; go back"),
     )
@@ -273,6 +275,10 @@ class MainScreen(Screen[None]):
     def _router_chosen(self) -> None:
         self.action_pools()
 
+    @on(DataTable.RowSelected, "#jobs")
+    def _job_chosen(self) -> None:
+        self.action_detail()
+
     @on(LogPane.OlderWanted)
     def _older_log_wanted(self) -> None:
         self._older_log()
@@ -389,6 +395,10 @@ class MainScreen(Screen[None]):
     def action_pools(self) -> None:
         if router := self._selected_router():
             tui_app(self).push_screen(PoolsScreen(router["id"], router["name"]))
+
+    def action_detail(self) -> None:
+        if (job_id := self._selected_job()) is not None:
+            tui_app(self).push_screen(JobDetailScreen(job_id))
 
     def action_toggle_follow(self) -> None:
         following = self.log_pane.toggle_follow()

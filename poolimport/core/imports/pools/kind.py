@@ -150,7 +150,7 @@ class _PoolsWrite:
         result.details.append(
             PoolReport(name=spec.name, family=spec.family, outcome=PoolOutcome.FAILED, error=message)
         )
-        failed = {"pool": spec.name, "outcome": PoolOutcome.FAILED}
+        failed = {"pool": spec.name, "outcome": PoolOutcome.FAILED, "error": message}
         self.run.emit(event(EventKind.POOL_FAILED, failed, pool=spec.name, error=message))
 
     def _stale_pools(self, router_id: int, snapshot: RouterSnapshot, result: ImportResult) -> None:
