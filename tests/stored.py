@@ -24,6 +24,36 @@ def dump(engine: Engine, skip: tuple[str, ...] = ("last_seen",)) -> Dump:
     return tables
 
 
+def router_rows(engine: Engine, router_id: int) -> Dump:
+    """A router's pools and their addresses on any database, ordered by what they are (family, name, sort
+    key) rather than by id, without the columns that differ between two routers holding the same data."""
+    pool_columns = [
+        c for c in IpPool.__table__.c if c.name not in ("id", "router_id", "first_seen", "last_seen")
+    ]
+    pool_stmt = (
+        select(*pool_columns).where(IpPool.router_id == router_id).order_by(IpPool.family, IpPool.name)
+    )
+    address_stmt = (
+        select(
+            IpPool.family,
+            IpPool.name,
+            PoolAddress.sort_key,
+            PoolAddress.address,
+            PoolAddress.status,
+            PoolAddress.owner,
+            PoolAddress.info,
+        )
+        .join(IpPool, IpPool.id == PoolAddress.pool_id)
+        .where(IpPool.router_id == router_id)
+        .order_by(IpPool.family, IpPool.name, PoolAddress.sort_key)
+    )
+    with engine.connect() as conn:
+        return {
+            "ip_pools": [tuple(row) for row in conn.execute(pool_stmt)],
+            "pool_addresses": [tuple(row) for row in conn.execute(address_stmt)],
+        }
+
+
 def pools(engine: Engine) -> dict[str, Row[Any]]:
     with engine.connect() as conn:
         return {row.name: row for row in conn.execute(select(IpPool.__table__))}

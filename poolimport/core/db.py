@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from poolimport.core.config import Settings, masked_url
 from poolimport.core.errors import PoolimportError
+from poolimport.core.jobs.progress import folder_beside
 from poolimport.core.private_files import make_private, private_dir, private_file, sqlite_files
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -39,12 +40,19 @@ def _sqlite_tuner(busy_timeout_ms: int, database: Path | None) -> Any:
         if database is not None:
             # SQLite gives the WAL and SHM files the database file's mode; a database left readable by
             # others (made before files were private) is tightened, with its companions, on first use.
-            make_private(sqlite_files(database))
+            make_private([*sqlite_files(database), folder_beside(database)])
 
     return tune
 
 
+# An execution option (see `reading`): this connection only reads, even on an engine made for writing.
+READING = "poolimport_reading"
+
+
 def _begin_immediate(conn: Any) -> None:
+    if conn.get_execution_options().get(READING):
+        conn.exec_driver_sql("BEGIN")
+        return
     # IMMEDIATE takes the write lock up front: two writers never deadlock on a lock upgrade,
     # the second one waits for busy_timeout instead.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -109,6 +117,12 @@ def get_engine(settings: Settings, purpose: str = "write") -> Engine:
             private_dir(settings.home)  # the one folder made on demand
         engine = _engines[key] = make_engine(settings.database_url, purpose)
     return engine
+
+
+def reading(engine: Engine) -> Engine:
+    """`engine` for reads alone: on SQLite they never wait for the write lock, which an import holds for
+    as long as it writes one pool (a sign-in or a schema check must not wait for a /12 to be written)."""
+    return engine.execution_options(**{READING: True})
 
 
 def get_read_engine(settings: Settings) -> Engine:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
+from poolimport.core.db import reading
 from poolimport.core.errors import PoolimportError
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration; a test checks it against Alembic's own idea of head.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 
 class SchemaNotReady(PoolimportError):
@@ -41,7 +42,7 @@ def alembic_head() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with reading(engine).connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None
         return conn.scalar(text("SELECT version_num FROM alembic_version"))

@@ -656,6 +656,9 @@ def test_stop_rolls_back_the_pool_being_written_and_keeps_earlier_ones(
     small = dataclasses.replace(settings, batch_size=10)
     assert run_import(engine, small, router_id).status == "succeeded"
     second_before = pool_dump(engine, "second")
+    # second grows by one address: it is merged batch by batch, not only its used entries written.
+    grown = [config["menus"]["/ip/pool"][0], {"name": "second", "ranges": "10.1.0.1-10.1.0.31"}]
+    sim.set_menu("/ip/pool", grown)
     sim.set_menu(
         "/ip/pool/used",
         [
@@ -685,6 +688,31 @@ def test_stop_rolls_back_the_pool_being_written_and_keeps_earlier_ones(
     again = run_import(engine, small, router_id)
     assert again.status == "succeeded"
     assert addresses(engine, "second")["10.1.0.29"] == ("used", "c", "z")
+
+
+def test_stop_rolls_back_a_pool_whose_used_entries_were_being_written(
+    engine: Engine, settings: Settings, sim_factory: Callable[..., SimServer], add_router: Callable[..., int]
+) -> None:
+    """Ranges unchanged, leases changed: the pool's progress comes in one step, after its writes, and a
+    stop asked for then undoes them."""
+    sim = sim_factory(menus(ip=[{"name": "only", "ranges": "10.0.0.1-10.0.0.30"}]))
+    router_id = add_router(sim)
+    small = dataclasses.replace(settings, batch_size=10)
+    assert run_import(engine, small, router_id).status == "succeeded"
+    before = pool_dump(engine, "only")
+    sim.set_menu("/ip/pool/used", [{"pool": "only", "address": "10.0.0.29", "owner": "c", "info": "z"}])
+    seen: list[int] = []
+
+    def on_progress(pools_done: int, pools_total: int, addresses_done: int, addresses_total: int) -> None:
+        seen.append(addresses_done)
+
+    def should_stop() -> str | None:
+        return "cancelled by operator" if seen and seen[-1] > 0 else None
+
+    result = run_import(engine, small, router_id, on_progress=on_progress, should_stop=should_stop)
+    assert (result.status, result.pools["imported"]) == ("failed", 0)
+    assert seen == [0, 30]
+    assert pool_dump(engine, "only") == before
 
 
 def test_stop_before_the_first_pool(

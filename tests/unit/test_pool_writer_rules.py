@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select, text
 
 from poolimport.core.imports.pools.ranges import (
     ipv4_from_str,
@@ -15,8 +16,9 @@ from poolimport.core.imports.pools.ranges import (
     parse_ipv6_pool,
 )
 from poolimport.core.imports.pools.snapshot import PoolSpec
-from poolimport.core.imports.pools.writer import PoolChange, PoolWriter, mark_missing_pools_stale
+from poolimport.core.imports.pools.writer import PoolChange, PoolWriter, mark_missing_pools_stale, used_rows
 from poolimport.core.models import IpPool, PoolAddress, utcnow
+from tests.stored import router_rows
 
 
 @pytest.fixture
@@ -55,6 +57,7 @@ def write(
     batch_size: int = 1000,
     max_addresses: int = 10_000,
     dry_run: bool = False,
+    full_walk: bool = False,
 ) -> Written:
     progress: list[int] = []
     with engine.begin() as conn:
@@ -66,6 +69,7 @@ def write(
             now=utcnow(),
             dry_run=dry_run,
             on_batch=progress.append,
+            full_walk=full_walk,
         )
         return Written(writer.write(spec), progress)
 
@@ -216,6 +220,153 @@ def test_every_address_of_a_shrunken_pool_is_stale_however_many(engine: Engine, 
     assert change.stale == 1279
     assert statuses(engine).count("stale") == 1279
     assert counts(engine) == (0, 1, 1279)
+
+
+# -- re-imports where only used entries changed ----------------------------------------------------------
+
+
+@contextmanager
+def address_statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements sent that touch the address table, as they run."""
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "pool_addresses" in statement:
+            sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_used_change_in_unchanged_ranges_reads_no_batch_of_the_pool(
+    any_engine: Engine, any_add_router: Callable[..., int]
+) -> None:
+    """Forty batches of addresses, three changed: the re-import sends the same few statements whatever
+    the pool's size, where walking it sends one per batch."""
+    engine, router_id = any_engine, any_add_router(port=1)
+    write(engine, router_id, ipv4_pool("10.0.0.0-10.0.15.159", {"10.0.0.1": "a", "10.0.0.2": "b"}))
+    used = {"10.0.0.2": "b2", "10.0.9.9": "c"}  # a freed, b's owner changed, c newly used
+    with address_statements(engine) as sent:
+        again = write(engine, router_id, ipv4_pool("10.0.0.0-10.0.15.159", used), batch_size=100)
+    assert (again.change.updated, again.change.added, again.change.stale) == (3, 0, 0)
+    assert again.progress == [4000]
+    assert len(sent) <= 3, sent
+    with address_statements(engine) as walked:
+        write(engine, router_id, ipv4_pool("10.0.0.0-10.0.15.159"), batch_size=100, full_walk=True)
+    assert len(walked) >= 40
+    assert rows(engine)["10.0.9.9"][1:] == ("free", None)
+
+
+def test_only_changed_used_entries_are_written_and_counted(engine: Engine, router_id: int) -> None:
+    write(
+        engine, router_id, ipv4_pool("10.0.0.1-10.0.0.8", {"10.0.0.1": "a", "10.0.0.2": "b", "10.0.0.3": "c"})
+    )
+    spec = ipv4_pool("10.0.0.1-10.0.0.8", {"10.0.0.1": "a", "10.0.0.3": "c", "10.0.0.8": "d"})
+    spec.used[ipv4_from_str("10.0.0.3")] = ("c", "new info")
+    change = write(engine, router_id, spec).change
+    assert (change.added, change.updated, change.stale, change.unchanged, change.new_pool) == (
+        0,
+        3,
+        0,
+        False,
+        False,
+    )
+    assert [(status, owner) for _, status, owner in rows(engine).values()] == [
+        ("used", "a"),
+        ("free", None),
+        ("used", "c"),
+        *[("free", None)] * 4,
+        ("used", "d"),
+    ]
+    assert counts(engine) == (3, 5, 0)
+
+
+def test_stale_addresses_outside_unchanged_ranges_stay_stale_and_uncounted(
+    engine: Engine, router_id: int
+) -> None:
+    write(engine, router_id, ipv4_pool("10.0.0.1-10.0.0.8", {"10.0.0.8": "gone"}))
+    write(engine, router_id, ipv4_pool("10.0.0.1-10.0.0.4"))  # .5-.8 stale, .8 with its last owner
+    change = write(engine, router_id, ipv4_pool("10.0.0.1-10.0.0.4", {"10.0.0.4": "new"})).change
+    assert (change.updated, change.stale) == (1, 0)
+    assert statuses(engine) == ["free", "free", "free", "used", "stale", "stale", "stale", "stale"]
+    assert counts(engine) == (1, 3, 4)
+
+
+def test_a_pool_whose_rows_differ_from_its_ranges_is_walked_in_full(
+    any_engine: Engine, any_add_router: Callable[..., int]
+) -> None:
+    """Rows deleted or marked stale behind the importer's back: a newly used address has no free row to
+    take, so the pool is merged address by address, and stored and counted as a merge from the start
+    would (its twin, merged in full, says how). The check counts the rows each update matched: on
+    PostgreSQL too."""
+    engine = any_engine
+    twins = {
+        "changes": any_add_router(name="changes", port=1),
+        "merged": any_add_router(name="merged", port=1),
+    }
+    tampered = "SELECT id FROM ip_pools WHERE router_id = :r"
+    for router_id in twins.values():
+        write(engine, router_id, ipv4_pool("10.0.0.1-10.0.0.4", {"10.0.0.4": "d"}))
+        with engine.begin() as conn:
+            pool_id = conn.scalar(text(tampered), {"r": router_id})
+            where = "pool_id = :p AND address = :a"
+            conn.execute(text(f"DELETE FROM pool_addresses WHERE {where}"), {"p": pool_id, "a": "10.0.0.2"})
+            conn.execute(
+                text(f"UPDATE pool_addresses SET status = 'stale' WHERE {where}"),
+                {"p": pool_id, "a": "10.0.0.3"},
+            )
+    spec = {"10.0.0.1": "a", "10.0.0.2": "b"}  # .1 has its free row, .2 none; .4 freed
+    change = write(engine, twins["changes"], ipv4_pool("10.0.0.1-10.0.0.4", spec)).change
+    merged = write(engine, twins["merged"], ipv4_pool("10.0.0.1-10.0.0.4", spec), full_walk=True).change
+    assert change == merged
+    assert (change.added, change.updated, change.stale) == (1, 3, 0)
+    stored = router_rows(engine, twins["changes"])
+    assert stored == router_rows(engine, twins["merged"])
+    assert [row[4:6] for row in stored["pool_addresses"]] == [
+        ("used", "a"),
+        ("used", "b"),
+        ("free", None),
+        ("free", None),
+    ]
+    assert stored["ip_pools"][0][-3:] == (2, 2, 0)  # used, free and stale counts
+
+
+def test_a_dry_run_of_a_used_change_reports_it_and_writes_nothing(engine: Engine, router_id: int) -> None:
+    write(engine, router_id, ipv4_pool("10.0.0.1-10.0.0.4", {"10.0.0.1": "a"}))
+    before = (rows(engine), pool_row(engine))
+    change = write(engine, router_id, ipv4_pool("10.0.0.1-10.0.0.4", {"10.0.0.2": "b"}), dry_run=True).change
+    assert (change.added, change.updated, change.stale) == (0, 2, 0)
+    assert (rows(engine), pool_row(engine)) == before
+
+
+def test_a_pool_back_from_stale_or_from_over_the_limit_is_walked(engine: Engine, router_id: int) -> None:
+    """Same ranges, but its rows were all marked stale: they come back, not only the used ones."""
+    write(engine, router_id, ipv4_pool("10.0.0.1-10.0.0.4", {"10.0.0.1": "a"}))
+    with engine.begin() as conn:
+        mark_missing_pools_stale(conn, router_id, {4}, set(), dry_run=False)
+    back = write(engine, router_id, ipv4_pool("10.0.0.1-10.0.0.4", {"10.0.0.2": "b"})).change
+    assert (back.updated, back.stale) == (4, 0)
+    assert statuses(engine) == ["free", "used", "free", "free"]
+    write(engine, router_id, ipv4_pool("10.0.0.1-10.0.0.4"), max_addresses=3)
+    assert statuses(engine) == ["stale"] * 4
+    under = write(
+        engine, router_id, ipv4_pool("10.0.0.1-10.0.0.4", {"10.0.0.3": "c"}), max_addresses=4
+    ).change
+    assert (under.updated, under.expanded) == (4, True)
+    assert statuses(engine) == ["free", "free", "used", "free"]
+    assert counts(engine) == (1, 3, 0)
+
+
+def test_a_pools_used_rows_are_read_through_their_index(engine: Engine, router_id: int) -> None:
+    """Not by going through the pool's free rows: the few used ones have an index of their own."""
+    write(engine, router_id, ipv4_pool("10.0.0.1-10.0.0.4", {"10.0.0.1": "a"}))
+    statement = used_rows(pool_row(engine).id).compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}"))
+    assert "ix_pool_addresses_used" in plan, plan
 
 
 # -- dry runs ------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from poolimport.core.access import audit
 from poolimport.core.access.identity import Identity
 from poolimport.core.access.tenancy import AccessDenied, Scope, refused_scope, resolve_scope
-from poolimport.core.db import session_scope
+from poolimport.core.db import reading, session_scope
 from poolimport.core.errors import Refusal
 
 
@@ -24,7 +24,7 @@ def record_refusal_once(engine: Engine, scope: Scope, action: str, refusal: Refu
 def authenticate(engine: Engine, identity: Identity) -> Scope:
     """The asker's scope; an unregistered asker, or a non-administrator acting as someone, is refused."""
     try:
-        with session_scope(engine) as session:
+        with session_scope(reading(engine)) as session:
             return resolve_scope(session, identity)
     except AccessDenied as exc:
         record_refusal_once(engine, refused_scope(identity), "sign-in", exc)

@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any, TypedDict
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from poolimport.core.access.tenancy import Scope
 from poolimport.core.events import EventKind
 from poolimport.core.jobs.lifecycle import effective_status, get_job, stall_cutoff
+from poolimport.core.jobs.progress import Progress, further_along, progress_folder, read_progress
 from poolimport.core.models import ImportJob, JobEvent, utcnow
 from poolimport.core.statuses import JobStatus
 
@@ -63,12 +64,23 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
+def _progress(job: ImportJob) -> Progress:
+    """The job's row, or while it runs on SQLite its progress file where that is further along."""
+    stored = (job.pools_done, job.pools_total, job.addresses_done, job.addresses_total)
+    session = object_session(job)
+    if job.status != JobStatus.RUNNING or session is None:
+        return stored
+    folder = progress_folder(session.get_bind().engine.url)
+    return stored if folder is None else further_along(stored, read_progress(folder, job.id))
+
+
 def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = None) -> JobRow:
     now = now or utcnow()
     status = effective_status(job, heartbeat_interval, now)
     # A stalled job's clock stops at its last sign of life.
     end = job.finished_at or (job.heartbeat_at if status == JobStatus.STALLED else None) or now
     elapsed = (end - job.started_at).total_seconds() if job.started_at else None
+    pools_done, pools_total, addresses_done, addresses_total = _progress(job)
     return {
         "id": job.id,
         "router": job.router.name,
@@ -88,10 +100,10 @@ def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = No
         "worker": job.worker,
         "time_limit": job.time_limit,
         "cancel_requested": job.cancel_requested,
-        "pools_done": job.pools_done,
-        "pools_total": job.pools_total,
-        "addresses_done": job.addresses_done,
-        "addresses_total": job.addresses_total,
+        "pools_done": pools_done,
+        "pools_total": pools_total,
+        "addresses_done": addresses_done,
+        "addresses_total": addresses_total,
         "elapsed": round(elapsed, 1) if elapsed is not None else None,
         "error": job.error,
         "result": json.loads(job.result_json) if job.result_json else None,

@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from poolimport.core.imports.kinds import kind_named
 from poolimport.core.imports.run import Importer, ImportResult
 from poolimport.core.jobs.lifecycle import add_event, claim, finish
 from poolimport.core.jobs.log import job_logger, log_event
+from poolimport.core.jobs.progress import progress_folder, remove_progress, write_progress
 from poolimport.core.jobs.schedule import record_outcome
 from poolimport.core.models import ImportJob, JobSource, Router, utcnow
 from poolimport.core.statuses import JobStatus
@@ -37,7 +39,8 @@ def _progress_values(progress: tuple[int, int, int, int] | None) -> dict[str, in
 class _Heartbeat(threading.Thread):
     """Writes progress and the heartbeat from its own thread and reads back a cancel request or the loss of
     the job (stalled, then retried elsewhere). On SQLite a beat that finds the write lock held by a pool
-    write is skipped rather than queued: the cancel check is a read and still happens every tick."""
+    write is skipped rather than queued: the cancel check is a read and still happens every tick, and the
+    progress goes to the job's progress file (see live_progress), which readers see at once."""
 
     def __init__(self, settings: Settings, job_id: int) -> None:
         super().__init__(name=f"heartbeat-{job_id}", daemon=True)
@@ -48,6 +51,8 @@ class _Heartbeat(threading.Thread):
         self.progress: tuple[int, int, int, int] | None = None
         self.stop_reason: str | None = None
         self._done = threading.Event()
+        self.live_folder = progress_folder(settings.database_url)
+        self._live_lock = threading.Lock()  # the newest progress is the one written last
 
     def run(self) -> None:
         while not self._done.wait(self.interval):
@@ -68,6 +73,7 @@ class _Heartbeat(threading.Thread):
             self.stop_reason = "job was taken over (marked stalled and retried)"
 
     def beat(self) -> None:
+        self._write_live()
         values: dict[str, Any] = {"heartbeat_at": utcnow(), **_progress_values(self.progress)}
         try:
             with self.writer.begin() as conn:
@@ -79,9 +85,26 @@ class _Heartbeat(threading.Thread):
         except OperationalError:
             return  # busy (a pool write holds SQLite's lock) or briefly unavailable: next tick
 
+    def _write_live(self) -> None:
+        if self.live_folder is None:
+            return
+        with self._live_lock:
+            if self.progress is None:
+                return
+            try:
+                write_progress(self.live_folder, self.job_id, self.progress)
+            except OSError:
+                return  # the job's row still gets its progress between pools
+
     def stop(self) -> None:
         self._done.set()
         self.join(timeout=5)
+
+    def forget(self) -> None:
+        """Once the job's row holds its final progress and status."""
+        if self.live_folder is not None:
+            with suppress(OSError):
+                remove_progress(self.live_folder, self.job_id)
 
 
 def _final_status(result: ImportResult, stop_reason: str | None) -> JobStatus:
@@ -185,6 +208,7 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
         with engine.begin() as conn:
             finished = finish(conn, job_id, JobStatus.FAILED, error=message)
             backing_off = _schedule_outcome(conn, job.source, job.router_id, finished, JobStatus.FAILED)
+        heartbeat.forget()
         emit(event(EventKind.JOB_FAILED, {"error": message}, title=kind.title))
         if backing_off is not None:
             emit(backing_off)
@@ -207,6 +231,7 @@ def execute_job(engine: Engine, settings: Settings, job_id: int) -> JobRun | Non
             result=result.to_dict(),
         )
         backing_off = _schedule_outcome(conn, job.source, job.router_id, finished, status)
+    heartbeat.forget()
     emit(_final_event(status, result, error, kind.title))
     if backing_off is not None:
         emit(backing_off)

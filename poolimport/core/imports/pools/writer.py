@@ -2,6 +2,10 @@
 
 The expansion and the stored rows are both ordered by sort key, so each batch reads only the stored
 rows in its own key span: memory stays bounded by the batch size, whatever the pool's size.
+
+A pool whose ranges are as stored has a row for each of its addresses, free unless used: there only the
+used entries can differ, and the writer compares the router's with the stored used rows alone (an index
+holds them), however large the pool.
 """
 
 from __future__ import annotations
@@ -15,12 +19,19 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Select, Table, func, insert, select, text, update
 
-from poolimport.core.imports.pools.bulk import AddressRow, insert_addresses
+from poolimport.core.imports.pools.bulk import (
+    AddressRow,
+    RewriteRow,
+    TakeRow,
+    insert_addresses,
+    rewrite_addresses,
+    take_free_addresses,
+)
 from poolimport.core.imports.pools.ranges import Ipv6Pool, ipv4_to_str, ipv6_prefix_to_str
 from poolimport.core.imports.pools.snapshot import Holder, PoolSpec
-from poolimport.core.models import IpPool, PoolAddress
+from poolimport.core.models import USED_ROWS, IpPool, PoolAddress
 from poolimport.core.statuses import AddressStatus, PoolStatus
 
 ADDRESSES = cast(Table, PoolAddress.__table__)
@@ -68,6 +79,25 @@ def _stored_rows(conn: Connection, pool_id: int, after: str | None, upto: str | 
     return {row.sort_key: row for row in conn.execute(stmt)}
 
 
+def used_rows(pool_id: int) -> Select[tuple[int, str, str | None, str | None]]:
+    """The pool's used rows, through ix_pool_addresses_used (whose condition this repeats word for word)."""
+    return select(ADDRESSES.c.id, ADDRESSES.c.sort_key, ADDRESSES.c.owner, ADDRESSES.c.info).where(
+        ADDRESSES.c.pool_id == pool_id, text(f"{ADDRESSES.name}.{USED_ROWS}")
+    )
+
+
+def _rows_match_ranges(stored: Any, spec: PoolSpec, expanded: bool) -> bool:
+    """The stored rows are this expansion: the pool was last written, active and expanded, from the same
+    ranges. (A pool back from stale, or from over the size limit, has stale rows to bring back.)"""
+    return (
+        expanded
+        and stored.expanded
+        and stored.status == PoolStatus.ACTIVE
+        and stored.ranges == spec.ranges
+        and stored.prefix_length == spec.prefix_length
+    )
+
+
 def _mark_stale(conn: Connection, ids: list[int]) -> None:
     for start in range(0, len(ids), STALE_CHUNK):
         chunk = ids[start : start + STALE_CHUNK]
@@ -111,13 +141,6 @@ def _new_rows(
     return rows
 
 
-_UPDATE_ADDRESS = (
-    update(ADDRESSES)
-    .where(ADDRESSES.c.id == bindparam("row_id"))
-    .values(status=bindparam("new_status"), owner=bindparam("new_owner"), info=bindparam("new_info"))
-)
-
-
 class PoolWriter:
     """Diffs and (unless dry_run) writes one pool inside the caller's transaction."""
 
@@ -131,7 +154,10 @@ class PoolWriter:
         now: datetime,
         dry_run: bool,
         on_batch: Callable[[int], None],
+        full_walk: bool = False,
     ) -> None:
+        """full_walk: merge every address even where only used entries changed (the two ways store the
+        same rows; a test compares them)."""
         self.conn = conn
         self.router_id = router_id
         self.batch_size = batch_size
@@ -139,13 +165,21 @@ class PoolWriter:
         self.now = now
         self.dry_run = dry_run
         self.on_batch = on_batch
+        self.full_walk = full_walk
 
     def write(self, spec: PoolSpec) -> PoolChange:
         assert spec.space is not None
         # FOR UPDATE (PostgreSQL; SQLite's write lock already serialises): a job that was declared stalled
         # but is still alive must not merge the same pool at the same time as its retry.
         stored = self.conn.execute(
-            select(POOLS.c.id, POOLS.c.fingerprint, POOLS.c.status)
+            select(
+                POOLS.c.id,
+                POOLS.c.fingerprint,
+                POOLS.c.status,
+                POOLS.c.expanded,
+                POOLS.c.ranges,
+                POOLS.c.prefix_length,
+            )
             .where(
                 POOLS.c.router_id == self.router_id, POOLS.c.family == spec.family, POOLS.c.name == spec.name
             )
@@ -176,6 +210,13 @@ class PoolWriter:
                 "last_seen": self.now,
             }
             pool_id = _upsert_pool(self.conn, self.router_id, spec, pool_id, values)
+        if stored is not None and not self.full_walk and _rows_match_ranges(stored, spec, expanded):
+            with _gc_paused():  # see _merge
+                written = self._write_used_changes(spec, stored.id, change)
+            if written:
+                self.on_batch(total)
+                return change
+            # Not the rows the ranges say: merged in full below, as if the ranges had changed.
         has_rows = pool_id is not None and bool(
             self.conn.scalar(
                 select(func.count()).select_from(ADDRESSES).where(ADDRESSES.c.pool_id == pool_id)
@@ -200,6 +241,48 @@ class PoolWriter:
                 )
         return change
 
+    def _write_used_changes(self, spec: PoolSpec, pool_id: int, change: PoolChange) -> bool:
+        """The rows whose used state, owner or info changed, found from the stored used rows alone. False
+        when a newly used address has no free row: the rows are not what the ranges say (edited behind
+        the importer's back), and the pool must be merged in full."""
+        _, to_key = _formatters(spec)
+        used = spec.used
+        before = {row.sort_key: row for row in self.conn.execute(used_rows(pool_id))}
+        rewrites: list[RewriteRow] = []
+        freed = 0
+        for key, row in before.items():
+            holder = used.get(int(key, 16))
+            if holder is None:
+                freed += 1
+                rewrites.append((AddressStatus.FREE.value, None, None, row.id))
+            elif (row.owner, row.info) != holder:
+                rewrites.append((AddressStatus.USED.value, *holder, row.id))
+        # In key order: neighbours in the table are written together.
+        taken: list[TakeRow] = sorted(
+            (owner, info, pool_id, key)
+            for value, (owner, info) in used.items()
+            if (key := to_key(value)) not in before
+        )
+        change.updated = len(rewrites) + len(taken)
+        if self.dry_run or not change.updated:
+            return True
+        took = take_free_addresses(self.conn, taken)
+        if took != len(taken):
+            # Those taken are now as the full merge leaves them, which counts only the others. (Checked
+            # thus, not in a savepoint: on SQLite one would copy every page it touches once more.)
+            change.updated = took
+            return False
+        rewrite_addresses(self.conn, rewrites)
+        self.conn.execute(
+            update(POOLS)
+            .where(POOLS.c.id == pool_id)
+            .values(
+                used_count=POOLS.c.used_count + (len(taken) - freed),
+                free_count=POOLS.c.free_count - (len(taken) - freed),
+            )
+        )
+        return True
+
     def _batches(self, spec: PoolSpec) -> Iterator[list[int]]:
         assert spec.space is not None
         return spec.space.iter_batches(self.batch_size)
@@ -220,7 +303,7 @@ class PoolWriter:
             keys = [to_key(value) for value in batch]
             stored = _stored_rows(self.conn, compare_id, previous_key, keys[-1]) if compare_id else {}
             inserts: list[AddressRow] = []
-            updates: list[dict[str, Any]] = []
+            updates: list[RewriteRow] = []
             if not stored:
                 inserts = _new_rows(pool_id or 0, batch, keys, to_text, used)
             for value, key in zip(batch, keys, strict=True) if stored else ():
@@ -232,17 +315,14 @@ class PoolWriter:
                 if row is None:
                     inserts.append((pool_id or 0, key, to_text(value), status, owner, info))
                 elif (row.status, row.owner, row.info) != (status, owner, info):
-                    updates.append(
-                        {"row_id": row.id, "new_status": status, "new_owner": owner, "new_info": info}
-                    )
+                    updates.append((status, owner, info, row.id))
             stale_ids = [row.id for row in stored.values() if row.status != AddressStatus.STALE]
             change.added += len(inserts)
             change.updated += len(updates)
             change.stale += len(stale_ids)
             if not self.dry_run:
                 insert_addresses(self.conn, inserts)
-                if updates:
-                    self.conn.execute(_UPDATE_ADDRESS, updates)
+                rewrite_addresses(self.conn, updates)
                 _mark_stale(self.conn, stale_ids)
             previous_key = keys[-1]
             self.on_batch(len(batch))
