@@ -13,7 +13,6 @@ from poolimport.core.imports.pools.snapshot import PoolSpec, RouterSnapshot, rea
 from poolimport.core.imports.pools.writer import PoolChange, PoolWriter, mark_missing_pools_stale
 from poolimport.core.imports.run import ImportResult, ImportRun, ImportStopped, PoolReport
 from poolimport.core.models import utcnow
-from poolimport.core.routers.api import RouterClient
 from poolimport.core.statuses import JobStatus, PoolOutcome
 
 
@@ -21,17 +20,40 @@ class PoolsKind:
     name = "pools"
     title = "IP pools"
 
-    def read(self, client: RouterClient) -> RouterSnapshot:
-        return read_snapshot(client)
+    read = staticmethod(read_snapshot)
 
     def write(self, run: ImportRun, snapshot: RouterSnapshot, result: ImportResult) -> None:
+        read = len(snapshot.pools)
         addresses = sum(spec.total for spec in snapshot.pools)
-        pools = len(snapshot.pools)
-        run.emit(event(EventKind.ROUTER_READ, {"pools": pools}, pools=pools, addresses=addresses))
+        run.emit(event(EventKind.ROUTER_READ, {"pools": read}, pools=read, addresses=addresses))
         result.warnings.extend(snapshot.warnings)
         for warning in snapshot.warnings:
             run.emit(event(EventKind.ROUTER_WARNING, warning=warning))
-        _PoolsWrite(run).write_all(run.router_id, snapshot, result)
+        writing = _PoolsWrite(run)
+        pools = snapshot.pools
+        expandable = [
+            s.total for s in pools if s.error is None and s.total <= run.settings.max_addresses_per_pool
+        ]
+        addresses_total = sum(expandable)
+        progress = {"pools": 0, "addresses": 0}
+
+        def on_batch(count: int) -> None:
+            progress["addresses"] += count
+            run.on_progress(progress["pools"], len(pools), progress["addresses"], addresses_total)
+            reason = run.should_stop()
+            if reason:
+                raise ImportStopped(reason)
+
+        result.pools["total"] = len(pools)
+        run.on_progress(0, len(pools), 0, addresses_total)
+        for spec in pools:
+            reason = run.should_stop()
+            if reason:
+                raise ImportStopped(reason)
+            writing.write_one(run.router_id, spec, result, on_batch)
+            progress["pools"] += 1
+            run.on_progress(progress["pools"], len(pools), progress["addresses"], addresses_total)
+        writing.stale_pools(run.router_id, snapshot, result)
 
     def settle(self, result: ImportResult) -> None:
         if result.status != JobStatus.FAILED and result.pools["failed"]:
@@ -54,33 +76,7 @@ class _PoolsWrite:
     def __init__(self, run: ImportRun) -> None:
         self.run = run
 
-    def write_all(self, router_id: int, snapshot: RouterSnapshot, result: ImportResult) -> None:
-        pools = snapshot.pools
-        expandable = [
-            s.total for s in pools if s.error is None and s.total <= self.run.settings.max_addresses_per_pool
-        ]
-        addresses_total = sum(expandable)
-        progress = {"pools": 0, "addresses": 0}
-
-        def on_batch(count: int) -> None:
-            progress["addresses"] += count
-            self.run.on_progress(progress["pools"], len(pools), progress["addresses"], addresses_total)
-            reason = self.run.should_stop()
-            if reason:
-                raise ImportStopped(reason)
-
-        result.pools["total"] = len(pools)
-        self.run.on_progress(0, len(pools), 0, addresses_total)
-        for spec in pools:
-            reason = self.run.should_stop()
-            if reason:
-                raise ImportStopped(reason)
-            self._write_one(router_id, spec, result, on_batch)
-            progress["pools"] += 1
-            self.run.on_progress(progress["pools"], len(pools), progress["addresses"], addresses_total)
-        self._stale_pools(router_id, snapshot, result)
-
-    def _write_one(
+    def write_one(
         self, router_id: int, spec: PoolSpec, result: ImportResult, on_batch: Callable[[int], None]
     ) -> None:
         for warning in spec.warnings:
@@ -153,7 +149,7 @@ class _PoolsWrite:
         failed = {"pool": spec.name, "outcome": PoolOutcome.FAILED, "error": message}
         self.run.emit(event(EventKind.POOL_FAILED, failed, pool=spec.name, error=message))
 
-    def _stale_pools(self, router_id: int, snapshot: RouterSnapshot, result: ImportResult) -> None:
+    def stale_pools(self, router_id: int, snapshot: RouterSnapshot, result: ImportResult) -> None:
         present = {(spec.family, spec.name) for spec in snapshot.pools}
         with self.run.engine.begin() as conn:
             pools, addresses = mark_missing_pools_stale(
