@@ -20,9 +20,9 @@ from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.jobs_table import origin
 from poolimport.tui.components.loading_screen import LoadingScreen
-from poolimport.tui.components.log_pane import OLDER_EVENTS, TAIL_EVENTS, LogPane
+from poolimport.tui.components.log_pane import TAIL_EVENTS, LogPane
 from poolimport.tui.components.tui_app import tui_app
-from poolimport.tui.data import DetailPage, EventPage
+from poolimport.tui.data import DetailPage
 
 LIVE_POLL = 1.0
 
@@ -126,15 +126,4 @@ class JobDetailScreen(LoadingScreen):
 
     @on(LogPane.OlderWanted)
     def action_older(self) -> None:
-        log_pane = self.log_pane
-        wanted = log_pane.older_wanted()
-        if wanted is None:
-            log_pane.older_done()
-            return
-        job_id, before = wanted
-        app = tui_app(self)
-
-        def show(page: EventPage) -> None:
-            log_pane.prepend(job_id, page.events, page.has_older)
-
-        app.run_core(lambda: app.data.event_tail(job_id, OLDER_EVENTS, before), show, log_pane.older_done)
+        self.log_pane.load_older()

@@ -22,6 +22,8 @@ from textual.strip import Strip
 from poolimport.core.jobs.queries import EventRow, event_text
 from poolimport.core.text import printable
 from poolimport.tui.components import cells
+from poolimport.tui.components.tui_app import tui_app
+from poolimport.tui.data import EventPage
 
 MAX_EVENTS = 5000
 TAIL_EVENTS = 500  # read when a job is selected
@@ -273,6 +275,21 @@ class LogPane(ScrollView, can_focus=True):
     def older_done(self) -> None:
         """The app read no older page (an error, say): a later scroll to the top may ask again."""
         self._older_asked = False
+
+    def load_older(self) -> None:
+        """Read the page before the oldest line shown, in a worker, and put it above when it comes."""
+
+        wanted = self.older_wanted()
+        if wanted is None:
+            self.older_done()
+            return
+        job_id, before = wanted
+        app = tui_app(self)
+
+        def show(page: EventPage) -> None:
+            self.prepend(job_id, page.events, page.has_older)
+
+        app.run_core(lambda: app.data.event_tail(job_id, OLDER_EVENTS, before), show, self.older_done)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset

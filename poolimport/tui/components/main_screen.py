@@ -26,13 +26,13 @@ from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.job_detail import JobDetailScreen
 from poolimport.tui.components.jobs_table import JobsTable
-from poolimport.tui.components.log_pane import OLDER_EVENTS, LogPane
+from poolimport.tui.components.log_pane import LogPane
 from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.queue_line import QueueLine
 from poolimport.tui.components.router_form import RouterForm, RouterFormResult
 from poolimport.tui.components.routers_table import RoutersTable
 from poolimport.tui.components.tui_app import tui_app
-from poolimport.tui.data import JOBS_PAGE, EventPage, ProbeResult, RouterView
+from poolimport.tui.data import JOBS_PAGE, ProbeResult, RouterView
 from poolimport.tui.poll import PollRequest, PollResult, poll
 
 JOBS_POLL = 0.4
@@ -417,15 +417,4 @@ class MainScreen(Screen[None]):
         self.refresh_data()
 
     def _older_log(self) -> None:
-        log_pane = self.log_pane
-        wanted = log_pane.older_wanted()
-        if wanted is None:
-            log_pane.older_done()
-            return
-        job_id, before = wanted
-        app = tui_app(self)
-
-        def show(page: EventPage) -> None:
-            log_pane.prepend(job_id, page.events, page.has_older)
-
-        app.run_core(lambda: app.data.event_tail(job_id, OLDER_EVENTS, before), show, log_pane.older_done)
+        self.log_pane.load_older()
