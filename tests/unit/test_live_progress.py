@@ -1,5 +1,5 @@
 """poolimport.core.jobs.progress: a running job's progress file beside a SQLite database, and how the job's
-row shows it (core.job_queries.job_row), on a real SQLite file."""
+row shows it (core.jobs.queries.job_row), on a real SQLite file."""
 
 from __future__ import annotations
 

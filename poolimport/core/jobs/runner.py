@@ -40,7 +40,7 @@ class _Heartbeat(threading.Thread):
     """Writes progress and the heartbeat from its own thread and reads back a cancel request or the loss of
     the job (stalled, then retried elsewhere). On SQLite a beat that finds the write lock held by a pool
     write is skipped rather than queued: the cancel check is a read and still happens every tick, and the
-    progress goes to the job's progress file (see live_progress), which readers see at once."""
+    progress goes to the job's progress file (see jobs.progress), which readers see at once."""
 
     def __init__(self, settings: Settings, job_id: int) -> None:
         super().__init__(name=f"heartbeat-{job_id}", daemon=True)
