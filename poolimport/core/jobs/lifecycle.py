@@ -103,88 +103,63 @@ def create_job(
     source: JobSource = JobSource.QUEUE,
     kind: str | None = None,
 ) -> ImportJob:
-    """Insert a queued job. A refusal (a viewer, a router that needs its password again, a busy router) is
-    about the router: it is recorded against it, where its tenant's operators read it."""
-    with refusals_about(audit.about_router(router)):
-        return _create_job(
-            session,
-            scope,
-            router,
-            time_limit=time_limit,
-            heartbeat_interval=heartbeat_interval,
-            dry_run=dry_run,
-            retry_of=retry_of,
-            source=source,
-            kind=kind,
-        )
-
-
-def _create_job(
-    session: Session,
-    scope: Scope,
-    router: Router,
-    *,
-    time_limit: float,
-    heartbeat_interval: float,
-    dry_run: bool = False,
-    retry_of: ImportJob | None = None,
-    source: JobSource = JobSource.QUEUE,
-    kind: str | None = None,
-) -> ImportJob:
     """Insert a queued job of `kind` (the retried job's, or pools); the partial unique index makes a
-    second live job per router and kind impossible."""
+    second live job per router and kind impossible. A refusal (a viewer, a router that needs its password
+    again, a busy router) is about the router: it is recorded against it, where its tenant's operators
+    read it."""
     from poolimport.core.imports.kinds import DEFAULT_KIND, kind_named
     from poolimport.core.secrets.keys import password_needed_message
 
-    scope.require_write("start imports")
-    kind = kind or (retry_of.kind if retry_of else DEFAULT_KIND)
-    kind_named(kind)  # refuses a kind this installation doesn't know
-    needed = password_needed_message(router)
-    if needed:
-        raise JobRefused(needed)
-    held = live_job(session, router.id, kind)
-    if held is not None:
-        raise JobRefused(_busy_message(router, held, heartbeat_interval))
-    job = ImportJob(
-        router_id=router.id,
-        tenant_id=router.tenant_id,
-        requested_by=scope.operator,
-        status=JobStatus.QUEUED,
-        attempt=retry_of.attempt + 1 if retry_of else 1,
-        retry_of_id=retry_of.id if retry_of else None,
-        dry_run=dry_run,
-        kind=kind,
-        source=source,
-        time_limit=time_limit,
-        queued_at=utcnow(),
-    )
-    session.add(job)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
+    with refusals_about(audit.about_router(router)):
+        scope.require_write("start imports")
+        kind = kind or (retry_of.kind if retry_of else DEFAULT_KIND)
+        kind_named(kind)  # refuses a kind this installation doesn't know
+        needed = password_needed_message(router)
+        if needed:
+            raise JobRefused(needed)
         held = live_job(session, router.id, kind)
-        raise JobRefused(
-            _busy_message(router, held, heartbeat_interval) if held else "router is busy"
-        ) from None
-    note = f" (attempt {job.attempt}, retry of #{retry_of.id})" if retry_of else ""
-    add_event(
-        session,
-        job.id,
-        event(EventKind.JOB_QUEUED, {"router_id": router.id}, operator=scope.operator, note=note),
-    )
-    notes = (["dry run"] if dry_run else []) + ([f"retry of #{retry_of.id}"] if retry_of else [])
-    audit.record(
-        session,
-        scope,
-        "retry" if retry_of else f"import.{source}",
-        tenant_id=router.tenant_id,
-        router_id=router.id,
-        job_id=job.id,
-        subject=router.name,
-        detail="; ".join(notes) or None,
-    )
-    return job
+        if held is not None:
+            raise JobRefused(_busy_message(router, held, heartbeat_interval))
+        job = ImportJob(
+            router_id=router.id,
+            tenant_id=router.tenant_id,
+            requested_by=scope.operator,
+            status=JobStatus.QUEUED,
+            attempt=retry_of.attempt + 1 if retry_of else 1,
+            retry_of_id=retry_of.id if retry_of else None,
+            dry_run=dry_run,
+            kind=kind,
+            source=source,
+            time_limit=time_limit,
+            queued_at=utcnow(),
+        )
+        session.add(job)
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            held = live_job(session, router.id, kind)
+            raise JobRefused(
+                _busy_message(router, held, heartbeat_interval) if held else "router is busy"
+            ) from None
+        note = f" (attempt {job.attempt}, retry of #{retry_of.id})" if retry_of else ""
+        add_event(
+            session,
+            job.id,
+            event(EventKind.JOB_QUEUED, {"router_id": router.id}, operator=scope.operator, note=note),
+        )
+        notes = (["dry run"] if dry_run else []) + ([f"retry of #{retry_of.id}"] if retry_of else [])
+        audit.record(
+            session,
+            scope,
+            "retry" if retry_of else f"import.{source}",
+            tenant_id=router.tenant_id,
+            router_id=router.id,
+            job_id=job.id,
+            subject=router.name,
+            detail="; ".join(notes) or None,
+        )
+        return job
 
 
 def dispatch(engine: Engine, job_id: int, send: Sender) -> None:
