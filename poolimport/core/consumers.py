@@ -10,18 +10,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from poolimport.core.access.tenancy import Scope
-from poolimport.core.jobs.lifecycle import STALL_FACTOR
+from poolimport.core.jobs.lifecycle import stall_cutoff
 from poolimport.core.models import Consumer, ImportJob, utcnow
 from poolimport.core.statuses import JobStatus
 
+# A consumer gone (killed, its host lost) for longer than this is forgotten by the next check-in.
+FORGET_AFTER = timedelta(days=1)
+
 
 def check_in(engine: Engine, name: str, host: str, pid: int, threads: int, started_at: datetime) -> None:
+    """One transaction a heartbeat: this consumer is seen, long-gone ones are forgotten."""
     now = utcnow()
     with engine.begin() as conn:
+        conn.execute(delete(Consumer).where(Consumer.seen_at < now - FORGET_AFTER))
         seen = conn.execute(
             update(Consumer).where(Consumer.name == name).values(seen_at=now, threads=threads)
         )
@@ -36,10 +41,6 @@ def check_in(engine: Engine, name: str, host: str, pid: int, threads: int, start
 def check_out(engine: Engine, name: str) -> None:
     with engine.begin() as conn:
         conn.execute(delete(Consumer).where(Consumer.name == name))
-
-
-def alive_since(heartbeat_interval: float, now: datetime | None = None) -> datetime:
-    return (now or utcnow()) - timedelta(seconds=STALL_FACTOR * heartbeat_interval)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class ConsumerRow:
 
 def consumer_rows(session: Session, scope: Scope, heartbeat_interval: float) -> list[ConsumerRow]:
     """Every consumer that checked in (the gone ones too, until they are swept), alive first."""
-    cutoff = alive_since(heartbeat_interval)
+    cutoff = stall_cutoff(utcnow(), heartbeat_interval)
     running: dict[str, list[int]] = {}
     jobs = scope.jobs().where(ImportJob.status == JobStatus.RUNNING).order_by(ImportJob.id)
     for job in session.scalars(jobs):
@@ -90,11 +91,5 @@ def consumer_rows(session: Session, scope: Scope, heartbeat_interval: float) -> 
 
 
 def alive_count(session: Session, heartbeat_interval: float) -> int:
-    stmt = select(Consumer.name).where(Consumer.seen_at >= alive_since(heartbeat_interval))
-    return len(session.scalars(stmt).all())
-
-
-def sweep_gone(engine: Engine, keep: timedelta = timedelta(days=1)) -> None:
-    """Forget consumers gone (killed, their host lost) for longer than `keep`."""
-    with engine.begin() as conn:
-        conn.execute(delete(Consumer).where(Consumer.seen_at < utcnow() - keep))
+    alive = Consumer.seen_at >= stall_cutoff(utcnow(), heartbeat_interval)
+    return session.scalar(select(func.count()).select_from(Consumer).where(alive)) or 0

@@ -7,7 +7,7 @@ import os
 import socket
 
 from poolimport.core.config import Settings
-from poolimport.core.consumers import check_in, check_out, sweep_gone
+from poolimport.core.consumers import check_in, check_out
 from poolimport.core.db import get_engine
 from poolimport.core.models import utcnow
 from poolimport.queue.outage import Outage
@@ -30,7 +30,6 @@ class CheckIn(Periodic):
         check_in(
             engine, self.name_in_database, socket.gethostname(), os.getpid(), self.threads, self.started_at
         )
-        sweep_gone(engine)
 
     def stop(self) -> None:
         super().stop()
