@@ -111,7 +111,7 @@ def cmd_addresses(ctx: Context, args: argparse.Namespace) -> int:
             raise CliError(
                 f"router {router.name} has an IPv4 and an IPv6 pool named {args.pool!r}: add --family 4 or 6"
             )
-        rows = address_rows(session, scope, pools[0].id, args.status, args.limit)
+        rows = address_rows(session, scope, pools[0].id, args.status, args.limit, search=args.search)
     if args.json:
         emit_json(rows)
     else:
@@ -129,6 +129,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("router", help="router name or id")
     p.add_argument("pool", help="pool name")
     p.add_argument("--status", choices=list(AddressStatus))
+    p.add_argument(
+        "--search", metavar="TEXT", help="only addresses with TEXT in the address, owner or info (any case)"
+    )
     p.add_argument(
         "--family", type=int, choices=(4, 6), help="IPv4 or IPv6, where both have a pool of the name"
     )

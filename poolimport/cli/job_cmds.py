@@ -135,7 +135,7 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
 
 def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
     from poolimport.core.access.tenancy import find_router
-    from poolimport.core.jobs.queries import list_jobs
+    from poolimport.core.jobs.queries import JobFilter, list_jobs
 
     with ctx.reading() as (session, scope):
         router_id = find_router(session, scope, args.router).id if args.router else None
@@ -146,6 +146,7 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
             status=args.status,
             router_id=router_id,
             limit=args.limit,
+            where=JobFilter(search=args.search or ""),
         )
     emit_json(rows) if args.json else print_table(
         [_progress_cells(r) for r in rows], JOB_COLUMNS, "(no jobs)"
@@ -154,11 +155,11 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_failed(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.jobs.queries import list_jobs
+    from poolimport.core.jobs.queries import FAILED_OR_STALLED, list_jobs
 
     with ctx.reading() as (session, scope):
         rows = list_jobs(
-            session, scope, ctx.settings.heartbeat_interval, status="failed+stalled", limit=args.limit
+            session, scope, ctx.settings.heartbeat_interval, status=FAILED_OR_STALLED, limit=args.limit
         )
     emit_json(rows) if args.json else print_table(
         [_progress_cells(r) for r in rows], JOB_COLUMNS, "(no failed jobs)"
@@ -292,6 +293,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "--status", choices=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.STALLED, *FINISHED_JOB_STATUSES]
     )
     p.add_argument("--router", help="router name or id")
+    p.add_argument(
+        "--search", metavar="TEXT", help="only jobs with TEXT in the router's name, the status or the error"
+    )
     p.add_argument("--limit", type=arguments.row_limit, default=50)
     p.set_defaults(func=cmd_jobs)
 

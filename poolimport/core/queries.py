@@ -1,14 +1,18 @@
-"""Read models for lists: routers with totals, pools with used/free counts, addresses. Always scoped."""
+"""Read models for lists: routers with totals, pools with used/free counts, addresses. Always scoped.
+
+Lists that hold more than a screen pages through the database, so their search and order are the
+query's too (`contains`, address_rows's `search` and `order`): a row beyond the first page is found."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from poolimport.core.access.tenancy import Scope
+from poolimport.core.errors import InvalidInput
 from poolimport.core.models import IpPool, PoolAddress, Router, Tenant
 from poolimport.core.statuses import PoolStatus
 
@@ -162,6 +166,19 @@ def find_pools(
     return list(session.scalars(stmt.order_by(IpPool.family)))
 
 
+# The columns an address list may be ordered by; each then by address.
+ADDRESS_ORDERS = ("address", "status", "owner", "info")
+_LIKE_ESCAPE = "/"  # not a backslash: PostgreSQL and SQLite read "/" in a literal alike
+
+
+def contains(
+    column: ColumnElement[str | None] | InstrumentedAttribute[str | None], text: str
+) -> ColumnElement[bool]:
+    """`text` anywhere in the column, in any case; a `%` or `_` in it matches only itself."""
+    escaped = "".join(f"{_LIKE_ESCAPE}{char}" if char in f"%_{_LIKE_ESCAPE}" else char for char in text)
+    return column.ilike(f"%{escaped}%", escape=_LIKE_ESCAPE)
+
+
 def address_rows(
     session: Session,
     scope: Scope,
@@ -169,8 +186,15 @@ def address_rows(
     status: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    *,
+    search: str | None = None,
+    order: str = "address",
+    descending: bool = False,
 ) -> list[AddressRow]:
-    """A pool's addresses in address order; none when the pool's router is outside the scope."""
+    """A pool's addresses, `search` in the address, owner or info (any case), in `order` (one of
+    ADDRESS_ORDERS, then by address); none when the pool's router is outside the scope."""
+    if order not in ADDRESS_ORDERS:
+        raise InvalidInput(f"addresses sort by {', '.join(ADDRESS_ORDERS)}, not {order!r}")
     stmt = scope.restrict(
         select(PoolAddress.address, PoolAddress.status, PoolAddress.owner, PoolAddress.info)
         .join(IpPool, IpPool.id == PoolAddress.pool_id)
@@ -180,8 +204,25 @@ def address_rows(
     )
     if status:
         stmt = stmt.where(PoolAddress.status == status)
-    stmt = stmt.order_by(PoolAddress.sort_key).offset(offset).limit(limit)
+    if search:
+        stmt = stmt.where(
+            contains(PoolAddress.address, search)
+            | contains(PoolAddress.owner, search)
+            | contains(PoolAddress.info, search)
+        )
+    stmt = stmt.order_by(*_address_order(order, descending)).offset(offset).limit(limit)
     return [
         AddressRow(address=row.address, status=row.status, owner=row.owner, info=row.info)
         for row in session.execute(stmt)
     ]
+
+
+def _address_order(order: str, descending: bool) -> list[ColumnElement[Any]]:
+    """Rows without an owner or info last either way, on both databases (they put NULLs apart)."""
+    keys: list[ColumnElement[Any]] = []
+    if order != "address":
+        column = getattr(PoolAddress, order)
+        keys += [column.is_(None).asc(), column.desc() if descending else column.asc()]
+    sort_key = PoolAddress.sort_key.expression
+    keys.append(sort_key.desc() if descending else sort_key.asc())
+    return keys

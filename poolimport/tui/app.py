@@ -41,6 +41,7 @@ QUEUE_POLL = 5.0
 # Whatever declares bindings: the ids a [keymap] entry may name.
 KEYMAP_OWNERS = (
     MainScreen,
+    FilterTable,
     PoolsScreen,
     PoolsTable,
     AddressesScreen,

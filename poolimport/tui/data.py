@@ -23,8 +23,10 @@ from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.jobs.actions import JobActions
 from poolimport.core.jobs.lifecycle import effective_status
 from poolimport.core.jobs.queries import (
+    EVERY_JOB,
     EventRow,
     JobDetail,
+    JobFilter,
     JobRow,
     event_rows,
     job_detail,
@@ -125,8 +127,10 @@ class Data:
     def queue_stats_in(self, session: Session, scope: Scope) -> QueueStats:
         return queue_stats(session, scope, self.settings.heartbeat_interval)
 
-    def jobs_in(self, session: Session, scope: Scope, limit: int = JOBS_PAGE) -> list[JobRow]:
-        return list_jobs(session, scope, self.settings.heartbeat_interval, limit=limit)
+    def jobs_in(
+        self, session: Session, scope: Scope, limit: int = JOBS_PAGE, where: JobFilter = EVERY_JOB
+    ) -> list[JobRow]:
+        return list_jobs(session, scope, self.settings.heartbeat_interval, limit=limit, where=where)
 
     def events_in(self, session: Session, scope: Scope, job_id: int, after_id: int) -> list[EventRow]:
         return event_rows(session, scope, job_id, after_id, limit=EVENTS_PAGE)
@@ -175,9 +179,29 @@ class Data:
         with self.reading() as (session, scope):
             return pool_rows(session, scope, router_id)
 
-    def addresses(self, pool_id: int, status: str | None, offset: int, limit: int) -> list[AddressRow]:
+    def addresses(
+        self,
+        pool_id: int,
+        status: str | None,
+        offset: int,
+        limit: int,
+        *,
+        search: str = "",
+        order: str = "address",
+        descending: bool = False,
+    ) -> list[AddressRow]:
         with self.reading() as (session, scope):
-            return address_rows(session, scope, pool_id, status, limit=limit, offset=offset)
+            return address_rows(
+                session,
+                scope,
+                pool_id,
+                status,
+                limit=limit,
+                offset=offset,
+                search=search,
+                order=order,
+                descending=descending,
+            )
 
     def consumers(self) -> list[ConsumerRow]:
         with self.reading() as (session, scope):

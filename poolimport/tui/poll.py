@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from poolimport.core.jobs.queries import EventRow, JobRow
+from poolimport.core.jobs.queries import EVERY_JOB, EventRow, JobFilter, JobRow
 from poolimport.core.metrics import QueueStats
 from poolimport.tui.components.log_pane import TAIL_EVENTS
 from poolimport.tui.data import Data, EventPage, RouterView
@@ -17,6 +17,7 @@ from poolimport.tui.presenter import DATABASE_ERRORS, first_line
 @dataclass(frozen=True)
 class PollRequest:
     jobs_limit: int
+    jobs_where: JobFilter = EVERY_JOB  # the jobs pane's search and status keys: the database's to apply
     log_job: int | None = None  # the job whose log is shown, if it wants reading
     log_after: int | None = None  # the newest event it shows; None: read the job's tail
     routers: bool = False  # the routers too (every few seconds, and when a job started or ended)
@@ -32,6 +33,9 @@ class PollResult:
     tail: EventPage | None = None  # the log job's newest events, when the request had no log_after
     events: list[EventRow] | None = None  # its events after log_after
     problem: str | None = None  # the database's trouble, for the banner; then nothing else was read
+    jobs_where: JobFilter = (
+        JobFilter()
+    )  # what the jobs were read with: a pane since filtered otherwise drops them
 
 
 def poll(data: Data, request: PollRequest) -> PollResult:
@@ -39,7 +43,7 @@ def poll(data: Data, request: PollRequest) -> PollResult:
     banner says so, and the next poll tries again), not a failure."""
     try:
         with data.reading() as (session, scope):
-            jobs = data.jobs_in(session, scope, request.jobs_limit)
+            jobs = data.jobs_in(session, scope, request.jobs_limit, request.jobs_where)
             tail = events = None
             if request.log_job is not None and request.log_after is None:
                 tail = data.event_tail_in(session, scope, request.log_job, TAIL_EVENTS)
@@ -49,4 +53,4 @@ def poll(data: Data, request: PollRequest) -> PollResult:
             stats = data.queue_stats_in(session, scope) if request.stats else None
     except DATABASE_ERRORS as exc:
         return PollResult(jobs=[], problem=first_line(exc))
-    return PollResult(jobs, routers, stats, request.log_job, tail, events)
+    return PollResult(jobs, routers, stats, request.log_job, tail, events, jobs_where=request.jobs_where)

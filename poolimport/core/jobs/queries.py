@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from poolimport.core.access.tenancy import Scope
 from poolimport.core.events import EventKind
 from poolimport.core.jobs.lifecycle import effective_status, get_job, stall_cutoff
 from poolimport.core.jobs.progress import Progress, further_along, progress_folder, read_progress
-from poolimport.core.models import ImportJob, JobEvent, utcnow
+from poolimport.core.models import ImportJob, JobEvent, Router, utcnow
+from poolimport.core.queries import contains
 from poolimport.core.statuses import JobStatus
 
 # A retry chain longer than this is cut (each attempt is one read): far beyond any real chain.
@@ -110,6 +112,44 @@ def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = No
     }
 
 
+@dataclass(frozen=True)
+class JobFilter:
+    """Which jobs a list holds: those of any of `statuses` (the words as shown: `stalled` is a running job
+    whose worker went quiet), with `search` in the router's name, the status or the error, in any case."""
+
+    search: str = ""
+    statuses: tuple[str, ...] = ()
+
+
+EVERY_JOB = JobFilter()
+
+# `failed` (the CLI's) and `retry --all-failed`: the jobs that need someone.
+FAILED_OR_STALLED = "failed+stalled"
+
+
+def _status_is(status: str, cutoff: datetime) -> ColumnElement[bool]:
+    """Jobs whose status reads `status`: stalled and running are told apart as effective_status does."""
+    if status not in (JobStatus.RUNNING, JobStatus.STALLED):
+        return ImportJob.status == status
+    beat = func.coalesce(ImportJob.heartbeat_at, ImportJob.started_at, ImportJob.queued_at)
+    alive = beat >= cutoff if status == JobStatus.RUNNING else beat < cutoff
+    return and_(ImportJob.status == JobStatus.RUNNING, alive)
+
+
+def _any_status(statuses: Sequence[str], cutoff: datetime) -> ColumnElement[bool]:
+    return or_(false(), *(_status_is(status, cutoff) for status in statuses))
+
+
+def _search(text: str, cutoff: datetime) -> ColumnElement[bool]:
+    words = [status for status in JobStatus if text.lower() in status]
+    router = select(Router.id).where(contains(Router.name, text))
+    return or_(
+        ImportJob.router_id.in_(router.scalar_subquery()),
+        contains(ImportJob.error, text),
+        _any_status(words, cutoff),
+    )
+
+
 def list_jobs(
     session: Session,
     scope: Scope,
@@ -119,28 +159,24 @@ def list_jobs(
     router_id: int | None = None,
     limit: int | None = 200,
     before_id: int | None = None,
+    where: JobFilter = EVERY_JOB,
 ) -> list[JobRow]:
-    """Newest first; `before_id` pages back through older jobs."""
+    """Newest first; `before_id` pages back through older jobs. `status` is one word or FAILED_OR_STALLED;
+    `where` narrows further."""
+    now = utcnow()
+    cutoff = stall_cutoff(now, heartbeat_interval)
     stmt = scope.jobs().order_by(ImportJob.id.desc()).limit(limit)
-    cutoff = stall_cutoff(utcnow(), heartbeat_interval)
-    if status == JobStatus.STALLED:
-        stmt = stmt.where(ImportJob.status == JobStatus.RUNNING, ImportJob.heartbeat_at < cutoff)
-    elif status == JobStatus.RUNNING:
-        stmt = stmt.where(ImportJob.status == JobStatus.RUNNING, ImportJob.heartbeat_at >= cutoff)
-    elif status == "failed+stalled":
-        stmt = stmt.where(
-            or_(
-                ImportJob.status == JobStatus.FAILED,
-                (ImportJob.status == JobStatus.RUNNING) & (ImportJob.heartbeat_at < cutoff),
-            )
-        )
-    elif status:
-        stmt = stmt.where(ImportJob.status == status)
+    if status:
+        words = (JobStatus.FAILED, JobStatus.STALLED) if status == FAILED_OR_STALLED else (status,)
+        stmt = stmt.where(_any_status(words, cutoff))
+    if where.statuses:
+        stmt = stmt.where(_any_status(where.statuses, cutoff))
+    if where.search:
+        stmt = stmt.where(_search(where.search, cutoff))
     if router_id is not None:
         stmt = stmt.where(ImportJob.router_id == router_id)
     if before_id is not None:
         stmt = stmt.where(ImportJob.id < before_id)
-    now = utcnow()
     return [job_row(job, heartbeat_interval, now) for job in session.scalars(stmt)]
 
 

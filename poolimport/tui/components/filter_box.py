@@ -1,4 +1,5 @@
-"""The `/` filter: an input that narrows one table as you type; enter keeps the filter, escape clears it."""
+"""The `/` filter: an input that narrows one table as you type; enter keeps the filter, escape clears it.
+A table that pages through the database (addresses, jobs) is searched there, not just in what it shows."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ class FilterBox(Input):
 
     def open(self, target: FilterTable) -> None:
         self.target = target
+        self.placeholder = (
+            "search the database: type to search, enter to keep, escape to clear"
+            if target.SEARCHES_DATABASE
+            else "filter: type to narrow, enter to keep, escape to clear"
+        )
         self.value = target.filter_text
         self.display = True
         self.focus()
@@ -30,7 +36,8 @@ class FilterBox(Input):
         if not keep:
             self.target.set_filter("")
         text = self.target.filter_text
-        self.target.border_subtitle = cells.plain(f"filter: {text}") if text else ""
+        word = "search" if self.target.SEARCHES_DATABASE else "filter"
+        self.target.border_subtitle = cells.plain(f"{word}: {text}") if text else ""
         self.target.focus()
 
     @on(Input.Changed)

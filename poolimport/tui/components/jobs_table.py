@@ -1,13 +1,31 @@
-"""The jobs pane: newest first, with a progress bar, rate, elapsed time and ETA."""
+"""The jobs pane: newest first, with a progress bar, rate, elapsed time and ETA.
+
+Its `/` search and its status keys (JOB_VIEWS) are the database's: the main screen's poll reads the jobs
+that match, newest first, a page at a time (`m`: older). Sorting by a column (`o`, `O`) orders the jobs
+read, the newest page(s), not every job there is: the title then says so."""
 
 from __future__ import annotations
 
 from rich.text import Text
 
 from poolimport.core.jobs.queries import JobRow
-from poolimport.core.statuses import JobStatus
+from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
 from poolimport.tui.components import cells
 from poolimport.tui.components.filter_table import FilterTable, Row
+
+# The status keys' views of the jobs: the statuses each holds (none: every job).
+JOB_VIEWS: dict[str, tuple[str, ...]] = {
+    "all": (),
+    "failed": (JobStatus.FAILED, JobStatus.STALLED),
+    "running": (JobStatus.RUNNING,),
+    "queued": (JobStatus.QUEUED,),
+    "finished": FINISHED_JOB_STATUSES,
+}
+
+
+def view_help(view: str) -> str:
+    statuses = " or ".join(JOB_VIEWS[view])
+    return f"jobs pane: only {statuses} jobs (with its / search)" if statuses else "jobs pane: every job"
 
 
 def progress(job: JobRow) -> Text:
@@ -41,11 +59,23 @@ class JobsTable(FilterTable):
         ("error", "Error", 80),
     )
     NARROW_COLUMNS = ("id", "router", "status", "progress", "addresses", "eta", "error")
+    SEARCHES_DATABASE = True
 
     def show(self, jobs: list[JobRow]) -> None:
         rows: list[tuple[str, Row]] = []
+        values: dict[str, dict[str, object]] = {}
         for job in jobs:
             rate, eta = cells.rate_and_eta(job)
+            elapsed, done, total = job["elapsed"], job["addresses_done"], job["addresses_total"]
+            per_second = done / elapsed if elapsed and done else None
+            values[str(job["id"])] = {
+                "progress": done / total if total else None,
+                "pools": job["pools_done"],
+                "addresses": done,
+                "rate": per_second,
+                "elapsed": elapsed,
+                "eta": (total - done) / per_second if per_second and eta != "-" else None,
+            }
             rows.append(
                 (
                     str(job["id"]),
@@ -65,4 +95,4 @@ class JobsTable(FilterTable):
                     },
                 )
             )
-        self.show_rows(rows)
+        self.show_rows(rows, values)

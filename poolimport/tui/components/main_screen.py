@@ -19,13 +19,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
 from poolimport.core.jobs.actions import Outcome
-from poolimport.core.jobs.queries import JobRow
+from poolimport.core.jobs.queries import JobFilter, JobRow
 from poolimport.core.metrics import NO_CONSUMER, QueueStats
 from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
+from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.job_detail import JobDetailScreen
-from poolimport.tui.components.jobs_table import JobsTable
+from poolimport.tui.components.jobs_table import JOB_VIEWS, JobsTable, view_help
 from poolimport.tui.components.log_pane import LogPane
 from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.queue_line import QueueLine
@@ -92,7 +93,23 @@ class MainScreen(Screen[None]):
             id="follow",
         ),
         Binding(
-            "slash", "app.filter", "Filter", tooltip="filter the focused table", key_display="/", id="filter"
+            "slash",
+            "app.filter",
+            "Filter",
+            tooltip="jobs: search the database (router, status, error); routers: filter those shown",
+            key_display="/",
+            id="filter",
+        ),
+        *(
+            Binding(
+                key,
+                f"jobs_view('{view}')",
+                f"Jobs: {view}",
+                show=False,
+                tooltip=view_help(view),
+                id=f"jobs.{view}",
+            )
+            for key, view in zip("01234", JOB_VIEWS, strict=True)
         ),
         Binding(
             "m", "older", "Older", tooltip="200 older jobs; with the log focused, older lines", id="older"
@@ -114,6 +131,7 @@ class MainScreen(Screen[None]):
         self.routers: dict[str, RouterView] = {}
         self.jobs: dict[str, JobRow] = {}
         self.jobs_limit = JOBS_PAGE
+        self.jobs_view = "all"  # a key of JOB_VIEWS
         self.select_job_next: int | None = None
         self._routers_due = 0.0
         self._stats_due = 0.0
@@ -190,11 +208,15 @@ class MainScreen(Screen[None]):
             self._stats_due = now + STATS_POLL
         return PollRequest(
             jobs_limit=self.jobs_limit,
+            jobs_where=self._jobs_where(),
             log_job=wanted[0] if wanted else None,
             log_after=wanted[1] if wanted else None,
             routers=routers,
             stats=stats,
         )
+
+    def _jobs_where(self) -> JobFilter:
+        return JobFilter(self.jobs_table.filter_text, JOB_VIEWS[self.jobs_view])
 
     def _poll_ended(self) -> None:
         self._polling = False
@@ -215,7 +237,16 @@ class MainScreen(Screen[None]):
             self.routers = {str(r["id"]): r for r in result.routers}
             self.routers_table.show(result.routers)
             self._describe_router()
-        jobs = result.jobs
+        if result.jobs_where == self._jobs_where():  # else read for a search or view since left
+            self._show_jobs(result.jobs)
+        log_pane = self.log_pane
+        if result.log_job is not None and result.tail is not None:
+            log_pane.show_tail(result.log_job, result.tail.events, result.tail.has_older)
+        if result.log_job is not None and result.events is not None:
+            log_pane.add_events(result.log_job, result.events)
+        self._describe_job()
+
+    def _show_jobs(self, jobs: list[JobRow]) -> None:
         statuses = {job["id"]: job["status"] for job in jobs}
         if statuses != self._job_statuses:
             self._routers_due = 0.0  # a job started or ended: the routers' last import changed
@@ -223,20 +254,17 @@ class MainScreen(Screen[None]):
         self.jobs = {str(job["id"]): job for job in jobs}
         table = self.jobs_table
         table.show(jobs)
-        table.border_title = f"Jobs (newest {len(jobs)}" + (
+        view = "" if self.jobs_view == "all" else f"{self.jobs_view}, "
+        # A sort orders the jobs read, not all of them: the title says which.
+        order = f" by {table.sort_label}" if table.sort_label else " reversed" if table.sort_reverse else ""
+        table.border_title = f"Jobs ({view}newest {len(jobs)}{order}" + (
             ", m: older)" if len(jobs) >= self.jobs_limit else ")"
         )
         if self.select_job_next is not None and str(self.select_job_next) in self.jobs:
             table.select_key(str(self.select_job_next))
             self.select_job_next = None
-        log_pane = self.log_pane
-        if log_pane.job_id is None and jobs:
+        if self.log_pane.job_id is None and jobs:
             self._follow_job(table.selected_key)
-        if result.log_job is not None and result.tail is not None:
-            log_pane.show_tail(result.log_job, result.tail.events, result.tail.has_older)
-        if result.log_job is not None and result.events is not None:
-            log_pane.add_events(result.log_job, result.events)
-        self._describe_job()
 
     def _show_stats(self, stats: QueueStats) -> None:
         self.query_one(QueueLine).show(stats)
@@ -278,6 +306,10 @@ class MainScreen(Screen[None]):
     @on(DataTable.RowSelected, "#jobs")
     def _job_chosen(self) -> None:
         self.action_detail()
+
+    @on(FilterTable.QueryChanged, "#jobs")
+    def _jobs_query_changed(self) -> None:
+        self.refresh_data()
 
     @on(LogPane.OlderWanted)
     def _older_log_wanted(self) -> None:
@@ -405,6 +437,12 @@ class MainScreen(Screen[None]):
         tui_app(self).presenter.say(
             "log follows the job" if following else "log paused: scroll freely", timeout=2
         )
+
+    def action_jobs_view(self, view: str) -> None:
+        """`0`-`4`: every job, or only failed (and stalled), running, queued or finished ones."""
+        self.jobs_view = view
+        self.jobs_limit = JOBS_PAGE
+        self.refresh_data()
 
     def action_older(self) -> None:
         """`m`: older log lines when the log has focus, else the next page of older jobs."""
