@@ -319,24 +319,17 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def report(fleet: Fleet, f: Figures, base: Figures | None) -> None:
-    def ratio(value: float, baseline: float) -> str:
-        return f"  ({value / baseline:.1f}x the baseline)" if base and baseline else ""
+    def line(what: str, shown: str, value: float, baseline: float | None) -> None:
+        against = f"  ({value / baseline:.1f}x the baseline)" if baseline else ""
+        print(f"  {what:<20} {shown}{against}")
 
-    p50, p95 = statistics.median(f.cursor_ms), percentile(f.cursor_ms, 95)
+    p95 = percentile(f.cursor_ms, 95)
     print(f"{fleet}{'' if base else ' (baseline)'}:")
-    print(
-        f"  idle CPU             {f.idle_cpu:6.1%} of a core{ratio(f.idle_cpu, base.idle_cpu if base else 0)}"
-    )
-    print(
-        f"  CPU with a live job  {f.live_cpu:6.1%} of a core{ratio(f.live_cpu, base.live_cpu if base else 0)}"
-    )
-    print(
-        f"  newest log line      {f.log_open:6.2f} s after start{ratio(f.log_open, base.log_open if base else 0)}"
-    )
-    print(
-        f"  cursor key           p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(f.cursor_ms):.1f} ms"
-        f"{ratio(p95, percentile(base.cursor_ms, 95) if base else 0)}"
-    )
+    line("idle CPU", f"{f.idle_cpu:6.1%} of a core", f.idle_cpu, base and base.idle_cpu)
+    line("CPU with a live job", f"{f.live_cpu:6.1%} of a core", f.live_cpu, base and base.live_cpu)
+    line("newest log line", f"{f.log_open:6.2f} s after start", f.log_open, base and base.log_open)
+    cursor = f"p50 {statistics.median(f.cursor_ms):.1f} ms, p95 {p95:.1f} ms, max {max(f.cursor_ms):.1f} ms"
+    line("cursor key", cursor, p95, base and percentile(base.cursor_ms, 95))
 
 
 def main() -> None:

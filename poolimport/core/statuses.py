@@ -20,6 +20,8 @@ class JobStatus(StrEnum):
 
 
 LIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+# As lists show them: a stalled job is still running in the database, and may yet move or end.
+UNFINISHED_JOB_STATUSES = (*LIVE_JOB_STATUSES, JobStatus.STALLED)
 FINISHED_JOB_STATUSES = (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED)
 RETRYABLE_JOB_STATUSES = (JobStatus.FAILED, JobStatus.PARTIAL, JobStatus.STALLED, JobStatus.CANCELLED)
 

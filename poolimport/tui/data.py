@@ -8,7 +8,7 @@ operator removed or narrowed meanwhile is refused at once, not at the next start
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -128,9 +128,15 @@ class Data:
         return queue_stats(session, scope, self.settings.heartbeat_interval)
 
     def jobs_in(
-        self, session: Session, scope: Scope, limit: int = JOBS_PAGE, where: JobFilter = EVERY_JOB
+        self,
+        session: Session,
+        scope: Scope,
+        limit: int = JOBS_PAGE,
+        where: JobFilter = EVERY_JOB,
+        ids: Sequence[int] | None = None,
     ) -> list[JobRow]:
-        return list_jobs(session, scope, self.settings.heartbeat_interval, limit=limit, where=where)
+        heartbeat = self.settings.heartbeat_interval
+        return list_jobs(session, scope, heartbeat, limit=limit, where=where, ids=ids)
 
     def events_in(self, session: Session, scope: Scope, job_id: int, after_id: int) -> list[EventRow]:
         return event_rows(session, scope, job_id, after_id, limit=EVENTS_PAGE)

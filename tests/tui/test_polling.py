@@ -79,7 +79,10 @@ def test_a_poll_is_a_function_of_the_data_and_the_request(
     assert tail.routers is not None and [r["name"] for r in tail.routers] == ["core"]
     assert tail.tail is not None and [e["id"] for e in tail.tail.events] == [1, 2, 3]
     assert tail.events is None and tail.problem is None
-    newer = poll(data, PollRequest(jobs_limit=10, log_job=job_id, log_after=2))
+    seen = tail.marks
+    newer = poll(
+        data, PollRequest(jobs_limit=10, log_job=job_id, log_after=2, marks=seen, routers_marks=seen)
+    )
     assert newer.routers is None and newer.tail is None
     assert newer.events is not None and [e["id"] for e in newer.events] == [3]
 

@@ -160,9 +160,10 @@ def list_jobs(
     limit: int | None = 200,
     before_id: int | None = None,
     where: JobFilter = EVERY_JOB,
+    ids: Sequence[int] | None = None,
 ) -> list[JobRow]:
     """Newest first; `before_id` pages back through older jobs. `status` is one word or FAILED_OR_STALLED;
-    `where` narrows further."""
+    `where` and `ids` narrow further."""
     now = utcnow()
     cutoff = stall_cutoff(now, heartbeat_interval)
     stmt = scope.jobs().order_by(ImportJob.id.desc()).limit(limit)
@@ -177,6 +178,8 @@ def list_jobs(
         stmt = stmt.where(ImportJob.router_id == router_id)
     if before_id is not None:
         stmt = stmt.where(ImportJob.id < before_id)
+    if ids is not None:
+        stmt = stmt.where(ImportJob.id.in_(ids))
     return [job_row(job, heartbeat_interval, now) for job in session.scalars(stmt)]
 
 

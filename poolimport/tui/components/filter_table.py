@@ -16,9 +16,9 @@ Empty cells and "-" go last either way.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from typing import ClassVar
+from typing import ClassVar, TypeVar, cast
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -29,6 +29,7 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 Cell = Text | str
 Row = Mapping[str, Cell]
 Values = Mapping[str, Mapping[str, object]]  # row key -> column -> what the cell sorts by
+Built = TypeVar("Built")
 NARROW_WIDTH = 120
 ARROWS = {False: "▲", True: "▼"}
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
@@ -97,6 +98,7 @@ class FilterTable(DataTable[Cell]):
         self._rows: dict[str, Row] = {}
         self._values: Values = {}
         self._previous: dict[str, Row] = {}
+        self._built: dict[str, tuple[object, object]] = {}
         self._order: list[str] = []
         self._columns: list[str] = []
         self.filter_text = ""
@@ -200,11 +202,23 @@ class FilterTable(DataTable[Cell]):
         values = self._values.get(key, {})
         return sort_key(values[column] if column in values else self._rows[key].get(column))
 
+    def built(self, key: str, source: object, build: Callable[[], Built]) -> Built:
+        """What `build` made for the row `key` last time, while its `source` is unchanged: building the
+        cells of a thousand rows is most of what a refresh costs."""
+        cached = self._built.get(key)
+        if cached is not None and cached[0] == source:
+            return cast(Built, cached[1])
+        made = build()
+        self._built[key] = (source, made)
+        return made
+
     def show_rows(self, rows: list[tuple[str, Row]], values: Values | None = None) -> None:
         """The rows, in the order read; `values` gives what cells sort by where their text doesn't say."""
         self._order = [key for key, _ in rows]
         self._previous, self._rows = self._rows, dict(rows)
         self._values = values or {}
+        if len(self._built) > len(self._rows):
+            self._built = {key: built for key, built in self._built.items() if key in self._rows}
         self._render_rows()
 
     def select_key(self, key: str) -> None:
@@ -218,9 +232,12 @@ class FilterTable(DataTable[Cell]):
         if not force and [row.value for row in self.rows] == visible:
             for key in visible:
                 old, new = self._previous.get(key), self._rows[key]
+                if old is new:
+                    continue
                 for column in self._columns:
-                    if old is None or old.get(column) != new.get(column):
-                        self.update_cell(key, column, new.get(column, ""), update_width=True)
+                    was, cell = (old or {}).get(column), new.get(column)
+                    if old is None or (was is not cell and was != cell):
+                        self.update_cell(key, column, "" if cell is None else cell)  # widths are fixed
             return
         selected = self.selected_key
         self.clear()

@@ -6,12 +6,15 @@ read, the newest page(s), not every job there is: the title then says so."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
+
 from rich.text import Text
 
 from poolimport.core.jobs.queries import JobRow
 from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
 from poolimport.tui.components import cells
-from poolimport.tui.components.filter_table import FilterTable, Row
+from poolimport.tui.components.filter_table import Cell, FilterTable, Row
 
 # The status keys' views of the jobs: the statuses each holds (none: every job).
 JOB_VIEWS: dict[str, tuple[str, ...]] = {
@@ -63,36 +66,39 @@ class JobsTable(FilterTable):
 
     def show(self, jobs: list[JobRow]) -> None:
         rows: list[tuple[str, Row]] = []
-        values: dict[str, dict[str, object]] = {}
+        values: dict[str, Mapping[str, object]] = {}
         for job in jobs:
-            rate, eta = cells.rate_and_eta(job)
-            elapsed, done, total = job["elapsed"], job["addresses_done"], job["addresses_total"]
-            per_second = done / elapsed if elapsed and done else None
-            values[str(job["id"])] = {
-                "progress": done / total if total else None,
-                "pools": job["pools_done"],
-                "addresses": done,
-                "rate": per_second,
-                "elapsed": elapsed,
-                "eta": (total - done) / per_second if per_second and eta != "-" else None,
-            }
-            rows.append(
-                (
-                    str(job["id"]),
-                    {
-                        "id": Text(str(job["id"]), justify="right"),
-                        "router": cells.plain(job["router"]),
-                        "status": cells.status(job["status"]),
-                        "progress": progress(job),
-                        "pools": f"{job['pools_done']}/{job['pools_total']}",
-                        "addresses": f"{job['addresses_done']:,}/{job['addresses_total']:,}",
-                        "rate": rate,
-                        "elapsed": cells.duration(job["elapsed"]),
-                        "eta": eta,
-                        "attempt": str(job["attempt"]),
-                        "source": origin(job),
-                        "error": cells.plain(job["error"] or "", "red"),
-                    },
-                )
-            )
+            key = str(job["id"])
+            row, values[key] = self.built(key, job, partial(job_cells, job))
+            rows.append((key, row))
         self.show_rows(rows, values)
+
+
+def job_cells(job: JobRow) -> tuple[Row, Mapping[str, object]]:
+    """A job's cells, and what the numeric ones sort by."""
+    rate, eta = cells.rate_and_eta(job)
+    elapsed, done, total = job["elapsed"], job["addresses_done"], job["addresses_total"]
+    per_second = done / elapsed if elapsed and done else None
+    values: dict[str, object] = {
+        "progress": done / total if total else None,
+        "pools": job["pools_done"],
+        "addresses": done,
+        "rate": per_second,
+        "elapsed": elapsed,
+        "eta": (total - done) / per_second if per_second and eta != "-" else None,
+    }
+    row: dict[str, Cell] = {
+        "id": Text(str(job["id"]), justify="right"),
+        "router": cells.plain(job["router"]),
+        "status": cells.status(job["status"]),
+        "progress": progress(job),
+        "pools": f"{job['pools_done']}/{job['pools_total']}",
+        "addresses": f"{job['addresses_done']:,}/{job['addresses_total']:,}",
+        "rate": rate,
+        "elapsed": cells.duration(job["elapsed"]),
+        "eta": eta,
+        "attempt": str(job["attempt"]),
+        "source": origin(job),
+        "error": cells.plain(job["error"] or "", "red"),
+    }
+    return row, values

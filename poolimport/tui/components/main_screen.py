@@ -1,10 +1,12 @@
 """The main screen: the queue's figures, routers, jobs and the selected job's live log, and the keys that
 act on them.
 
-A poll every 0.4 s reads the jobs and the shown job's new events, every 3 s (and whenever a job starts or
-ends) the routers too, and every 3 s the queue's figures. What to read is taken from the widgets here, on
-the event loop; the reading runs in a worker (poll.py) and never touches a widget; one poll at a time, so
-a slow database piles nothing up.
+A poll every 0.4 s reads the change marks (core/changes.py), the live jobs shown and the shown job's new
+events; the whole jobs list only when the marks moved, the routers when they moved (at most once a second,
+and once a minute whatever they say), and the queue's figures every 3 s while jobs are live, every 15 s
+when not. An idle console on a fleet's database so reads three values a poll and redraws nothing. What to
+read is taken from the widgets here, on the event loop; the reading runs in a worker (poll.py) and never
+touches a widget; one poll at a time, so a slow database piles nothing up.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from textual.binding import ActiveBinding, Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
+from poolimport.core.changes import ChangeMarks
 from poolimport.core.jobs.actions import Outcome
 from poolimport.core.jobs.queries import JobFilter, JobRow
 from poolimport.core.metrics import NO_CONSUMER, QueueStats
+from poolimport.core.statuses import UNFINISHED_JOB_STATUSES
 from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
@@ -36,9 +40,12 @@ from poolimport.tui.components.tui_app import tui_app
 from poolimport.tui.data import JOBS_PAGE, ProbeResult, RouterView
 from poolimport.tui.poll import PollRequest, PollResult, poll
 
-JOBS_POLL = 0.4
-ROUTERS_POLL = 3.0
-STATS_POLL = 3.0
+JOBS_POLL = 1.0
+ROUTERS_POLL = 60.0  # a safety net: the marks say when the routers changed
+ROUTERS_GAP = 1.0  # at most one read of the routers a second, however often the marks move in a sweep
+ROUTERS_CLOCK = 5.0  # redrawn from what was read, for the schedule's "next" and "age", which age with time
+STATS_POLL = 3.0  # while jobs are live
+STATS_IDLE = 15.0
 # The footer shows what fits, in this order: at 80 columns, the keys used most, then help and quit (the
 # app's); the rest follow as declared.
 FOOTER_FIRST = ("import", "retry", "cancel", "test", "add", "edit", "help", "quit")
@@ -134,8 +141,13 @@ class MainScreen(Screen[None]):
         self.jobs_view = "all"  # a key of JOB_VIEWS
         self.select_job_next: int | None = None
         self._routers_due = 0.0
+        self._routers_read_at = 0.0
+        self._routers_marks: ChangeMarks | None = None
+        self._clock_due = 0.0
         self._stats_due = 0.0
-        self._job_statuses: dict[int, str] = {}
+        self._marks: ChangeMarks | None = None  # those of the last complete read of the jobs,
+        self._marks_for: tuple[int, JobFilter] | None = None  # which was of this many, so filtered
+        self._requested_for: tuple[int, JobFilter] | None = None
         self._polling = False
         self._poll_again = False
 
@@ -194,6 +206,7 @@ class MainScreen(Screen[None]):
         self._poll_again = False
         app = tui_app(self)
         request = self._poll_request()
+        self._requested_for = (request.jobs_limit, request.jobs_where)
         app.run_core(lambda: poll(app.data, request), self._polled, self._poll_ended, group="poll")
 
     def _poll_request(self) -> PollRequest:
@@ -205,12 +218,18 @@ class MainScreen(Screen[None]):
             self._routers_due = now + ROUTERS_POLL
         stats = now >= self._stats_due
         if stats:
-            self._stats_due = now + STATS_POLL
+            live = self._marks is None or self._marks.live_jobs
+            self._stats_due = now + (STATS_POLL if live else STATS_IDLE)
+        read_for = (self.jobs_limit, self._jobs_where())
         return PollRequest(
-            jobs_limit=self.jobs_limit,
-            jobs_where=self._jobs_where(),
+            jobs_limit=read_for[0],
+            jobs_where=read_for[1],
+            marks=self._marks if self._marks_for == read_for else None,
+            live_shown=tuple(j["id"] for j in self.jobs.values() if j["status"] in UNFINISHED_JOB_STATUSES),
             log_job=wanted[0] if wanted else None,
             log_after=wanted[1] if wanted else None,
+            routers_marks=self._routers_marks,
+            routers_if_changed=now >= self._routers_read_at + ROUTERS_GAP,
             routers=routers,
             stats=stats,
         )
@@ -233,12 +252,21 @@ class MainScreen(Screen[None]):
     def _show(self, result: PollResult) -> None:
         if result.stats is not None:
             self._show_stats(result.stats)
+        now = time.monotonic()
         if result.routers is not None:
+            self._routers_marks, self._routers_read_at = result.marks, now
             self.routers = {str(r["id"]): r for r in result.routers}
-            self.routers_table.show(result.routers)
+        if result.routers is not None or (now >= self._clock_due and self._routers_scheduled()):
+            self._clock_due = now + ROUTERS_CLOCK
+            self.routers_table.show(list(self.routers.values()))
             self._describe_router()
         if result.jobs_where == self._jobs_where():  # else read for a search or view since left
-            self._show_jobs(result.jobs)
+            if result.settled:
+                fresh = {job["id"]: job for job in result.jobs}
+                self._show_jobs([fresh.get(job["id"], job) for job in self.jobs.values()])
+            else:
+                self._marks, self._marks_for = result.marks, self._requested_for
+                self._show_jobs(result.jobs)
         log_pane = self.log_pane
         if result.log_job is not None and result.tail is not None:
             log_pane.show_tail(result.log_job, result.tail.events, result.tail.has_older)
@@ -246,11 +274,10 @@ class MainScreen(Screen[None]):
             log_pane.add_events(result.log_job, result.events)
         self._describe_job()
 
+    def _routers_scheduled(self) -> bool:
+        return any(router["schedule"] for router in self.routers.values())
+
     def _show_jobs(self, jobs: list[JobRow]) -> None:
-        statuses = {job["id"]: job["status"] for job in jobs}
-        if statuses != self._job_statuses:
-            self._routers_due = 0.0  # a job started or ended: the routers' last import changed
-        self._job_statuses = statuses
         self.jobs = {str(job["id"]): job for job in jobs}
         table = self.jobs_table
         table.show(jobs)

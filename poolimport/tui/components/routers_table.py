@@ -3,14 +3,16 @@ utilisation."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 
 from rich.text import Text
 
 from poolimport.core.jobs.schedule import ScheduleRow, describe_interval
 from poolimport.core.models import utcnow
 from poolimport.tui.components import cells
-from poolimport.tui.components.filter_table import FilterTable
+from poolimport.tui.components.filter_table import FilterTable, Row
 from poolimport.tui.data import RouterView
 
 # A router whose data is older than its schedule allows: the `!` reads without colour (NO_COLOR), the
@@ -71,27 +73,31 @@ class RoutersTable(FilterTable):
     NARROW_COLUMNS = ("name", "last", "every", "next", "age", "use", "error")
 
     def show(self, routers: list[RouterView]) -> None:
+        """Redrawn from the routers read, also between reads: the schedule's columns age with time."""
         now = utcnow()
-        self.show_rows(
-            [
-                (
-                    str(r["id"]),
-                    {
-                        "name": cells.plain(r["name"], "bold"),
-                        "tenant": cells.plain(r["tenant"]),
-                        "host": cells.plain(f"{r['host']}:{r['port']}"),
-                        "last": cells.status(r["last_job_status"]),
-                        "when": cells.clock(r["last_job_at"], seconds=False),
-                        "every": every(r["schedule"]),
-                        "next": next_run(r["schedule"], now),
-                        "age": age(r["schedule"], now),
-                        "pools": cells.number(r["pools"]),
-                        "addresses": cells.number(r["addresses"]),
-                        "used": cells.number(r["used"]),
-                        "use": utilisation(r["used"], r["addresses"]),
-                        "error": cells.plain(r["last_error"] or "", "red"),
-                    },
-                )
-                for r in routers
-            ]
-        )
+        rows: list[tuple[str, Row]] = []
+        values: dict[str, Mapping[str, object]] = {}
+        for router in routers:
+            key, schedule = str(router["id"]), router["schedule"]
+            lasting = self.built(key, router, partial(router_cells, router))
+            rows.append((key, {**lasting, "next": next_run(schedule, now), "age": age(schedule, now)}))
+            if schedule is not None:
+                values[key] = {"next": (schedule.next_run_at - now).total_seconds(), "age": schedule.age(now)}
+        self.show_rows(rows, values)
+
+
+def router_cells(r: RouterView) -> Row:
+    """The cells that change only when the router is read again."""
+    return {
+        "name": cells.plain(r["name"], "bold"),
+        "tenant": cells.plain(r["tenant"]),
+        "host": cells.plain(f"{r['host']}:{r['port']}"),
+        "last": cells.status(r["last_job_status"]),
+        "when": cells.clock(r["last_job_at"], seconds=False),
+        "every": every(r["schedule"]),
+        "pools": cells.number(r["pools"]),
+        "addresses": cells.number(r["addresses"]),
+        "used": cells.number(r["used"]),
+        "use": utilisation(r["used"], r["addresses"]),
+        "error": cells.plain(r["last_error"] or "", "red"),
+    }
