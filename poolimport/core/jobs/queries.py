@@ -49,6 +49,7 @@ class JobRow(TypedDict):
     elapsed: float | None
     error: str | None
     result: dict[str, Any] | None
+    dismissed_at: str | None  # a failed job set aside: out of the failed views, still in the history
 
 
 class EventRow(TypedDict):
@@ -107,6 +108,7 @@ def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = No
         "elapsed": round(elapsed, 1) if elapsed is not None else None,
         "error": job.error,
         "result": json.loads(job.result_json) if job.result_json else None,
+        "dismissed_at": _iso(job.dismissed_at),
     }
 
 
@@ -117,10 +119,12 @@ def list_jobs(
     *,
     status: str | None = None,
     router_id: int | None = None,
+    tenant_id: int | None = None,
     limit: int | None = 200,
     before_id: int | None = None,
 ) -> list[JobRow]:
-    """Newest first; `before_id` pages back through older jobs."""
+    """Newest first; `before_id` pages back through older jobs. "failed+stalled" is the failed view: the
+    jobs to look at, so not those dismissed."""
     stmt = scope.jobs().order_by(ImportJob.id.desc()).limit(limit)
     cutoff = stall_cutoff(utcnow(), heartbeat_interval)
     if status == JobStatus.STALLED:
@@ -132,12 +136,15 @@ def list_jobs(
             or_(
                 ImportJob.status == JobStatus.FAILED,
                 (ImportJob.status == JobStatus.RUNNING) & (ImportJob.heartbeat_at < cutoff),
-            )
+            ),
+            ImportJob.dismissed_at.is_(None),
         )
     elif status:
         stmt = stmt.where(ImportJob.status == status)
     if router_id is not None:
         stmt = stmt.where(ImportJob.router_id == router_id)
+    if tenant_id is not None:
+        stmt = stmt.where(ImportJob.tenant_id == tenant_id)
     if before_id is not None:
         stmt = stmt.where(ImportJob.id < before_id)
     now = utcnow()
