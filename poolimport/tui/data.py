@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from sqlalchemy.orm import Session
 
 from poolimport.core.access.audit import AuditRow, audit_rows
-from poolimport.core.access.tenancy import NotFound, Scope, resolve_scope
+from poolimport.core.access.tenancy import NotFound, Scope, find_tenant, resolve_scope
 from poolimport.core.config import Settings, masked_url
 from poolimport.core.consumers import ConsumerRow, consumer_rows
 from poolimport.core.db import get_engine, get_read_engine, session_scope
@@ -125,8 +125,25 @@ class Data:
     def queue_stats_in(self, session: Session, scope: Scope) -> QueueStats:
         return queue_stats(session, scope, self.settings.heartbeat_interval)
 
-    def jobs_in(self, session: Session, scope: Scope, limit: int = JOBS_PAGE) -> list[JobRow]:
-        return list_jobs(session, scope, self.settings.heartbeat_interval, limit=limit)
+    def jobs_in(
+        self,
+        session: Session,
+        scope: Scope,
+        limit: int = JOBS_PAGE,
+        *,
+        router_id: int | None = None,
+        tenant_id: int | None = None,
+        status: str | None = None,
+    ) -> list[JobRow]:
+        return list_jobs(
+            session,
+            scope,
+            self.settings.heartbeat_interval,
+            status=status,
+            router_id=router_id,
+            tenant_id=tenant_id,
+            limit=limit,
+        )
 
     def events_in(self, session: Session, scope: Scope, job_id: int, after_id: int) -> list[EventRow]:
         return event_rows(session, scope, job_id, after_id, limit=EVENTS_PAGE)
@@ -190,6 +207,11 @@ class Data:
     def tenants(self) -> list[str]:
         with self.reading() as (session, scope):
             return [tenant.name for tenant in session.scalars(scope.tenants().order_by(Tenant.name))]
+
+    def tenant_id(self, name: str) -> int:
+        """The tenant's id; NotFound for a name outside the operator's tenants, as for one that isn't."""
+        with self.reading() as (session, scope):
+            return find_tenant(session, scope, name).id
 
     def router_form_values(self, router_id: int) -> dict[str, Any]:
         with self.reading() as (session, scope):

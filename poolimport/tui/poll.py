@@ -15,12 +15,32 @@ from poolimport.tui.presenter import DATABASE_ERRORS, first_line
 
 
 @dataclass(frozen=True)
+class Drill:
+    """What the `:` commands narrowed the panes to; the default, nothing: every job in the scope."""
+
+    router_id: int | None = None  # :router NAME
+    router: str | None = None
+    tenant_id: int | None = None  # :tenant NAME
+    tenant: str | None = None
+    failed: bool = False  # :failed: failed and stalled jobs, not those dismissed
+
+    def words(self) -> list[str]:
+        """For the jobs pane's title."""
+        return (
+            ([f"tenant {self.tenant}"] if self.tenant else [])
+            + ([f"router {self.router}"] if self.router else [])
+            + (["failed"] if self.failed else [])
+        )
+
+
+@dataclass(frozen=True)
 class PollRequest:
     jobs_limit: int
     log_job: int | None = None  # the job whose log is shown, if it wants reading
     log_after: int | None = None  # the newest event it shows; None: read the job's tail
     routers: bool = False  # the routers too (every few seconds, and when a job started or ended)
     stats: bool = False  # the queue's figures too (every few seconds only: a sweep ends jobs all the time)
+    drill: Drill = Drill()  # which jobs
 
 
 @dataclass(frozen=True)
@@ -39,7 +59,15 @@ def poll(data: Data, request: PollRequest) -> PollResult:
     banner says so, and the next poll tries again), not a failure."""
     try:
         with data.reading() as (session, scope):
-            jobs = data.jobs_in(session, scope, request.jobs_limit)
+            drill = request.drill
+            jobs = data.jobs_in(
+                session,
+                scope,
+                request.jobs_limit,
+                router_id=drill.router_id,
+                tenant_id=drill.tenant_id,
+                status="failed+stalled" if drill.failed else None,
+            )
             tail = events = None
             if request.log_job is not None and request.log_after is None:
                 tail = data.event_tail_in(session, scope, request.log_job, TAIL_EVENTS)

@@ -1,4 +1,5 @@
-"""The jobs pane: newest first, with a progress bar, rate, elapsed time and ETA."""
+"""The jobs pane: newest first, with a progress bar, rate, elapsed time and ETA; space marks jobs for `r`
+and `x` (a `*` before the number: it reads without colour too)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,29 @@ class JobsTable(FilterTable):
         ("error", "Error", 80),
     )
     NARROW_COLUMNS = ("id", "router", "status", "progress", "addresses", "eta", "error")
+    MARK = "*"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.marked: set[str] = set()  # job ids, as row keys
+        self._jobs: list[JobRow] = []
+
+    def toggle_mark(self, key: str) -> None:
+        self.marked ^= {key}
+        self.show(self._jobs)
+
+    def clear_marks(self) -> None:
+        self.marked.clear()
+        self.show(self._jobs)
+
+    def _id_cell(self, job_id: int) -> Text:
+        if str(job_id) in self.marked:
+            return Text(f"{self.MARK}{job_id}", justify="right", style="bold reverse")
+        return Text(str(job_id), justify="right")
 
     def show(self, jobs: list[JobRow]) -> None:
+        self._jobs = jobs
+        self.marked &= {str(job["id"]) for job in jobs}  # a mark on a job no longer shown would act unseen
         rows: list[tuple[str, Row]] = []
         for job in jobs:
             rate, eta = cells.rate_and_eta(job)
@@ -50,7 +72,7 @@ class JobsTable(FilterTable):
                 (
                     str(job["id"]),
                     {
-                        "id": Text(str(job["id"]), justify="right"),
+                        "id": self._id_cell(job["id"]),
                         "router": cells.plain(job["router"]),
                         "status": cells.status(job["status"]),
                         "progress": progress(job),
