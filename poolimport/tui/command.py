@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from poolimport.core.models import MAX_ID
 
-# (as typed after `:`, what it does): for the help screen and the one-line help alike.
+# (as typed after `:`, what it does): the help screen (`?`) lists them; the notice only names them.
 USAGE = (
     ("job ID", "the job in full, loaded or not"),
     ("router NAME", "that router's jobs (alone: every router's again)"),
@@ -20,7 +20,7 @@ USAGE = (
     ("all", "every router and job again"),
     ("help", "these commands"),
 )
-HELP = "commands: " + ", ".join(f":{usage} ({does})" for usage, does in USAGE)
+HELP = "commands: " + ", ".join(f":{usage}" for usage, _ in USAGE) + " (`?` says what each does)"
 JOB_USAGE = "`:job` wants a job number, as in `:job 42`"
 
 

@@ -17,6 +17,7 @@ from poolimport.core.models import Operator, Tenant
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.command import HELP
 from poolimport.tui.components.command_line import CommandLine
+from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.job_detail import JobDetailScreen
 from poolimport.tui.components.jobs_table import JobsTable
 from poolimport.tui.components.main_screen import MainScreen
@@ -185,3 +186,16 @@ async def test_tab_completes_commands_and_names_and_escape_drops_the_line(
         await pilot.press("escape")
         assert not line.display and isinstance(app.focused, RoutersTable)
         assert len(app.main_screen.jobs) == 4  # nothing ran
+
+
+async def test_a_colon_typed_into_the_filter_stays_in_the_filter(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    add_router(name="core-1", port=1)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await type_keys(pilot, "/127.0.0.1:1")
+        assert app.query_one(FilterBox).value == "127.0.0.1:1"
+        assert not app.query_one(CommandLine).display
+        assert app.query_one(RoutersTable).row_count == 1  # host:port matched

@@ -31,16 +31,30 @@ class CommandSuggester(Suggester):
 
 
 class CommandLine(Input):
+    # One line over the footer, as k9s has it: at 24 rows every line counts.
+    DEFAULT_CSS = """
+    CommandLine {
+        dock: bottom;
+        margin-bottom: 1;
+        height: 1;
+        border: none;
+        padding: 0 1;
+    }
+    CommandLine:focus {
+        border: none;
+    }
+    """
+
     class Entered(Message):
         def __init__(self, text: str) -> None:
             super().__init__()
             self.text = text
 
     def __init__(self, routers: Names, tenants: Names) -> None:
+        self.names = CommandSuggester(routers, tenants)
         super().__init__(
             placeholder=":job ID · :router NAME · :tenant NAME · :failed · :all · :help (tab completes)",
-            suggester=CommandSuggester(routers, tenants),
-            classes="filter-box",  # docked at the bottom, like the `/` filter
+            suggester=self.names,
             id="command-line",
             select_on_focus=False,
         )
@@ -51,7 +65,9 @@ class CommandLine(Input):
         self.before = self.screen.focused
         self.value = ":"  # the prompt, as k9s shows it; the parser takes the line with or without it
         self.display = True
-        self.focus()
+        # At once, not at the next idle as focus() does: keys typed right after `:` (quickly, or pasted)
+        # are already queued, and must reach the line, not the screen's bindings.
+        self.screen.set_focus(self)
         self.cursor_position = len(self.value)
 
     def close(self) -> None:
@@ -74,6 +90,8 @@ class CommandLine(Input):
         elif event.key == "tab":
             event.stop()
             event.prevent_default()  # tab completes here; it doesn't move the focus
-            if len(self._suggestion) > len(self.value):
-                self.value = self._suggestion
+            # Computed now rather than the suggestion shown: that one may not have come yet.
+            completed = complete(self.value, self.names.routers(), self.names.tenants())
+            if completed is not None:
+                self.value = completed
                 self.cursor_position = len(self.value)

@@ -109,6 +109,10 @@ class MainScreen(Screen[None]):
             show=False,  # not in the footer: at 160 columns it would push Audit and Workers out; `?` lists it
             tooltip=":job ID, :router NAME, :tenant NAME, :failed, :all, :help (tab completes)",
             key_display=":",
+            # Priority: it runs as the key arrives, so the keys typed right after it (quickly, or pasted)
+            # already find the line focused instead of running the screen's bindings. A focused input
+            # (the `/` filter) still takes a typed `:` as text: Textual lets it consume printable keys.
+            priority=True,
             id="command",
         ),
         Binding(
