@@ -333,7 +333,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.set_defaults(func=cmd_logs)
 
-    p = sub.add_parser("failed", help="failed and stalled jobs", parents=[common])
+    p = sub.add_parser("failed", help="failed and stalled jobs, not those dismissed", parents=[common])
     p.add_argument("--limit", type=arguments.row_limit, default=50)
     p.set_defaults(func=cmd_failed)
 
@@ -342,7 +342,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("id", type=arguments.job_id, nargs="?")
     p.add_argument(
-        "--all-failed", action="store_true", help="retry the newest failed or stalled job of each router"
+        "--all-failed",
+        action="store_true",
+        help="retry each router whose newest job failed or stalled (and is not dismissed)",
     )
     p.set_defaults(func=cmd_retry)
 
