@@ -199,3 +199,19 @@ async def test_a_colon_typed_into_the_filter_stays_in_the_filter(
         assert app.query_one(FilterBox).value == "127.0.0.1:1"
         assert not app.query_one(CommandLine).display
         assert app.query_one(RoutersTable).row_count == 1  # host:port matched
+
+
+async def test_escape_in_the_line_drops_the_line_only_and_keeps_the_drill(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    jobs = world(engine, add_router)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 3)
+        await command(pilot, "router edge")
+        await wait_until(pilot, lambda: job_ids(app) == jobs["edge"], what="edge's jobs only")
+        await type_keys(pilot, ":fail")
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.main_screen.drill.router == "edge" and job_ids(app) == jobs["edge"]
