@@ -1,4 +1,5 @@
-"""`import` (queued), `jobs`, `job show`, `logs`, `failed`, `retry`, `cancel`, `flush --stuck`, `worker`."""
+"""`import` (queued), `jobs`, `job show`, `logs`, `failed`, `retry`, `dismiss`, `cancel`, `flush --stuck`,
+`worker`."""
 
 from __future__ import annotations
 
@@ -237,9 +238,34 @@ def cmd_retry(ctx: Context, args: argparse.Namespace) -> int:
     else:
         for new_id in created:
             say(f"job #{new_id} queued")
+        if args.all_failed and not created and not outcome.refused:
+            say("no failed jobs to retry")
     for message in outcome.refused:
         print_error(message)
     return 1 if outcome.refused or (args.id and not created) else 0
+
+
+def cmd_dismiss(ctx: Context, args: argparse.Namespace) -> int:
+    outcome = _dismisser(ctx).dismiss(args.ids)
+    if args.json:
+        emit_json({"dismissed": outcome.dismissed, "refused": outcome.refused})
+    else:
+        for job_id in outcome.dismissed:
+            say(f"job #{job_id} dismissed")
+    for message in outcome.refused:
+        print_error(message)
+    return 1 if outcome.refused else 0
+
+
+def _dismisser(ctx: Context) -> JobActions:
+    """Dismissing queues nothing: no queue to open, so a queue that is away doesn't stop it."""
+    from poolimport.core.jobs.actions import JobActions
+
+    def no_queue(job_id: int) -> str:
+        raise AssertionError("dismissing queues nothing")
+
+    ctx.engine()
+    return JobActions(ctx.settings, no_queue)
 
 
 def cmd_cancel(ctx: Context, args: argparse.Namespace) -> int:
@@ -311,7 +337,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.set_defaults(func=cmd_logs)
 
-    p = sub.add_parser("failed", help="failed and stalled jobs", parents=[common])
+    p = sub.add_parser("failed", help="failed and stalled jobs, not those dismissed", parents=[common])
     p.add_argument("--limit", type=arguments.row_limit, default=50)
     p.set_defaults(func=cmd_failed)
 
@@ -320,9 +346,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("id", type=arguments.job_id, nargs="?")
     p.add_argument(
-        "--all-failed", action="store_true", help="retry the newest failed or stalled job of each router"
+        "--all-failed",
+        action="store_true",
+        help="retry each router whose newest job failed or stalled (and is not dismissed)",
     )
     p.set_defaults(func=cmd_retry)
+
+    p = sub.add_parser(
+        "dismiss",
+        help="set failed jobs aside: out of `failed` and retry --all-failed, kept in `jobs`",
+        parents=[common],
+    )
+    p.add_argument("ids", type=arguments.job_id, nargs="+", metavar="JOB")
+    p.set_defaults(func=cmd_dismiss)
 
     p = sub.add_parser("cancel", help="cancel a queued or running job")
     p.add_argument("id", type=arguments.job_id)

@@ -23,6 +23,7 @@ class EventKind(StrEnum):
     JOB_CANCEL_REQUESTED = "job.cancel_requested"
     JOB_STALLED = "job.stalled"
     JOB_AUTO_RETRIED = "job.auto_retried"
+    JOB_DISMISSED = "job.dismissed"
     JOB_STOPPED = "job.stopped"
     ROUTER_CONNECTING = "router.connecting"
     ROUTER_READ = "router.read"
@@ -57,6 +58,7 @@ WORDING: dict[EventKind, tuple[str, str]] = {
         "warning",
         "Retried automatically as job #{retry_id} ({count}): the job stalled, {since}",
     ),
+    EventKind.JOB_DISMISSED: ("info", "Dismissed by {operator}: no longer among the failed jobs"),
     EventKind.JOB_STOPPED: ("error", "Import stopped: {reason}"),
     EventKind.ROUTER_CONNECTING: ("info", "Connecting to {address}"),
     EventKind.ROUTER_READ: ("info", "Read {pools} pools ({addresses} addresses)"),

@@ -249,6 +249,8 @@ class ImportJob(Base):
     result_json: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     task_id: Mapped[str | None] = mapped_column(String(64))
+    # A failed job an operator set aside: out of the failed views and retry-all, still in the history.
+    dismissed_at: Mapped[datetime | None]
 
     router: Mapped[Router] = relationship(lazy="joined")
 

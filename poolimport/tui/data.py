@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from sqlalchemy.orm import Session
 
 from poolimport.core.access.audit import AuditRow, audit_rows
-from poolimport.core.access.tenancy import NotFound, Scope, resolve_scope
+from poolimport.core.access.tenancy import NotFound, Scope, find_tenant, resolve_scope
 from poolimport.core.config import Settings, masked_url
 from poolimport.core.consumers import ConsumerRow, consumer_rows
 from poolimport.core.db import get_engine, get_read_engine, session_scope
@@ -220,6 +220,11 @@ class Data:
     def tenants(self) -> list[str]:
         with self.reading() as (session, scope):
             return [tenant.name for tenant in session.scalars(scope.tenants().order_by(Tenant.name))]
+
+    def tenant_id(self, name: str) -> int:
+        """The tenant's id; NotFound for a name outside the operator's tenants, as for one that isn't."""
+        with self.reading() as (session, scope):
+            return find_tenant(session, scope, name).id
 
     def router_form_values(self, router_id: int) -> dict[str, Any]:
         with self.reading() as (session, scope):

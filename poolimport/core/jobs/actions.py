@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from poolimport.core.access import audit
 from poolimport.core.access.gate import record_refusal_once
-from poolimport.core.access.tenancy import Scope, resolve_scope
+from poolimport.core.access.tenancy import AccessDenied, Scope, resolve_scope
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
 from poolimport.core.errors import Refusal, refusals_about
@@ -22,6 +22,12 @@ from poolimport.core.models import ImportJob, Router
 @dataclass
 class Outcome:
     created: list[int] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Dismissed:
+    dismissed: list[int] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
 
 
@@ -93,19 +99,39 @@ class JobActions:
         return self._each("retry", job_ids, create)
 
     def retry_all_failed(self) -> Outcome:
-        """One new attempt per router: for its newest failed or stalled job."""
+        """One new attempt per router and kind whose newest job failed or stalled (and isn't dismissed):
+        a newer job of that router and kind, whatever it did or is doing, has superseded older failures."""
         with session_scope(self.engine) as session:
             scope = resolve_scope(session, self.settings.identity)
             failed = list_jobs(
                 session, scope, self.settings.heartbeat_interval, status="failed+stalled", limit=None
             )
-            newest: dict[int, int] = {}
-            stmt = select(ImportJob.router_id, ImportJob.id).where(
-                ImportJob.id.in_([row["id"] for row in failed])
+            newest = select(func.max(ImportJob.id)).where(
+                ImportJob.router_id.in_({row["router_id"] for row in failed})
             )
-            for router_id, job_id in session.execute(stmt.order_by(ImportJob.id)):
-                newest[router_id] = job_id
-        return self.retry(sorted(newest.values()))
+            newest_ids = set(session.scalars(newest.group_by(ImportJob.router_id, ImportJob.kind)))
+        return self.retry(sorted(row["id"] for row in failed if row["id"] in newest_ids))
+
+    def dismiss(self, job_ids: list[int]) -> Dismissed:
+        """Each failed job out of the failed views; the others are refused one by one, saying why. A viewer
+        is refused the whole request."""
+        outcome = Dismissed()
+        for job_id in job_ids:
+            scope: Scope | None = None
+            try:
+                with session_scope(self.engine) as session:
+                    scope = resolve_scope(session, self.settings.identity)
+                    job = jobs.get_job(session, scope, job_id)
+                    with refusals_about(audit.about_job(job)):
+                        jobs.dismiss(session, scope, job, self.settings.heartbeat_interval)
+                outcome.dismissed.append(job_id)
+            except Refusal as exc:
+                if scope is not None:
+                    record_refusal_once(self.engine, scope, "dismiss", exc)
+                if isinstance(exc, AccessDenied):
+                    raise
+                outcome.refused.append(str(exc))
+        return outcome
 
     def cancel(self, job_id: int) -> str:
         scope: Scope | None = None

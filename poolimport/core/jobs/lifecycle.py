@@ -247,6 +247,20 @@ def cancel(
     raise JobRefused(f"job #{job.id} is {job.status}: nothing to cancel")
 
 
+def dismiss(session: Session, scope: Scope, job: ImportJob, heartbeat_interval: float) -> None:
+    """A failed job an operator has dealt with leaves the failed views and retry-all; it stays in the
+    history with its log, which says who dismissed it."""
+    scope.require_write("dismiss jobs")
+    status = effective_status(job, heartbeat_interval)
+    if status != JobStatus.FAILED:
+        raise JobRefused(f"job #{job.id} is {status}: only failed jobs can be dismissed")
+    if job.dismissed_at is not None:
+        raise JobRefused(f"job #{job.id} is already dismissed")
+    session.execute(update(ImportJob).where(ImportJob.id == job.id).values(dismissed_at=utcnow()))
+    add_event(session, job.id, event(EventKind.JOB_DISMISSED, operator=scope.operator))
+    _audit_job(session, scope, "dismiss", job)
+
+
 def retire_stalled(
     session: Session, job: ImportJob, reason: str, *, stalled_before: datetime | None = None
 ) -> bool:

@@ -51,6 +51,7 @@ class JobRow(TypedDict):
     elapsed: float | None
     error: str | None
     result: dict[str, Any] | None
+    dismissed_at: str | None  # a failed job set aside: out of the failed views, still in the history
 
 
 class EventRow(TypedDict):
@@ -109,16 +110,21 @@ def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = No
         "elapsed": round(elapsed, 1) if elapsed is not None else None,
         "error": job.error,
         "result": json.loads(job.result_json) if job.result_json else None,
+        "dismissed_at": _iso(job.dismissed_at),
     }
 
 
 @dataclass(frozen=True)
 class JobFilter:
     """Which jobs a list holds: those of any of `statuses` (the words as shown: `stalled` is a running job
-    whose worker went quiet), with `search` in the router's name, the status or the error, in any case."""
+    whose worker went quiet), with `search` in the router's name, the status or the error, in any case; of
+    one router or tenant; without those dismissed, for the views of what needs someone."""
 
     search: str = ""
     statuses: tuple[str, ...] = ()
+    router_id: int | None = None
+    tenant_id: int | None = None
+    dismissed: bool = True
 
 
 EVERY_JOB = JobFilter()
@@ -162,20 +168,26 @@ def list_jobs(
     where: JobFilter = EVERY_JOB,
     ids: Sequence[int] | None = None,
 ) -> list[JobRow]:
-    """Newest first; `before_id` pages back through older jobs. `status` is one word or FAILED_OR_STALLED;
-    `where` and `ids` narrow further."""
+    """Newest first; `before_id` pages back through older jobs. `status` is one word or FAILED_OR_STALLED
+    (the jobs that need someone, so not those dismissed); `where` and `ids` narrow further."""
     now = utcnow()
     cutoff = stall_cutoff(now, heartbeat_interval)
     stmt = scope.jobs().order_by(ImportJob.id.desc()).limit(limit)
     if status:
         words = (JobStatus.FAILED, JobStatus.STALLED) if status == FAILED_OR_STALLED else (status,)
         stmt = stmt.where(_any_status(words, cutoff))
+    if status == FAILED_OR_STALLED or not where.dismissed:
+        stmt = stmt.where(ImportJob.dismissed_at.is_(None))
     if where.statuses:
         stmt = stmt.where(_any_status(where.statuses, cutoff))
     if where.search:
         stmt = stmt.where(_search(where.search, cutoff))
-    if router_id is not None:
-        stmt = stmt.where(ImportJob.router_id == router_id)
+    for column, wanted in (
+        (ImportJob.router_id, router_id or where.router_id),
+        (ImportJob.tenant_id, where.tenant_id),
+    ):
+        if wanted is not None:
+            stmt = stmt.where(column == wanted)
     if before_id is not None:
         stmt = stmt.where(ImportJob.id < before_id)
     if ids is not None:

@@ -2,7 +2,8 @@
 
 Its `/` search and its status keys (JOB_VIEWS) are the database's: the main screen's poll reads the jobs
 that match, newest first, a page at a time (`m`: older). Sorting by a column (`o`, `O`) orders the jobs
-read, the newest page(s), not every job there is: the title then says so."""
+read, the newest page(s), not every job there is: the title then says so. Space marks jobs for `r` and `x`
+(a `*` before the number: it reads without colour too)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ JOB_VIEWS: dict[str, tuple[str, ...]] = {
 def view_help(view: str) -> str:
     statuses = " or ".join(JOB_VIEWS[view])
     return f"jobs pane: only {statuses} jobs (with its / search)" if statuses else "jobs pane: every job"
+
+
+MARK = "*"
 
 
 def progress(job: JobRow) -> Text:
@@ -64,17 +68,39 @@ class JobsTable(FilterTable):
     NARROW_COLUMNS = ("id", "router", "status", "progress", "addresses", "eta", "error")
     SEARCHES_DATABASE = True
 
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.marked: set[str] = set()  # job ids, as row keys
+        self._jobs: list[JobRow] = []
+
+    def toggle_mark(self, key: str) -> None:
+        self.marked ^= {key}
+        self.show(self._jobs)
+
+    def clear_marks(self) -> None:
+        self.marked.clear()
+        self.show(self._jobs)
+
     def show(self, jobs: list[JobRow]) -> None:
+        self._jobs = jobs
+        self.marked &= {str(job["id"]) for job in jobs}  # a mark on a job no longer shown would act unseen
         rows: list[tuple[str, Row]] = []
         values: dict[str, Mapping[str, object]] = {}
         for job in jobs:
             key = str(job["id"])
-            row, values[key] = self.built(key, job, partial(job_cells, job))
+            marked = key in self.marked
+            row, values[key] = self.built(key, (job, marked), partial(job_cells, job, marked))
             rows.append((key, row))
         self.show_rows(rows, values)
 
 
-def job_cells(job: JobRow) -> tuple[Row, Mapping[str, object]]:
+def id_cell(job_id: int, marked: bool) -> Text:
+    if marked:
+        return Text(f"{MARK}{job_id}", justify="right", style="bold reverse")
+    return Text(str(job_id), justify="right")
+
+
+def job_cells(job: JobRow, marked: bool = False) -> tuple[Row, Mapping[str, object]]:
     """A job's cells, and what the numeric ones sort by."""
     rate, eta = cells.rate_and_eta(job)
     elapsed, done, total = job["elapsed"], job["addresses_done"], job["addresses_total"]
@@ -88,7 +114,7 @@ def job_cells(job: JobRow) -> tuple[Row, Mapping[str, object]]:
         "eta": (total - done) / per_second if per_second and eta != "-" else None,
     }
     row: dict[str, Cell] = {
-        "id": Text(str(job["id"]), justify="right"),
+        "id": id_cell(job["id"], marked),
         "router": cells.plain(job["router"]),
         "status": cells.status(job["status"]),
         "progress": progress(job),

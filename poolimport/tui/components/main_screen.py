@@ -12,21 +12,26 @@ touches a widget; one poll at a time, so a slow database piles nothing up.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
 from poolimport.core.changes import ChangeMarks
-from poolimport.core.jobs.actions import Outcome
+from poolimport.core.jobs.actions import Dismissed, Outcome
 from poolimport.core.jobs.queries import JobFilter, JobRow
 from poolimport.core.metrics import NO_CONSUMER, QueueStats
 from poolimport.core.statuses import UNFINISHED_JOB_STATUSES
+from poolimport.tui import command
+from poolimport.tui.command import Drill
 from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
+from poolimport.tui.components.command_line import CommandLine
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.job_detail import JobDetailScreen
@@ -85,7 +90,7 @@ class MainScreen(Screen[None]):
             "R",
             "retry_all",
             "Retry all failed",
-            tooltip="retry each router's newest failed or stalled job",
+            tooltip="retry each router whose newest job failed or stalled (and isn't dismissed)",
             key_display="R",
             id="retry_all",
         ),
@@ -122,6 +127,38 @@ class MainScreen(Screen[None]):
             "m", "older", "Older", tooltip="200 older jobs; with the log focused, older lines", id="older"
         ),
         Binding("enter", "detail", "Detail", show=False, tooltip="the selected job in full", id="detail"),
+        Binding(
+            "colon",
+            "command",
+            "Command",
+            show=False,  # not in the footer: at 160 columns it would push Audit and Workers out; `?` lists it
+            tooltip=":job ID, :router NAME, :tenant NAME, :failed, :all, :help (tab completes)",
+            key_display=":",
+            # Priority: it runs as the key arrives, so the keys typed right after it (quickly, or pasted)
+            # already find the line focused instead of running the screen's bindings. A focused input
+            # (the `/` filter) still takes a typed `:` as text: Textual lets it consume printable keys.
+            priority=True,
+            id="command",
+        ),
+        Binding(
+            "escape",
+            "drill_back",
+            "Back",
+            show=False,
+            tooltip="back out of :router, then of the rest",
+            id="back",
+        ),
+        Binding(
+            "space", "toggle_mark", "Mark", show=False, tooltip="mark or unmark the selected job", id="mark"
+        ),
+        Binding(
+            "x",
+            "dismiss_jobs",
+            "Dismiss",
+            show=False,
+            tooltip="dismiss the marked (or the selected) failed jobs: out of the failed views and R",
+            id="dismiss",
+        ),
     ]
     # Keys that belong to widgets rather than to bindings, for the help.
     HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -131,7 +168,10 @@ class MainScreen(Screen[None]):
         ("enter", "on a router: its pools; on a job: its detail; on a pool: its addresses"),
         ("a f u s", "addresses of a pool: all, free, used, stale"),
         ("escape", "close this screen, a form or the filter; go back"),
+        ("r, x", "with jobs marked (space): retry, dismiss every marked job"),
+        *((f":{usage}", does) for usage, does in command.USAGE),
     )
+    drill = Drill()  # what the `:` commands narrowed the panes to
 
     def __init__(self) -> None:
         super().__init__()
@@ -161,6 +201,7 @@ class MainScreen(Screen[None]):
         yield JobsTable(id="jobs")
         yield LogPane(id="log")
         yield FilterBox()
+        yield CommandLine(self._router_names, self._tenant_names)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -235,7 +276,12 @@ class MainScreen(Screen[None]):
         )
 
     def _jobs_where(self) -> JobFilter:
-        return JobFilter(self.jobs_table.filter_text, JOB_VIEWS[self.jobs_view])
+        drill, view = self.drill, self.jobs_view
+        # The failed view is of what needs someone: a dismissed failure is set aside.
+        dismissed = view != "failed"
+        return JobFilter(
+            self.jobs_table.filter_text, JOB_VIEWS[view], drill.router_id, drill.tenant_id, dismissed
+        )
 
     def _poll_ended(self) -> None:
         self._polling = False
@@ -258,7 +304,7 @@ class MainScreen(Screen[None]):
             self.routers = {str(r["id"]): r for r in result.routers}
         if result.routers is not None or (now >= self._clock_due and self._routers_scheduled()):
             self._clock_due = now + ROUTERS_CLOCK
-            self.routers_table.show(list(self.routers.values()))
+            self.routers_table.show(self._drilled(list(self.routers.values())))
             self._describe_router()
         if result.jobs_where == self._jobs_where():  # else read for a search or view since left
             if result.settled:
@@ -281,12 +327,7 @@ class MainScreen(Screen[None]):
         self.jobs = {str(job["id"]): job for job in jobs}
         table = self.jobs_table
         table.show(jobs)
-        view = "" if self.jobs_view == "all" else f"{self.jobs_view}, "
-        # A sort orders the jobs read, not all of them: the title says which.
-        order = f" by {table.sort_label}" if table.sort_label else " reversed" if table.sort_reverse else ""
-        table.border_title = f"Jobs ({view}newest {len(jobs)}{order}" + (
-            ", m: older)" if len(jobs) >= self.jobs_limit else ")"
-        )
+        table.border_title = self._jobs_title(len(jobs))
         if self.select_job_next is not None and str(self.select_job_next) in self.jobs:
             table.select_key(str(self.select_job_next))
             self.select_job_next = None
@@ -380,6 +421,9 @@ class MainScreen(Screen[None]):
         app.run_core(lambda: app.data.actions().import_all(), self._queued)
 
     def action_retry(self) -> None:
+        if self.jobs_table.marked:
+            self._retry_marked()
+            return
         if (job_id := self._selected_job()) is not None:
             app = tui_app(self)
             app.run_core(lambda: app.data.actions().retry([job_id]), self._queued)
@@ -483,3 +527,152 @@ class MainScreen(Screen[None]):
 
     def _older_log(self) -> None:
         self.log_pane.load_older()
+
+    # -- `:` commands and marks -------------------------------------------------------------------
+
+    def _jobs_title(self, count: int) -> str:
+        """Which jobs the pane holds: of what router or tenant, in what view, how many, in what order."""
+        table, narrowed = self.jobs_table, " · ".join(self.drill.words())
+        view = "" if self.jobs_view == "all" else f"{self.jobs_view}, "
+        # A sort orders the jobs read, not all of them: the title says which.
+        order = f" by {table.sort_label}" if table.sort_label else " reversed" if table.sort_reverse else ""
+        return (
+            f"Jobs{f' · {narrowed}' if narrowed else ''} ({view}newest {count}{order}"
+            + (", m: older" if count >= self.jobs_limit else "")
+            + (", esc: all" if narrowed else "")
+            + ")"
+        )
+
+    def _drilled(self, routers: list[RouterView]) -> list[RouterView]:
+        """The routers pane under `:tenant`: all routers are loaded, the pane shows the tenant's."""
+        tenant = self.drill.tenant
+        return [router for router in routers if tenant is None or router["tenant"] == tenant]
+
+    def _router_names(self) -> list[str]:
+        return [router["name"] for router in self._drilled(list(self.routers.values()))]
+
+    def _tenant_names(self) -> set[str]:
+        return {router["tenant"] for router in self.routers.values()}
+
+    def _set_drill(self, drill: Drill) -> None:
+        self.drill = drill
+        self.routers_table.show(self._drilled(list(self.routers.values())))
+        if drill.router_id is not None:
+            self.routers_table.select_key(str(drill.router_id))
+        self.jobs_table.border_title = self._jobs_title(self.jobs_table.row_count)
+        self.refresh_data()
+
+    def action_command(self) -> None:
+        self.query_one(CommandLine).open()
+
+    @on(CommandLine.Entered)
+    def _command_entered(self, event: CommandLine.Entered) -> None:
+        self.run_command(command.parse(event.text))
+
+    def run_command(self, said: command.Command | command.CommandError | None) -> None:
+        app = tui_app(self)
+        match said:
+            case command.ShowJob(job_id):
+                # Read first: a job that isn't there (or is another tenant's) is a notice, not a screen.
+                app.run_core(
+                    lambda: app.data.job_detail(job_id, 0, None),
+                    lambda _: app.push_screen(JobDetailScreen(job_id)),
+                )
+            case command.ShowRouter(name):
+                self._drill_router(name)
+            case command.ShowTenant(name):
+                self._drill_tenant(name)
+            case command.ShowFailed():
+                self.action_jobs_view("failed")
+            case command.ShowAll():
+                self.jobs_view = "all"
+                self._set_drill(Drill())
+            case command.ShowHelp():
+                app.presenter.say(command.HELP, timeout=12)
+            case command.CommandError(message):
+                app.presenter.refused(message)
+
+    def _drill_router(self, name: str | None) -> None:
+        """A router by name (by id if no name matches), among those loaded: every router of the
+        operator's tenants, and none other, so another tenant's router is "no router" as one that isn't.
+        No name: every router's jobs again."""
+        if name is None:
+            self._set_drill(replace(self.drill, router_id=None, router=None))
+            return
+        named = [router for router in self.routers.values() if router["name"] == name]
+        if len(named) > 1 and self.drill.tenant is not None:
+            named = [router for router in named if router["tenant"] == self.drill.tenant]
+        if not named and name in self.routers:
+            named = [self.routers[name]]
+        if len(named) > 1:
+            tenants = ", ".join(sorted(router["tenant"] for router in named))
+            tui_app(self).presenter.refused(f"router {name!r} is in tenants {tenants}: `:tenant NAME` first")
+            return
+        if not named:
+            tui_app(self).presenter.refused(f"no router {name!r}")
+            return
+        router = named[0]
+        same_tenant = self.drill.tenant in (None, router["tenant"])
+        drill = self.drill if same_tenant else replace(self.drill, tenant_id=None, tenant=None)
+        self._set_drill(replace(drill, router_id=router["id"], router=router["name"]))
+
+    def _drill_tenant(self, name: str | None) -> None:
+        """The tenant is looked up (NotFound for one outside the operator's tenants, as for one that
+        isn't); a router drilled into stays if it is the tenant's. No name: every tenant's again."""
+        if name is None:
+            self._set_drill(replace(self.drill, tenant_id=None, tenant=None))
+            return
+        app = tui_app(self)
+        app.run_core(lambda: app.data.tenant_id(name), lambda tenant_id: self._tenant_found(tenant_id, name))
+
+    def _tenant_found(self, tenant_id: int, name: str) -> None:
+        router = self.routers.get(str(self.drill.router_id))
+        keep_router = router is not None and router["tenant"] == name
+        drill = self.drill if keep_router else replace(self.drill, router_id=None, router=None)
+        self._set_drill(replace(drill, tenant_id=tenant_id, tenant=name))
+
+    def action_drill_back(self) -> None:
+        """escape: out of `:router` first (back to the tenant's or every router's jobs), then out of all."""
+        if self.drill.router_id is not None:
+            self._set_drill(replace(self.drill, router_id=None, router=None))
+        elif self.drill != Drill():
+            self._set_drill(Drill())
+
+    def action_toggle_mark(self) -> None:
+        if (job_id := self._selected_job()) is not None:
+            self.jobs_table.toggle_mark(str(job_id))
+
+    def _marked(self) -> list[int]:
+        return sorted(int(key) for key in self.jobs_table.marked)
+
+    def _bulk_said(self, done: str, ids: list[int], refused: list[str]) -> None:
+        """One notice for a bulk action: what was done, then what was refused and why."""
+        parts = [f"{done} {', '.join(f'#{n}' for n in ids)}"] if ids else []
+        parts += [f"refused: {'; '.join(refused)}"] if refused else []
+        severity: SeverityLevel = "warning" if refused else "information"
+        tui_app(self).presenter.say(" ; ".join(parts), severity, timeout=8)
+        self.jobs_table.clear_marks()
+        self.refresh_data()
+
+    def _retry_marked(self) -> None:
+        app, ids = tui_app(self), self._marked()
+
+        def done(outcome: Outcome) -> None:
+            for message in outcome.refused:
+                if "queue unreachable" in message:
+                    app.set_problem("queue", message.split("queue unreachable: ", 1)[-1])
+            self._bulk_said("queued", outcome.created, outcome.refused)
+
+        app.run_core(lambda: app.data.actions().retry(ids), done)
+
+    def action_dismiss_jobs(self) -> None:
+        ids = self._marked()
+        if not ids and (job_id := self._selected_job()) is not None:
+            ids = [job_id]
+        if ids:
+            app = tui_app(self)
+
+            def done(outcome: Dismissed) -> None:
+                self._bulk_said("dismissed", outcome.dismissed, outcome.refused)
+
+            app.run_core(lambda: app.data.actions().dismiss(ids), done)
