@@ -106,5 +106,12 @@ async def test_l_tails_every_job_of_the_scope_pauses_when_scrolled_up_and_enter_
         await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen), what="back to the events")
         await pilot.press("end")
         assert pane.follow and pane.mark == newer
+        await pilot.press("pageup")  # the mark comes along into view
+        assert not pane.follow and pane.mark is not None and pane.mark != newer
+        line = pane.line_of(pane.mark)
+        assert (
+            line is not None and pane.scroll_y <= line < pane.scroll_y + pane.scrollable_content_region.height
+        )
+        await pilot.press("end")
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="back to the main screen")

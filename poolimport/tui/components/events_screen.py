@@ -84,6 +84,19 @@ class FeedPane(LogPane):
             self._scroll(line + len(self._entries[index].lines) - height)
         self._retitle()
 
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._adjusting or not self.is_mounted or not self._entries:
+            return
+        # Scrolled by a page or the mouse: the marked line comes along, so enter opens a line in view.
+        height = self.scrollable_content_region.height
+        marked = self._index_of(self.mark) if self.mark is not None else None
+        first = self._event_at(int(new_value))
+        last = self._event_at(int(new_value) + height - 1)
+        last = len(self._entries) - 1 if last is None else last
+        if first is not None and (marked is None or not first <= marked <= last):
+            self._mark(first if new_value < old_value else last)
+
     def action_scroll_up(self) -> None:
         self._move(-1)
 
@@ -94,7 +107,7 @@ class FeedPane(LogPane):
 class EventsScreen(LoadingScreen):
     SOURCE = "events"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "app.pop_screen", "Back", id="events.back"),
+        Binding("escape,q", "app.pop_screen", "Back", tooltip="back", id="events.back"),
         Binding("enter", "open_job", "Job", tooltip="the marked line's job in full", id="events.job"),
         Binding(
             "f", "toggle_follow", "Follow", tooltip="follow the newest line, or pause", id="events.follow"
