@@ -26,10 +26,12 @@ from poolimport.core.text import one_line
 from poolimport.tui.base import TuiApp
 from poolimport.tui.components.addresses_screen import AddressesScreen
 from poolimport.tui.components.audit_screen import AuditScreen
+from poolimport.tui.components.events_screen import EventsScreen
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
-from poolimport.tui.components.help_screen import WIDGET_KEYS, HelpScreen
+from poolimport.tui.components.help_screen import WIDGET_KEYS, HelpScreen, unfocused_log_keys
 from poolimport.tui.components.job_detail import JobDetailScreen
+from poolimport.tui.components.log_pane import LogPane
 from poolimport.tui.components.main_screen import MainScreen
 from poolimport.tui.components.pools_screen import PoolsScreen, PoolsTable
 from poolimport.tui.components.router_form import RouterForm
@@ -50,6 +52,8 @@ KEYMAP_OWNERS = (
     HelpScreen,
     RouterForm,
     JobDetailScreen,
+    LogPane,
+    EventsScreen,
 )
 
 
@@ -71,6 +75,15 @@ class PoolImportApp(TuiApp):
             tooltip="the consumers: alive or gone, threads, what each runs",
             key_display="W",
             id="workers",
+        ),
+        Binding(
+            "L",
+            "events",
+            "Events",
+            show=False,  # the footer at 80 columns has no room left; `?` lists it
+            tooltip="every job's events as they come; enter opens a line's job",
+            key_display="L",
+            id="events",
         ),
         Binding(
             "ctrl+p",
@@ -132,7 +145,8 @@ class PoolImportApp(TuiApp):
     def action_help(self) -> None:
         """`?`: the keys of the screen it is pressed on."""
         screen = self.screen
-        self.push_screen(HelpScreen(bound_keys(self, screen), getattr(screen, "HELP_KEYS", WIDGET_KEYS)))
+        keys = bound_keys(self, screen) + unfocused_log_keys(self, screen, dict(self.settings.keymap))
+        self.push_screen(HelpScreen(keys, getattr(screen, "HELP_KEYS", WIDGET_KEYS)))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -147,6 +161,10 @@ class PoolImportApp(TuiApp):
     def action_audit(self) -> None:
         if not isinstance(self.screen, AuditScreen):
             self.push_screen(AuditScreen())
+
+    def action_events(self) -> None:
+        if not isinstance(self.screen, EventsScreen):
+            self.push_screen(EventsScreen())
 
     def action_workers(self) -> None:
         if not isinstance(self.screen, WorkersScreen):

@@ -25,14 +25,18 @@ from poolimport.core.jobs.lifecycle import effective_status
 from poolimport.core.jobs.queries import (
     EVERY_JOB,
     EventRow,
+    FeedRow,
     JobDetail,
     JobFilter,
     JobRow,
+    event_matches,
     event_rows,
+    feed_rows,
     job_detail,
     last_jobs_by_router,
     list_jobs,
     newest_event_id_before,
+    notable_event_id,
 )
 from poolimport.core.jobs.schedule import ScheduleRow, schedule_rows
 from poolimport.core.metrics import QueueStats, queue_stats
@@ -306,3 +310,35 @@ class Data:
         except Exception as exc:  # whatever it is, it is the queue's trouble: the banner says it
             return masked_url(f"{exc.__class__.__name__}: {exc}")
         return None
+
+    # -- a job's log searched, and every job's events at once ----------------------------------------
+
+    def log_matches(self, job_id: int, text: str) -> list[int]:
+        """The ids of the job's lines that contain `text` (any case), in the whole log."""
+        with self.reading() as (session, scope):
+            return event_matches(session, scope, job_id, text)
+
+    def notable_event(self, job_id: int, from_id: int, forward: bool) -> int | None:
+        """The job's next (or previous) warning or error from the line `from_id`."""
+        with self.reading() as (session, scope):
+            return notable_event_id(session, scope, job_id, from_id, forward)
+
+    def event_region(self, job_id: int, around_id: int, count: int) -> EventRegion:
+        """`count` events of the job with `around_id` in their middle: where a search lands in a long log."""
+        with self.reading() as (session, scope):
+            start = newest_event_id_before(session, scope, job_id, count // 2, around_id)
+            rows = event_rows(session, scope, job_id, start or 0, limit=count + 1)
+        return EventRegion(rows[:count], start is not None, len(rows) > count)
+
+    def event_feed(self, after_id: int | None, limit: int) -> list[FeedRow]:
+        """Every job's events in the operator's scope: the newest `limit`, or the first after `after_id`."""
+        with self.reading() as (session, scope):
+            return feed_rows(session, scope, after_id, limit)
+
+
+class EventRegion(NamedTuple):
+    """A stretch of a job's log, oldest first, and whether events exist before and after it."""
+
+    events: list[EventRow]
+    has_older: bool
+    has_newer: bool

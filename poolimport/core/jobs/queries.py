@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from poolimport.core.access.tenancy import Scope
-from poolimport.core.events import EventKind
+from poolimport.core.events import WORDING, EventKind
 from poolimport.core.jobs.lifecycle import effective_status, get_job, stall_cutoff
 from poolimport.core.jobs.progress import Progress, further_along, progress_folder, read_progress
 from poolimport.core.models import ImportJob, JobEvent, Router, utcnow
@@ -366,3 +366,82 @@ def pool_line_text(line: Mapping[str, Any]) -> str:
 def attempt_text(attempt: Mapping[str, Any]) -> str:
     """One attempt of a retry chain for people; each front end adds when it was queued, in its own clock."""
     return f"#{attempt['id']} attempt {attempt['attempt']} {attempt['status']}, by {attempt['requested_by']}"
+
+
+# -- searching a job's log, and every job's events at once (the TUI's log search and event feed) ----------
+
+# The levels worth jumping to: every level an event kind has but "info".
+NOTABLE_LEVELS = tuple(sorted({level for level, _ in WORDING.values()} - {"info"}))
+MAX_MATCHES = 100_000
+
+
+def event_matches(
+    session: Session, scope: Scope, job_id: int, text: str, limit: int = MAX_MATCHES
+) -> list[int]:
+    """The ids of the job's events whose line (event_text: the message, and its error) contains `text`,
+    case-insensitively, oldest first; none when the job is outside the scope."""
+    if not text:
+        return []
+    in_message = contains(JobEvent.message, text)
+    # Where only the stored data matches, the data may hold the words in a key or in a value the line
+    # doesn't show: those few are checked against the line itself below.
+    stmt = (
+        _events(scope, job_id)
+        .with_only_columns(JobEvent.id, in_message, JobEvent.message, JobEvent.data_json)
+        .where(in_message | contains(JobEvent.data_json, text))
+        .order_by(JobEvent.id)
+        .limit(limit)
+    )
+    needle = text.casefold()
+    return [
+        event_id
+        for event_id, in_words, message, data_json in session.execute(stmt)
+        if in_words
+        or needle in event_text({"message": message, "data": json.loads(data_json or "{}")}).casefold()
+    ]
+
+
+def notable_event_id(session: Session, scope: Scope, job_id: int, from_id: int, forward: bool) -> int | None:
+    """The job's first warning or error after `from_id` (forward), or last before it; None if none."""
+    stmt = _events(scope, job_id).with_only_columns(JobEvent.id).where(JobEvent.level.in_(NOTABLE_LEVELS))
+    if forward:
+        stmt = stmt.where(JobEvent.id > from_id).order_by(JobEvent.id)
+    else:
+        stmt = stmt.where(JobEvent.id < from_id).order_by(JobEvent.id.desc())
+    return session.scalar(stmt.limit(1))
+
+
+class FeedRow(EventRow):
+    """An event of any job, with the job's id and router: a line of every job's log at once."""
+
+    job_id: int
+    router: str
+
+
+def feed_rows(session: Session, scope: Scope, after_id: int | None, limit: int) -> list[FeedRow]:
+    """Every job's events in the scope, oldest first: the newest `limit` when `after_id` is None, else
+    the first `limit` after it."""
+    stmt = (
+        select(JobEvent, Router.name)
+        .join(ImportJob, ImportJob.id == JobEvent.job_id)
+        .join(Router, Router.id == ImportJob.router_id)
+    )
+    stmt = scope.restrict(stmt, ImportJob.tenant_id)
+    if after_id is None:
+        stmt = stmt.order_by(JobEvent.id.desc()).limit(limit)
+    else:
+        stmt = stmt.where(JobEvent.id > after_id).order_by(JobEvent.id).limit(limit)
+    rows: list[FeedRow] = [
+        {
+            "id": event.id,
+            "time": _iso(event.created_at),
+            "kind": event.kind,
+            "level": event.level,
+            "message": event.message,
+            "data": json.loads(event.data_json) if event.data_json else {},
+            "job_id": event.job_id,
+            "router": router,
+        }
+        for event, router in session.execute(stmt)
+    ]
+    return sorted(rows, key=lambda row: row["id"])

@@ -3,16 +3,18 @@ bindings themselves so that it can't drift from them; then the keys that belong 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.table import Table
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from poolimport.tui.components import cells
+from poolimport.tui.components.log_pane import LogPane
 from poolimport.tui.keymap import BoundKey
 
 # For screens that don't say which of their keys belong to widgets (HELP_KEYS).
@@ -20,6 +22,23 @@ WIDGET_KEYS = (
     ("↑↓ pgup", "move in the table"),
     ("escape", "close this screen or the filter; go back"),
 )
+
+
+def unfocused_log_keys(app: App[Any], screen: Screen[Any], keymap: Mapping[str, str]) -> list[BoundKey]:
+    """The keys of a log on `screen` that isn't focused (they act once it is): listed all the same, so that
+    `?` on the routers says how to search the log."""
+    panes = [pane for pane in screen.query(LogPane) if not pane.has_focus]
+    if not panes:
+        return []
+    found = []
+    for binding in LogPane.BINDINGS:
+        if not isinstance(binding, Binding) or binding.id is None:
+            continue
+        keys = keymap.get(binding.id, binding.key)
+        display = binding.key_display if binding.id not in keymap else None
+        shown = [display or app.get_key_display(Binding(key, "")) for key in keys.split(",")]
+        found.append(BoundKey(", ".join(shown), binding, panes[0]))
+    return found
 
 
 def key_table(keys: Sequence[BoundKey], widget_keys: Sequence[tuple[str, str]]) -> Table:

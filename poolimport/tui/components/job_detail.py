@@ -112,7 +112,11 @@ class JobDetailScreen(LoadingScreen):
         self.fetch(lambda: data.job_detail(job_id, TAIL_EVENTS, after), self._show)
 
     def _read_if_live(self) -> None:
-        if self.detail is not None and self.detail["job"]["status"] in LIVE_JOB_STATUSES:
+        """A live job's new lines; any job's tail again once its log is sent back to the end (`end` after
+        a search or `m` moved the window back)."""
+        if self.detail is not None and (
+            self.detail["job"]["status"] in LIVE_JOB_STATUSES or not self.log_pane.loaded
+        ):
             self._read()
 
     def _show(self, page: DetailPage) -> None:

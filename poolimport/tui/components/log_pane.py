@@ -5,53 +5,110 @@ one width: it re-wraps them when the pane is resized, puts older events above th
 moving the view, and drops the oldest ones without moving the view either. It holds a window of at most
 MAX_EVENTS events; a job with 100,000 lines opens at its newest, older pages come on demand (`m`, or
 scrolling to the top).
+
+`/` searches the whole log in the database and `n`/`N` load the stretch around the next match; `]`/`[`
+do the same for warnings and errors (log_search.py decides where a search goes and what it highlights).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from poolimport.core.jobs.queries import EventRow, event_text
-from poolimport.core.text import printable
+from poolimport.core.models import MAX_ID
+from poolimport.core.text import one_line, printable
 from poolimport.tui.components import cells
+from poolimport.tui.components.log_search import (
+    MARK_STYLE,
+    SearchBox,
+    highlight,
+    next_match,
+    where,
+)
 from poolimport.tui.components.tui_app import tui_app
-from poolimport.tui.data import EventPage
+from poolimport.tui.data import EventPage, EventRegion
 
 MAX_EVENTS = 5000
 TAIL_EVENTS = 500  # read when a job is selected
 OLDER_EVENTS = 1000  # read per `m`
+REGION_EVENTS = 500  # read around a match or a warning outside the window
 HEAD_WIDTH = 15 + 8  # "11-28 17:32:51 " + "WARNING "
 # Narrower than this, wrapped lines start at the left edge instead of under the message.
 INDENT_MIN_WIDTH = 50
 
 
 @dataclass
-class _Entry:
+class LogEntry:
     event_id: int
+    level: str
     head: Text
     body: Text
     lines: list[Strip] = field(default_factory=list)
 
 
-def _entry(event: EventRow) -> _Entry:
+def log_entry(event: EventRow, prefix: str = "") -> LogEntry:
+    """The event as the pane shows it; `prefix` (untrusted) goes in front of the message, in bold."""
     level = str(event["level"])
     style = cells.LEVEL_STYLE.get(level, "")
     head = Text.assemble((cells.clock(event["time"]) + " ", "dim"), (f"{level.upper()[:7]:7} ", style))
     # printable(), not one_line(): a multi-line message stays multi-line, but no escape reaches the terminal.
     body = Text(printable(event_text(event)).expandtabs(), style=style)
-    return _Entry(event["id"], head, body)
+    if prefix:
+        body = Text.assemble((one_line(prefix), "bold"), body)
+    return LogEntry(event["id"], level, head, body)
 
 
 class LogPane(ScrollView, can_focus=True):
     BORDER_TITLE = "Log"
+    # Bound here, not on the screens: they act only with the log focused (`/` filters a focused table).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            tooltip="in the log: search all of it, any case (n, N: next, previous match)",
+            key_display="/",
+            id="log.search",
+        ),
+        Binding("n", "next_match", "Next match", show=False, tooltip="in the log: next match", id="log.next"),
+        Binding(
+            "N",
+            "previous_match",
+            "Previous match",
+            show=False,
+            tooltip="in the log: previous match",
+            key_display="N",
+            id="log.previous",
+        ),
+        Binding(
+            "right_square_bracket",
+            "next_notable",
+            "Next warning",
+            show=False,
+            tooltip="in the log: next warning or error",
+            key_display="]",
+            id="log.next_notable",
+        ),
+        Binding(
+            "left_square_bracket",
+            "previous_notable",
+            "Previous warning",
+            show=False,
+            tooltip="in the log: previous warning or error",
+            key_display="[",
+            id="log.previous_notable",
+        ),
+    ]
     DEFAULT_CSS = """
     LogPane {
         overflow-y: scroll;
@@ -71,11 +128,14 @@ class LogPane(ScrollView, can_focus=True):
         self.has_older = False  # events before the window exist in the database
         self.has_newer = False  # the window was moved back past events that are not shown
         self.follow = True
-        self._entries: list[_Entry] = []
+        self._entries: list[LogEntry] = []
         self._lines: list[Strip] = []
         self._width = 0
         self._adjusting = False  # scroll changes made here, not by the operator
         self._older_asked = False
+        self.search_text = ""
+        self.matches: list[int] = []  # as last read, oldest first
+        self.mark: int | None = None  # the event a search or a jump landed on
 
     # -- what the app's poll should read -------------------------------------------------------
 
@@ -95,8 +155,31 @@ class LogPane(ScrollView, can_focus=True):
     def event_ids(self) -> list[int]:
         return [entry.event_id for entry in self._entries]
 
+    def entry(self, event: EventRow) -> LogEntry:
+        return log_entry(event)
+
     def plain_text(self) -> str:
         return "\n".join(entry.head.plain + entry.body.plain for entry in self._entries)
+
+    def line_of(self, event_id: int) -> int | None:
+        """The event's first line in the pane, if the window holds it."""
+        index = self._index_of(event_id)
+        return None if index is None else self._first_line_of(index)
+
+    def highlighted(self, event_id: int) -> list[str]:
+        """The text shown highlighted as a match in the event's lines."""
+        index = self._index_of(event_id)
+        if index is None:
+            return []
+        runs, run = [], ""
+        for strip in self._entries[index].lines:
+            for segment in strip:
+                if segment.style is not None and segment.style.reverse and not segment.style.underline:
+                    run += segment.text
+                elif run:
+                    runs.append(run)
+                    run = ""
+        return runs + [run] if run else runs
 
     # -- changes from the app ------------------------------------------------------------------
 
@@ -108,6 +191,8 @@ class LogPane(ScrollView, can_focus=True):
         self.last_event_id = 0
         self.follow = True
         self._entries, self._lines = [], []
+        self.matches, self.mark = [], None
+        self._say(f"/{self.search_text}" if self.search_text else "")
         self._relayout(keep_place=False)
         self._retitle()
 
@@ -123,7 +208,7 @@ class LogPane(ScrollView, can_focus=True):
     def add_events(self, job_id: int, events: list[EventRow]) -> None:
         if job_id != self.job_id or not self.loaded or self.has_newer:
             return
-        new = [_entry(event) for event in events if event["id"] > self.last_event_id]
+        new = [self.entry(event) for event in events if event["id"] > self.last_event_id]
         if not new:
             return
         self.last_event_id = new[-1].event_id
@@ -151,7 +236,7 @@ class LogPane(ScrollView, can_focus=True):
         if job_id != self.job_id or not self._entries:
             return
         first = self._entries[0].event_id
-        older = [_entry(event) for event in events if event["id"] < first]
+        older = [self.entry(event) for event in events if event["id"] < first]
         self.has_older = has_older
         if not older:
             self._retitle()
@@ -175,6 +260,17 @@ class LogPane(ScrollView, can_focus=True):
         self._scroll(self.scroll_y + len(added))
         self._retitle()
 
+    def show_region(self, job_id: int, region: EventRegion) -> None:
+        """A stretch of the log in place of the window (around a match); the live tail waits for `end`."""
+        if job_id != self.job_id or not region.events:
+            return
+        self.loaded, self.follow = True, False
+        self.has_older, self.has_newer = region.has_older, region.has_newer
+        self._entries = [self.entry(event) for event in region.events]
+        self.last_event_id = self._entries[-1].event_id
+        self._relayout(keep_place=False)
+        self._retitle()
+
     def toggle_follow(self) -> bool:
         if self.follow:
             self.follow = False
@@ -193,6 +289,148 @@ class LogPane(ScrollView, can_focus=True):
     def action_scroll_end(self) -> None:
         self.resume()
 
+    # -- search and jumps ----------------------------------------------------------------------------
+
+    async def action_search(self) -> None:
+        if self.job_id is None:
+            return
+        boxes = list(self.screen.query(SearchBox))
+        box = boxes[0] if boxes else SearchBox()
+        if not boxes:
+            await self.screen.mount(box)
+        box.open(self.search_text, self.search, self._search_closed)
+
+    def _search_closed(self) -> None:
+        self.focus()
+
+    def search(self, text: str) -> None:
+        """Highlight `text` and go to its newest match when following, else to the next below the top."""
+        self.search_text, self.matches = text, []
+        self._relayout()
+        if not text:
+            self._unmark()
+            self._say("")
+            return
+        self._unmark()
+        self._go_to_match(forward=not self.follow)
+
+    def action_next_match(self) -> None:
+        self._go_to_match(forward=True)
+
+    def action_previous_match(self) -> None:
+        self._go_to_match(forward=False)
+
+    def action_next_notable(self) -> None:
+        self._go_to_notable(forward=True)
+
+    def action_previous_notable(self) -> None:
+        self._go_to_notable(forward=False)
+
+    def _go_to_match(self, forward: bool) -> None:
+        job_id, text, anchor = self.job_id, self.search_text, self._anchor(forward)
+        if job_id is None:
+            return
+        if not text:
+            self._say("no search: / to search")
+            return
+        app = tui_app(self)
+
+        def found(matches: list[int]) -> None:
+            if job_id != self.job_id or text != self.search_text:
+                return  # the operator moved on meanwhile
+            self.matches = matches
+            target, wrapped = next_match(matches, anchor, forward)
+            if target is None:
+                self._say(f"/{text}: no match")
+                return
+            went_round = (", from the top" if forward else ", from the bottom") if wrapped else ""
+            said = f"/{text}: {where(matches, target)}{went_round}"
+            self.go_to(target, lambda _: said)
+
+        # Read again at each press: a live job's log grows, and the count says so.
+        app.run_core(lambda: app.data.log_matches(job_id, text), found)
+
+    def _go_to_notable(self, forward: bool) -> None:
+        job_id, anchor, marked = self.job_id, self._anchor(forward), self.mark is not None
+        if job_id is None:
+            return
+        app = tui_app(self)
+
+        def found(event_id: int | None) -> None:
+            if job_id != self.job_id:
+                return
+            if event_id is None:
+                here = "this line" if marked else "the lines shown"
+                self._say(f"no warning or error {'after' if forward else 'before'} {here}")
+                return
+            self.go_to(event_id, lambda entry: f"{entry.level} at {entry.head.plain.strip()[:14]}")
+
+        app.run_core(lambda: app.data.notable_event(job_id, anchor, forward), found)
+
+    def _anchor(self, forward: bool) -> int:
+        """Where n, N, ] and [ start from: the line last landed on, else the lines in view."""
+        if self.mark is not None and self._index_of(self.mark) is not None:
+            return self.mark
+        if not self._entries or (self.follow and not forward):
+            return 0 if forward else MAX_ID
+        top = self._event_at(int(self.scroll_y)) or 0
+        bottom = self._event_at(int(self.scroll_y) + self.scrollable_content_region.height - 1)
+        if forward:
+            return self._entries[top].event_id - 1
+        return self._entries[len(self._entries) - 1 if bottom is None else bottom].event_id + 1
+
+    def go_to(self, event_id: int, said: Callable[[LogEntry], str]) -> None:
+        """Show the event, marked, a third of the way down; read the stretch around it if not loaded."""
+        index = self._index_of(event_id)
+        if index is not None:
+            self._mark(index)
+            self.follow = False
+            self._scroll(self._first_line_of(index) - self.scrollable_content_region.height // 3)
+            self._retitle()
+            self._say(said(self._entries[index]))
+            return
+        job_id = self.job_id
+        if job_id is None:
+            return
+        app = tui_app(self)
+
+        def show(region: EventRegion) -> None:
+            if job_id != self.job_id:
+                return
+            self.show_region(job_id, region)
+            if self._index_of(event_id) is not None:
+                self.go_to(event_id, said)
+
+        app.run_core(lambda: app.data.event_region(job_id, event_id, REGION_EVENTS), show)
+
+    def _mark(self, index: int) -> None:
+        self._unmark()
+        self.mark = self._entries[index].event_id
+        self._rewrap(index)
+
+    def _unmark(self) -> None:
+        old = None if self.mark is None else self._index_of(self.mark)
+        self.mark = None
+        if old is not None:
+            self._rewrap(old)
+
+    def _say(self, text: str) -> None:
+        self.border_subtitle = cells.plain(text)
+
+    def _index_of(self, event_id: int) -> int | None:
+        """The event's place in the window (its ids are in order)."""
+        entries = self._entries
+        if not entries or not entries[0].event_id <= event_id <= entries[-1].event_id:
+            return None
+        low, high = 0, len(entries)
+        while low < high:
+            middle = (low + high) // 2
+            if entries[middle].event_id < event_id:
+                low = middle + 1
+            else:
+                high = middle
+        return low if entries[low].event_id == event_id else None
+
     # -- layout and drawing --------------------------------------------------------------------
 
     def _retitle(self) -> None:
@@ -203,22 +441,36 @@ class LogPane(ScrollView, can_focus=True):
             title += " (paused: f or end to follow)"
         self.border_title = title
 
-    def _wrap(self, entry: _Entry) -> None:
+    def _wrap(self, entry: LogEntry) -> None:
         width = self._width
         if width <= 0:
             entry.lines = []
             return
         console = self.app.console
         indent = HEAD_WIDTH if width >= INDENT_MIN_WIDTH else 0
+        head, body = entry.head, highlight(entry.body, self.search_text)
+        if entry.event_id == self.mark:
+            head = head.copy()
+            head.stylize(MARK_STYLE)
         if not indent:
-            text = Text.assemble(entry.head, entry.body)
+            text = Text.assemble(head, body)
             rendered = console.render_lines(text, console.options.update_width(width), pad=False)
             entry.lines = [Strip(line) for line in rendered]
             return
-        head = [segment for segment in entry.head.render(console) if segment.text != "\n"]
+        head_line = [segment for segment in head.render(console) if segment.text != "\n"]
         pad = [Segment(" " * indent)]
-        rendered = console.render_lines(entry.body, console.options.update_width(width - indent), pad=False)
-        entry.lines = [Strip((head if n == 0 else pad) + line) for n, line in enumerate(rendered or [[]])]
+        rendered = console.render_lines(body, console.options.update_width(width - indent), pad=False)
+        entry.lines = [
+            Strip((head_line if n == 0 else pad) + line) for n, line in enumerate(rendered or [[]])
+        ]
+
+    def _rewrap(self, index: int) -> None:
+        """One event again (marked or not): its styles change, never its lines' count."""
+        entry, start = self._entries[index], self._first_line_of(index)
+        count = len(entry.lines)
+        self._wrap(entry)
+        self._lines[start : start + count] = entry.lines
+        self._update_size()
 
     def _relayout(self, keep_place: bool = True) -> None:
         """Wrap every event again at the current width, keeping the top event in view."""
