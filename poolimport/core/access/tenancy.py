@@ -19,6 +19,14 @@ class AccessDenied(Refusal):
     """The operator may not see or change this."""
 
 
+class NotRegistered(AccessDenied):
+    """The operator named is not in the operators table: an administrator registers them."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"operator {name!r} is not registered")
+        self.name = name
+
+
 class NotFound(Refusal):
     """No such router, tenant or job within the operator's scope."""
 
@@ -91,7 +99,7 @@ def _registered(session: Session, name: str) -> Operator:
         raise AccessDenied(
             "no operators are registered: run `poolimport init` as the administrator's account"
         )
-    raise AccessDenied(f"operator {name!r} is not registered")
+    raise NotRegistered(name)
 
 
 def _scope_of(operator: Operator, identity: Identity, actor: str | None) -> Scope:
