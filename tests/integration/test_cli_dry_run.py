@@ -1,4 +1,4 @@
-"""`poolimport import ROUTER --sync --dry-run` says how many pools would change: those unchanged don't count."""
+"""`poolimport import ROUTER --sync --dry-run` counts the pools that would change, not the unchanged."""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from rich.style import Style
 from sqlalchemy import Engine, select
+from textual.color import Color
 from textual.geometry import Region
 from textual.widgets import Input, Select
 from textual.widgets._footer import FooterKey
@@ -25,12 +27,12 @@ from poolimport.tui.components.job_detail import JobDetailScreen
 from poolimport.tui.components.log_pane import LogPane
 from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.router_form import RouterForm
-from poolimport.tui.components.routers_table import RoutersTable
 from poolimport.tui.components.tenant_form import TenantForm
 from poolimport.tui.components.workers_screen import WorkersScreen
 from tests.tui.conftest import wait_until
 from tests.tui.sample_data import seed
 from tests.tui.test_app import SIZE, notices, routers_loaded, select_router
+from tests.tui.test_snapshots import loaded as snapshot_loaded
 
 NARROW = (80, 24)
 
@@ -218,3 +220,150 @@ async def test_an_operator_unregistered_in_a_session_sees_one_banner_until_regis
         with session_scope(engine) as session:
             session.add(Operator(name="ops", tenant_id=None, role="admin"))
         await wait_until(pilot, lambda: not banner.display, what="the banner to go")
+
+
+# -- 4. without colour (NO_COLOR), trouble still stands out ----------------------------------------
+
+
+def readable(style: Style) -> float:
+    """How far apart a segment's text and background are in brightness, as drawn (reverse swaps them)."""
+    fg = Color.from_rich_color(style.color) if style.color else Color(224, 224, 224)
+    bg = Color.from_rich_color(style.bgcolor) if style.bgcolor else Color(0, 0, 0)
+    return abs(fg.brightness - bg.brightness)
+
+
+def segments(app: PoolImportApp, text: str) -> list[Style]:
+    """The style of every drawn segment whose text, stripped, starts with `text`."""
+    return [
+        segment.style
+        for strip in app.screen._compositor.render_strips()
+        for segment in strip
+        if segment.style is not None and segment.text.strip().startswith(text)
+    ]
+
+
+async def test_without_colour_failed_and_stalled_jobs_and_errors_read_plainly(
+    engine: Engine, tui_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    seed(engine, tui_settings)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.no_color
+        await snapshot_loaded(pilot)
+        app.main_screen.routers_table.focus()  # the jobs pane's cursor is not on the rows looked at
+        await pilot.pause()
+        failed, stalled = segments(app, "failed"), segments(app, "stalled")
+        errors = segments(app, "reading pools failed") + segments(app, "pool p2p-v6: bad address")
+        errors += segments(app, "login to 10.9.0.9")  # the router's last error
+        assert failed and stalled and len(errors) >= 3
+        for style in failed + stalled + errors:
+            assert style.bold and not style.dim, style
+            assert readable(style) >= 0.5, f"grey on grey: {style}"
+        assert all(style.reverse for style in stalled)
+
+
+# -- 5. notices leave the log's newest lines readable ----------------------------------------------
+
+
+async def test_notices_do_not_cover_the_logs_newest_lines_at_80x24(
+    engine: Engine, tui_settings: Settings
+) -> None:
+    seed(engine, tui_settings)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=NARROW, notifications=True) as pilot:
+        await snapshot_loaded(pilot)
+        log = app.main_screen.query_one(LogPane)
+        app.presenter.say("a notice long enough to take two lines of a toast at eighty columns, or more")
+        toast = await wait_until(pilot, lambda: next(iter(app.screen.query(Toast)), None), what="a toast")
+        await wait_until(pilot, lambda: toast.region.height > 0, what="the toast drawn")
+        assert not toast.region.overlaps(log.region), (toast.region, log.region)
+        for n in range(2):
+            app.presenter.say(f"another notice, number {n}")
+        await wait_until(pilot, lambda: len(app.screen.query(Toast)) == 3, what="three toasts")
+        await pilot.pause()
+        content = log.content_region
+        newest = Region(content.x, content.bottom - 2, content.width, 2)
+        for shown in app.screen.query(Toast):
+            assert not shown.region.overlaps(newest), (shown.region, newest)
+
+
+# -- 6. at 80 columns each screen's footer shows its own keys first, and ? ---------------------------
+
+
+def footer_keys(app: PoolImportApp) -> list[str]:
+    """The keys the footer shows whole within the screen's width, left to right."""
+    width = app.size.width
+    shown = [key for key in app.screen.query(FooterKey) if key.region.width and key.region.right <= width]
+    return [key.key_display for key in sorted(shown, key=lambda key: key.region.x)]
+
+
+async def on_pools(pilot: Any) -> None:
+    await pilot.press("p")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, PoolsScreen) and pilot.app.screen.pools)
+
+
+async def on_addresses(pilot: Any) -> None:
+    await on_pools(pilot)
+    screen = pilot.app.screen
+    table = screen.query_one("#pools")
+    table.select_key(next(key for key, pool in screen.pools.items() if pool["name"] == "pppoe"))
+    table.focus()
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, AddressesScreen) and pilot.app.screen.rows)
+
+
+async def on_detail(pilot: Any) -> None:
+    pilot.app.main_screen.jobs_table.focus()
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, JobDetailScreen))
+
+
+async def on_workers(pilot: Any) -> None:
+    await pilot.press("W")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, WorkersScreen))
+
+
+async def on_audit(pilot: Any) -> None:
+    await pilot.press("A")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, AuditScreen))
+
+
+async def on_main(pilot: Any) -> None:
+    pass
+
+
+async def on_router_form(pilot: Any) -> None:
+    await open_screen(pilot, "a", RouterForm)
+
+
+async def on_tenant_form(pilot: Any) -> None:
+    await open_screen(pilot, "T", TenantForm)
+
+
+@pytest.mark.parametrize(
+    ("go", "first"),
+    [
+        (on_main, ["i", "r", "c", "t", "a", "e", "?"]),
+        (on_pools, ["⏎", "esc", "/", "?"]),
+        (on_addresses, ["esc", "a", "f", "u", "s", "m", "/", "?"]),
+        (on_detail, ["esc", "m", "?"]),
+        (on_workers, ["esc", "/", "?"]),
+        (on_audit, ["esc", "/", "?"]),
+        # A form's fields take a typed `?`: its footer has its own keys only.
+        (on_router_form, ["esc", "^s", "^t"]),
+        (on_tenant_form, ["esc", "^s"]),
+    ],
+    ids=lambda value: value.__name__ if callable(value) else "",
+)
+async def test_at_80_columns_each_footer_shows_its_screens_keys_first_then_help(
+    engine: Engine, tui_settings: Settings, go: Callable[[Any], Any], first: list[str]
+) -> None:
+    seed(engine, tui_settings)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=NARROW) as pilot:
+        await snapshot_loaded(pilot)
+        await go(pilot)
+        await pilot.pause()
+        shown = await wait_until(pilot, lambda: footer_keys(app), what="the footer")
+        assert shown[: len(first)] == first, shown

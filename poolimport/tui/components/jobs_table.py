@@ -61,7 +61,7 @@ class JobsTable(FilterTable):
                         "eta": eta,
                         "attempt": str(job["attempt"]),
                         "source": origin(job),
-                        "error": cells.plain(job["error"] or "", "red"),
+                        "error": cells.error(job["error"] or ""),
                     },
                 )
             )

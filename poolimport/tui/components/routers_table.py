@@ -51,7 +51,7 @@ def age(schedule: ScheduleRow | None, now: datetime) -> Text:
     seconds = schedule.age(now)
     shown = "never" if seconds is None else cells.span(seconds)
     if schedule.overdue(now):
-        return Text(f"!{shown}", style=OVERDUE_STYLE)
+        return Text(f"!{shown}", style=cells.readable(OVERDUE_STYLE))
     return Text(shown)
 
 
@@ -107,7 +107,7 @@ class RoutersTable(FilterTable):
                         "addresses": cells.number(r["addresses"]),
                         "used": cells.number(r["used"]),
                         "use": utilisation(r["used"], r["addresses"]),
-                        "error": cells.plain(r["last_error"] or "", "red"),
+                        "error": cells.error(r["last_error"] or ""),
                     },
                 )
                 for r in routers
