@@ -20,10 +20,10 @@ class AccessDenied(Refusal):
 
 
 class NotRegistered(AccessDenied):
-    """The operator named is not in the operators table: an administrator registers them."""
+    """Not in the operators table: `name`, whom an administrator registers, or no one at all (None)."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"operator {name!r} is not registered")
+    def __init__(self, message: str, name: str | None = None) -> None:
+        super().__init__(message)
         self.name = name
 
 
@@ -96,10 +96,10 @@ def _registered(session: Session, name: str) -> Operator:
         return operator
     if session.scalar(select(Operator.id).limit(1)) is None:
         # `init` registers the account that runs it; a database made some other way lets nobody in.
-        raise AccessDenied(
+        raise NotRegistered(
             "no operators are registered: run `poolimport init` as the administrator's account"
         )
-    raise NotRegistered(name)
+    raise NotRegistered(f"operator {name!r} is not registered", name)
 
 
 def _scope_of(operator: Operator, identity: Identity, actor: str | None) -> Scope:
