@@ -8,19 +8,26 @@ from typing import TYPE_CHECKING
 from poolimport.cli import arguments
 from poolimport.cli.context import CliError, Context
 from poolimport.cli.output import emit_json, print_error, print_table, print_warning, say
-from poolimport.core.statuses import AddressStatus, JobStatus
+from poolimport.core.statuses import AddressStatus, JobStatus, PoolOutcome
 
 if TYPE_CHECKING:
     from poolimport.core.imports.run import ImportResult
 
 
+def dry_run_summary(result: ImportResult) -> str:
+    """What a dry run would do to the pools: a pool read but unchanged (or failed) would not change."""
+    changing = sum(d.outcome in (PoolOutcome.ADDED, PoolOutcome.CHANGED) for d in result.details)
+    stale = result.pools["stale"]
+    going = f", {stale:,} would go stale" if stale else ""
+    return f"dry run: {changing:,} of {result.pools['total']:,} pools would change{going}"
+
+
 def print_result(result: ImportResult) -> None:
-    verb = "would change" if result.dry_run else "imported"
     dry_run = " (dry run)" if result.dry_run else ""
     say(f"{result.router}: {result.status} in {result.seconds:.2f} s{dry_run}")
     p, a = result.pools, result.addresses
-    print(f"pools:     {p['total']:,} total, {p['imported']:,} {verb}, {p['failed']:,} failed, ", end="")
-    print(f"{p['stale']:,} stale")
+    imported = "" if result.dry_run else f"{p['imported']:,} imported, "
+    print(f"pools:     {p['total']:,} total, {imported}{p['failed']:,} failed, {p['stale']:,} stale")
     print(f"addresses: {a['added']:,} added, {a['updated']:,} updated, {a['stale']:,} stale, ", end="")
     print(f"{a['total']:,} total")
     if result.dry_run and result.details:
@@ -31,6 +38,8 @@ def print_result(result: ImportResult) -> None:
         print_error(f"{where}{error['message']}")
     for warning in result.warnings:
         print_warning(warning)
+    if result.dry_run:
+        say(dry_run_summary(result))
 
 
 def run_sync(ctx: Context, args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from poolimport.core.access.gate import authenticate
+from poolimport.core.access.tenancy import NotRegistered
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import get_engine
 from poolimport.core.errors import PoolimportError
@@ -35,9 +36,10 @@ from poolimport.tui.components.log_pane import LogPane
 from poolimport.tui.components.main_screen import MainScreen
 from poolimport.tui.components.pools_screen import PoolsScreen, PoolsTable
 from poolimport.tui.components.router_form import RouterForm
+from poolimport.tui.components.tenant_form import TenantForm
 from poolimport.tui.components.workers_screen import WorkersScreen
 from poolimport.tui.keymap import binding_ids, bound_keys, taken_keys, unknown_ids
-from poolimport.tui.presenter import first_line
+from poolimport.tui.presenter import ACCESS, first_line, unregistered
 
 QUEUE_POLL = 5.0
 # Whatever declares bindings: the ids a [keymap] entry may name.
@@ -51,6 +53,7 @@ KEYMAP_OWNERS = (
     WorkersScreen,
     HelpScreen,
     RouterForm,
+    TenantForm,
     JobDetailScreen,
     LogPane,
     EventsScreen,
@@ -86,6 +89,14 @@ class PoolImportApp(TuiApp):
             id="events",
         ),
         Binding(
+            "T",
+            "add_tenant",
+            "Add tenant",
+            tooltip="add a tenant (administrators)",
+            key_display="T",
+            id="add_tenant",
+        ),
+        Binding(
             "ctrl+p",
             "command_palette",
             "palette",
@@ -110,6 +121,7 @@ class PoolImportApp(TuiApp):
         self._apply_keymap()
         self.check_queue()
         self.set_interval(QUEUE_POLL, self.check_queue)
+        self.set_interval(QUEUE_POLL, self.check_access)
 
     def check_queue(self) -> None:
         if self._checking_queue:
@@ -124,6 +136,14 @@ class PoolImportApp(TuiApp):
             self.set_problem("queue", problem)
 
         self.run_core(self.data.queue_problem, done, checked, group="queue")
+
+    def check_access(self) -> None:
+        """While the banner says the operator isn't registered: whether an administrator has since
+        registered them (a refusal again keeps the banner, through the presenter)."""
+        if ACCESS in self.problems:
+            self.run_core(
+                self.data.check_registered, lambda _: self.set_problem(ACCESS, None), group="access"
+            )
 
     # -- keys --------------------------------------------------------------------------------------
 
@@ -158,6 +178,10 @@ class PoolImportApp(TuiApp):
                     partial(self.run_action, key.binding.action, key.node),
                 )
 
+    def action_add_tenant(self) -> None:
+        """`T`: anyone but an administrator is refused before being asked for a name."""
+        self.run_core(self.data.check_may_add_tenant, lambda _: self.push_screen(TenantForm()))
+
     def action_audit(self) -> None:
         if not isinstance(self.screen, AuditScreen):
             self.push_screen(AuditScreen())
@@ -187,6 +211,8 @@ def main(settings: Settings | None = None) -> None:
         engine = get_engine(settings)
         ensure_current(engine)
         authenticate(engine, settings.identity)
+    except NotRegistered as exc:
+        raise SystemExit(f"error: {unregistered(exc)}") from None
     except PoolimportError as exc:
         raise SystemExit(f"error: {exc}") from None
     except SQLAlchemyError as exc:

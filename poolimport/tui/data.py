@@ -43,13 +43,22 @@ from poolimport.core.metrics import QueueStats, queue_stats
 from poolimport.core.models import Router, Tenant
 from poolimport.core.queries import AddressRow, PoolRow, RouterRow, address_rows, pool_rows, router_rows
 from poolimport.core.routers.fields import (
+    MAX_NAME,
     RouterFields,
     apply_fields,
     check_password_stays,
     fields_of,
     form_values,
 )
-from poolimport.core.routers.records import probe, refusal_recorded, save_router, save_test
+from poolimport.core.routers.records import (
+    add_tenant,
+    check_may_add_tenant,
+    probe,
+    refusal_recorded,
+    save_router,
+    save_test,
+)
+from poolimport.core.text import one_line
 from poolimport.queue.app import QueueClient
 
 JOBS_PAGE = 200
@@ -334,6 +343,28 @@ class Data:
         """Every job's events in the operator's scope: the newest `limit`, or the first after `after_id`."""
         with self.reading() as (session, scope):
             return feed_rows(session, scope, after_id, limit)
+
+    # -- tenants ------------------------------------------------------------------------------------
+
+    def check_may_add_tenant(self) -> None:
+        """Before the tenant form opens: anyone but an administrator is refused (and recorded) at once."""
+        engine = get_engine(self.settings)
+        with refusal_recorded(engine, "tenant.add") as attempt, self.reading() as (_, scope):
+            attempt.scope = scope
+            check_may_add_tenant(scope)
+
+    def add_tenant(self, name: str) -> str:
+        """The tenant's name as stored; a refusal (a taken name, a non-administrator) is recorded."""
+        engine = get_engine(self.settings)
+        with refusal_recorded(engine, "tenant.add") as attempt, session_scope(engine) as session:
+            scope = attempt.scope = resolve_scope(session, self.settings.identity)
+            attempt.about = {"subject": one_line(name)[:MAX_NAME]}
+            return add_tenant(session, scope, name).name
+
+    def check_registered(self) -> None:
+        """Raises NotRegistered while the operator isn't (or AccessDenied, if let in no more)."""
+        with self.reading():
+            return
 
 
 class EventRegion(NamedTuple):

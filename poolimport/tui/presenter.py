@@ -2,6 +2,7 @@
 
 - a refusal or bad input (any PoolimportError, or a refused item in an outcome): a warning notice;
 - database trouble: the banner on every screen, and an error notice;
+- an operator who is not registered: the banner alone, saying what an administrator runs;
 - anything else is a bug: logged with its traceback, and said as an "unexpected error"; the session goes on.
 
 Text from a router, an operator or the database is shown literally, on one line (markup off). The same
@@ -11,6 +12,7 @@ notice again while it still shows adds nothing: a poll failing every 0.4 s is on
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +22,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from textual.app import App
 from textual.notifications import SeverityLevel
 
+from poolimport.core.access.tenancy import NotRegistered
 from poolimport.core.db import DatabaseError
 from poolimport.core.errors import PoolimportError
 from poolimport.core.text import one_line
 
 FAILURE_TIMEOUT = 8.0
+ACCESS = "access"  # the banner's source for an operator who may not be let in
 # What a query may raise when the database is away, locked, or missing a table: the banner, never an exit.
 DATABASE_ERRORS = (SQLAlchemyError, DatabaseError)
 
@@ -38,19 +42,30 @@ def first_line(exc: BaseException) -> str:
     return one_line(text.splitlines()[0] if text else type(exc).__name__)
 
 
+def unregistered(exc: NotRegistered) -> str:
+    """What an operator missing from the operators table reads: why, and what an administrator runs."""
+    if exc.name is None:
+        return str(exc)  # no operator at all: it says what to run
+    return f"{exc}: an administrator registers them with `poolimport operator add {shlex.quote(exc.name)}`"
+
+
 @dataclass(frozen=True)
 class Notice:
     text: str
     severity: SeverityLevel
-    database_problem: str | None = None  # for the banner
+    banner: tuple[str, str] | None = None  # (source, message): said on every screen's banner
     unexpected: bool = False  # a bug: logged with its traceback
+    notify: bool = True  # False: the banner alone says it (it lasts; every poll would repeat a notice)
 
 
 def notice_for(exc: BaseException) -> Notice:
     # Database trouble first: core's DatabaseError is also an expected failure, and wants the banner too.
     if isinstance(exc, DATABASE_ERRORS):
         problem = first_line(exc)
-        return Notice(f"database error: {problem}", "error", database_problem=problem)
+        return Notice(f"database error: {problem}", "error", banner=("database", problem))
+    if isinstance(exc, NotRegistered):
+        text = unregistered(exc)
+        return Notice(text, "error", banner=(ACCESS, text), notify=False)
     if isinstance(exc, PoolimportError):
         return Notice(one_line(exc), "warning")
     return Notice(one_line(f"unexpected error: {exc.__class__.__name__}: {exc}"), "error", unexpected=True)
@@ -75,9 +90,13 @@ class Presenter:
     def failure(self, exc: BaseException) -> None:
         """Whatever a core call or a worker raised."""
         notice = notice_for(exc)
-        if notice.database_problem is not None:
-            self.set_problem("database", notice.database_problem)
-        if self._notify(notice.text, notice.severity, FAILURE_TIMEOUT) and notice.unexpected:
+        if notice.banner is not None:
+            self.set_problem(*notice.banner)
+        if (
+            notice.notify
+            and self._notify(notice.text, notice.severity, FAILURE_TIMEOUT)
+            and notice.unexpected
+        ):
             log.error("TUI action failed", exc_info=exc)
 
     def _notify(self, text: str, severity: SeverityLevel, timeout: float | None) -> bool:

@@ -362,7 +362,7 @@ def test_import_dry_run_writes_nothing(
         ("v6", "added", 64),
     ]
     text_result = ok(here("import", "core", "--sync", "--dry-run"))
-    assert "(dry run)" in text_result.stdout and "3 would change" in text_result.stdout
+    assert "(dry run)" in text_result.stdout and "dry run: 3 of 3 pools would change" in text_result.stdout
     assert table_dump(engine) == before
 
 

@@ -128,7 +128,9 @@ async def test_refusals_in_the_router_form_are_recorded_like_any_other(
         form.query_one("#host", Input).value = "127.0.0.1"
         form.query_one("#name", Input).value = "edge"
         await pilot.press("ctrl+s")  # the form takes it; core refuses it
-        await wait_until(pilot, lambda: any("already has a router" in n for n in notices(app)), what="taken")
+        await wait_until(
+            pilot, lambda: "already has a router" in form_says(form), what="taken, said in the form"
+        )
         await wait_until(pilot, lambda: len(refusals(engine)) == 4, what="four refusals recorded")
 
     viewer = PoolImportApp(replace(tui_settings, identity=Identity(os_account(), acting_as="vic")))

@@ -19,6 +19,14 @@ class AccessDenied(Refusal):
     """The operator may not see or change this."""
 
 
+class NotRegistered(AccessDenied):
+    """Not in the operators table: `name`, whom an administrator registers, or no one at all (None)."""
+
+    def __init__(self, message: str, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
 class NotFound(Refusal):
     """No such router, tenant or job within the operator's scope."""
 
@@ -88,10 +96,10 @@ def _registered(session: Session, name: str) -> Operator:
         return operator
     if session.scalar(select(Operator.id).limit(1)) is None:
         # `init` registers the account that runs it; a database made some other way lets nobody in.
-        raise AccessDenied(
+        raise NotRegistered(
             "no operators are registered: run `poolimport init` as the administrator's account"
         )
-    raise AccessDenied(f"operator {name!r} is not registered")
+    raise NotRegistered(f"operator {name!r} is not registered", name)
 
 
 def _scope_of(operator: Operator, identity: Identity, actor: str | None) -> Scope:

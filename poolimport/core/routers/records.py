@@ -74,9 +74,14 @@ def record_refusal_about_router(
     record_refusal_once(engine, scope, action, refusal, **about)
 
 
-def add_tenant(session: Session, scope: Scope, name: str) -> Tenant:
+def check_may_add_tenant(scope: Scope) -> None:
+    """Asked before a front end asks for the name: only an administrator of every tenant adds one."""
     if scope.tenant_ids is not None or scope.role != "admin":
         raise AccessDenied("only an administrator may add tenants")
+
+
+def add_tenant(session: Session, scope: Scope, name: str) -> Tenant:
+    check_may_add_tenant(scope)
     check_name("tenant name", name)
     if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:
         raise InvalidInput(f"tenant {name!r} already exists")

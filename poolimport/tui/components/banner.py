@@ -1,5 +1,5 @@
-"""A one-line banner for trouble that isn't one request's fault: database or queue unreachable, or jobs
-waiting with no consumer alive to run them.
+"""A banner (a line; more where 80 columns don't hold it) for trouble that isn't one request's fault:
+database or queue unreachable, jobs waiting with no consumer alive to run them, an operator not registered.
 
 Every screen has one: the app's own trouble (its poll, the queue check) shows on all of them, a screen's
 trouble (its query) on that screen only."""
@@ -10,9 +10,10 @@ from textual.widgets import Static
 
 from poolimport.tui.components import cells
 from poolimport.tui.components.tui_app import tui_app
+from poolimport.tui.presenter import ACCESS
 
 # Trouble that is no source being unavailable: its message is the whole sentence.
-STATEMENTS = frozenset({"consumers"})
+STATEMENTS = frozenset({"consumers", ACCESS})
 
 
 def describe(source: str, message: str) -> str:
@@ -42,4 +43,4 @@ class Banner(Static):
             self.problems[source] = message
         self.display = bool(self.problems)
         text = "  ".join(describe(source, message) for source, message in self.problems.items())
-        self.update(cells.plain(text))
+        self.update(cells.plain(text, wrap=True))  # at 80 columns a command to run must not be cut

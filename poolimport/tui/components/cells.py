@@ -6,6 +6,7 @@ the app's presenter, which `one_line`s it and passes markup=False."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 from rich.text import Text
@@ -15,7 +16,7 @@ from poolimport.core.statuses import JobStatus
 from poolimport.core.text import one_line, printable
 
 # The status word is the CLI's word; style only adds to it. Bold and reverse still read without colour
-# (NO_COLOR, monochrome terminals).
+# (NO_COLOR, monochrome terminals): there `readable` keeps them and drops the colour.
 STATUS_STYLE: dict[str, str] = {
     JobStatus.QUEUED: "cyan",
     JobStatus.RUNNING: "bold yellow",
@@ -26,14 +27,36 @@ STATUS_STYLE: dict[str, str] = {
     JobStatus.STALLED: "bold reverse red",
 }
 LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
+# An error in a table cell, under a pane, in a job's detail: bold, so that it stands out without colour.
+ERROR_STYLE = "bold red"
 BAR_WIDTH = 8
+# What a style keeps without colour. A colour, and dim, would come out grey on grey: Textual's monochrome
+# filter turns red or magenta text into a dark grey on the dark grey of a table.
+ATTRIBUTES_WITHOUT_COLOUR = frozenset({"bold", "reverse", "italic", "underline", "strike"})
+
+
+def no_colour() -> bool:
+    """NO_COLOR as Textual reads it: set, to anything."""
+    return "NO_COLOR" in os.environ
+
+
+def readable(style: str) -> str:
+    """`style`, or without colour only its bold, reverse, italic, underline: they read on any terminal."""
+    if not no_colour():
+        return style
+    return " ".join(word for word in style.split() if word in ATTRIBUTES_WITHOUT_COLOUR)
 
 
 def plain(value: object, style: str = "", *, wrap: bool = False) -> Text:
     """Untrusted text as shown: literal (a `[` stays a `[`), control characters replaced; wraps if `wrap`."""
     if wrap:
-        return Text(printable(value), style=style)
-    return Text(one_line(value), style=style, no_wrap=True)
+        return Text(printable(value), style=readable(style))
+    return Text(one_line(value), style=readable(style), no_wrap=True)
+
+
+def error(value: object, *, wrap: bool = False) -> Text:
+    """An error message, as every pane shows one."""
+    return plain(value, ERROR_STYLE, wrap=wrap)
 
 
 def number(value: int | None) -> Text:

@@ -40,7 +40,7 @@ def describe(detail: JobDetail) -> Table:
     _field(table, "status", cells.status(job["status"]))
     _field(table, "router", cells.plain(job["router"], "bold"))
     if job["error"]:
-        _field(table, "error", cells.plain(job["error"], "red", wrap=True))
+        _field(table, "error", cells.error(job["error"], wrap=True))
     _field(table, "kind", cells.plain(f"{job['kind']} from {origin(job)}"))
     _field(table, "asked by", cells.plain(f"{job['requested_by']}, attempt {job['attempt']}"))
     _field(table, "worker", cells.plain(job["worker"] or "-"))
@@ -62,7 +62,7 @@ def describe(detail: JobDetail) -> Table:
         ),
     )
     for n, line in enumerate(detail["pools"]):
-        style = "red" if line["error"] is not None else ""
+        style = cells.ERROR_STYLE if line["error"] is not None else ""
         _field(table, "pools" if n == 0 else "", cells.plain(pool_line_text(line), style, wrap=True))
     if len(detail["attempts"]) > 1:
         for n, attempt in enumerate(detail["attempts"]):

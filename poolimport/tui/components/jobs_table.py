@@ -125,6 +125,6 @@ def job_cells(job: JobRow, marked: bool = False) -> tuple[Row, Mapping[str, obje
         "eta": eta,
         "attempt": str(job["attempt"]),
         "source": origin(job),
-        "error": cells.plain(job["error"] or "", "red"),
+        "error": cells.error(job["error"] or ""),
     }
     return row, values

@@ -59,7 +59,7 @@ class LogEntry:
 def log_entry(event: EventRow, prefix: str = "") -> LogEntry:
     """The event as the pane shows it; `prefix` (untrusted) goes in front of the message, in bold."""
     level = str(event["level"])
-    style = cells.LEVEL_STYLE.get(level, "")
+    style = cells.readable(cells.LEVEL_STYLE.get(level, ""))
     head = Text.assemble((cells.clock(event["time"]) + " ", "dim"), (f"{level.upper()[:7]:7} ", style))
     # printable(), not one_line(): a multi-line message stays multi-line, but no escape reaches the terminal.
     body = Text(printable(event_text(event)).expandtabs(), style=style)

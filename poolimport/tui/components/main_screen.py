@@ -41,6 +41,7 @@ from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.queue_line import QueueLine
 from poolimport.tui.components.router_form import RouterForm, RouterFormResult
 from poolimport.tui.components.routers_table import RoutersTable
+from poolimport.tui.components.tenant_form import NO_TENANT_YET, TenantForm
 from poolimport.tui.components.tui_app import tui_app
 from poolimport.tui.data import JOBS_PAGE, ProbeResult, RouterView
 from poolimport.tui.poll import PollRequest, PollResult, poll
@@ -463,10 +464,15 @@ class MainScreen(Screen[None]):
         app = tui_app(self)
 
         def open_form(tenants: list[str]) -> None:
-            if not tenants:
-                app.presenter.refused("no tenants yet: add one with `poolimport tenant add NAME`")
+            if tenants:
+                app.push_screen(RouterForm(tenants), self._save_router)
                 return
-            app.push_screen(RouterForm(tenants), self._save_router)
+
+            def tenant_added(name: str | None) -> None:  # then the router, in the tenant just added
+                if name is not None:
+                    app.push_screen(RouterForm([name]), self._save_router)
+
+            app.push_screen(TenantForm(NO_TENANT_YET), tenant_added)
 
         app.run_core(app.data.tenants, open_form)
 
@@ -481,19 +487,12 @@ class MainScreen(Screen[None]):
             app.run_core(lambda: (app.data.tenants(), app.data.router_form_values(router_id)), open_form)
 
     def _save_router(self, result: RouterFormResult | None) -> None:
+        """The form has saved it (and said any refusal itself)."""
         if result is None:
             return
-        app = tui_app(self)
-
-        def saved(router_id: int) -> None:
-            app.presenter.say(f"router {result.fields.name} saved")
-            self._routers_due = 0.0
-            self.refresh_data()
-
-        app.run_core(
-            lambda: app.data.save_router(result.router_id, result.tenant, result.fields, result.password),
-            saved,
-        )
+        tui_app(self).presenter.say(f"router {result.fields.name} saved")
+        self._routers_due = 0.0
+        self.refresh_data()
 
     def action_pools(self) -> None:
         if router := self._selected_router():

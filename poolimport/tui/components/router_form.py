@@ -1,4 +1,5 @@
-"""Add or edit a router. The password field is masked; "Test" connects without saving."""
+"""Add or edit a router. The password field is masked; "Test" connects without saving; "Save" saves with the
+form open, which closes once the router is saved (dismissed with what was saved, its id filled in)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine
-from poolimport.core.errors import InvalidInput, Refusal
+from poolimport.core.errors import InvalidInput, PoolimportError, Refusal
 from poolimport.core.routers.fields import FIELD_DEFAULTS, RouterFields, check_password_stays
 from poolimport.core.routers.records import record_refusal_about_router
 from poolimport.core.text import one_line
@@ -52,6 +53,7 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
         self.tenants = tenants
         self.values = values or dict(FIELD_DEFAULTS)
         self.router_id = router_id
+        self._saving = False
 
     def compose(self) -> ComposeResult:
         v = self.values
@@ -160,10 +162,42 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
+        """Saved while the form stays open: refused (a taken name, a viewer), the reason shows here and
+        what was typed stays; the form closes once the router is saved."""
+        if self._saving:
+            return
         try:
-            self.dismiss(self._read())
+            result = self._read()
         except InvalidInput as exc:
             self._refused("router.edit" if self.router_id else "router.add", exc)
+            return
+        self._saving = True
+        self._say("saving…", ok=True)
+        app: Any = self.app
+
+        def save() -> int | PoolimportError:
+            try:
+                router_id: int = app.data.save_router(
+                    result.router_id, result.tenant, result.fields, result.password
+                )
+            except PoolimportError as exc:  # core recorded a refusal; the form says it
+                return exc
+            return router_id
+
+        def failed() -> None:  # the database's trouble, or a bug: the notification says which
+            self._saving = False
+            self._say("not saved: see the notification", ok=False)
+
+        app.run_core(save, lambda outcome: self._saved(result, outcome), failed)
+
+    def _saved(self, result: RouterFormResult, outcome: int | PoolimportError) -> None:
+        self._saving = False
+        if isinstance(outcome, PoolimportError):
+            if self.is_attached:
+                self._say(str(outcome), ok=False)
+            return
+        result.router_id = outcome
+        self.dismiss(result)
 
     @on(Button.Pressed, "#test")
     def action_test(self) -> None:

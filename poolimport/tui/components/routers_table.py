@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.strip import Strip
 
 from poolimport.core.jobs.schedule import ScheduleRow, describe_interval
 from poolimport.core.models import utcnow
@@ -18,6 +21,9 @@ from poolimport.tui.data import RouterView
 # A router whose data is older than its schedule allows: the `!` reads without colour (NO_COLOR), the
 # style adds to it, as for a stalled job.
 OVERDUE_STYLE = "bold reverse red"
+# Said in the pane of an installation with no router yet: `a` goes through adding a tenant when there is
+# none.
+NO_ROUTERS = "No routers yet: press a to add one"
 
 
 def utilisation(used: int, total: int) -> Text:
@@ -47,7 +53,7 @@ def age(schedule: ScheduleRow | None, now: datetime) -> Text:
     seconds = schedule.age(now)
     shown = "never" if seconds is None else cells.span(seconds)
     if schedule.overdue(now):
-        return Text(f"!{shown}", style=OVERDUE_STYLE)
+        return Text(f"!{shown}", style=cells.readable(OVERDUE_STYLE))
     return Text(shown)
 
 
@@ -71,9 +77,21 @@ class RoutersTable(FilterTable):
     # At 80 columns the schedule and the data's age take the place of tenant, time and counts (the
     # filter still matches those); the error is also under the pane, for the selected router.
     NARROW_COLUMNS = ("name", "last", "every", "next", "age", "use", "error")
+    empty_text = ""  # until the first read, and while there are routers: nothing
+
+    def render_line(self, y: int) -> Strip:
+        """An empty table says what to do first, on its first line under the header."""
+        if self.row_count == 0 and self.empty_text and y == (self.header_height if self.show_header else 0):
+            text = f" {self.empty_text}"[: self.size.width].ljust(self.size.width)
+            return Strip([Segment(text, self.rich_style + Style(bold=True))], self.size.width)
+        return super().render_line(y)
 
     def show(self, routers: list[RouterView]) -> None:
         """Redrawn from the routers read, also between reads: the schedule's columns age with time."""
+        empty_text = "" if routers else NO_ROUTERS
+        if empty_text != self.empty_text:
+            self.empty_text = empty_text
+            self.refresh()
         now = utcnow()
         rows: list[tuple[str, Row]] = []
         values: dict[str, Mapping[str, object]] = {}
@@ -99,5 +117,5 @@ def router_cells(r: RouterView) -> Row:
         "addresses": cells.number(r["addresses"]),
         "used": cells.number(r["used"]),
         "use": utilisation(r["used"], r["addresses"]),
-        "error": cells.plain(r["last_error"] or "", "red"),
+        "error": cells.error(r["last_error"] or ""),
     }
