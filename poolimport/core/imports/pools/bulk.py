@@ -1,4 +1,5 @@
-"""The bulk path for address rows: plain executemany on SQLite, COPY on PostgreSQL.
+"""The bulk path for address rows: plain executemany on SQLite, COPY on PostgreSQL (one for every batch of a
+new pool).
 
 SQLAlchemy's per-row parameter processing costs more than SQLite's insert itself on this path, so
 the rows go to the driver as tuples; other backends fall back to Core `insert()`. Updates of many rows
@@ -7,7 +8,9 @@ go to SQLite's driver as tuples too, and elsewhere through Core's executemany.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, literal_column, update
@@ -52,19 +55,43 @@ def _sqlite_insert_sql(conn: Connection) -> str:
     return compiled.string
 
 
+def _copies(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+
+
+def _copy(conn: Connection) -> Any:
+    cursor: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    return cursor.copy(f"COPY {ADDRESSES.name} ({', '.join(COLUMNS)}) FROM STDIN")
+
+
 def insert_addresses(conn: Connection, rows: Sequence[AddressRow]) -> None:
     if not rows:
         return
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
+    if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_sqlite_insert_sql(conn), list(rows))
-    elif dialect == "postgresql" and conn.dialect.driver == "psycopg":
-        cursor: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {ADDRESSES.name} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+    elif _copies(conn):
+        with _copy(conn) as copy:
             for row in rows:
                 copy.write_row(row)
     else:
         conn.execute(insert(ADDRESSES), [dict(zip(COLUMNS, row, strict=True)) for row in rows])
+
+
+@contextmanager
+def inserting(conn: Connection, only_inserts: bool) -> Iterator[Callable[[Sequence[AddressRow]], None]]:
+    """A function that inserts address rows. only_inserts: nothing else runs on `conn` until the block
+    ends, so on PostgreSQL one COPY takes every batch, and the server stores one while the next is built
+    (a COPY per batch would keep it idle meanwhile)."""
+    if not (only_inserts and _copies(conn)):
+        yield partial(insert_addresses, conn)
+        return
+    with _copy(conn) as copy:
+
+        def write(rows: Sequence[AddressRow]) -> None:
+            for row in rows:
+                copy.write_row(row)
+
+        yield write
 
 
 def _update_many(

@@ -25,7 +25,7 @@ from poolimport.core.imports.pools.bulk import (
     AddressRow,
     RewriteRow,
     TakeRow,
-    insert_addresses,
+    inserting,
     rewrite_addresses,
     take_free_addresses,
 )
@@ -290,11 +290,18 @@ class PoolWriter:
     def _merge(self, spec: PoolSpec, compare_id: int | None, pool_id: int | None, change: PoolChange) -> None:
         # Batches allocate tens of thousands of tuples that all live until the batch is written; the
         # cyclic GC would walk them again and again for nothing (none of them can form a cycle).
-        with _gc_paused():
-            self._merge_batches(spec, compare_id, pool_id, change)
+        # A pool with no stored rows only gains rows: no other statement comes between its inserts.
+        only_inserts = compare_id is None and not self.dry_run
+        with _gc_paused(), inserting(self.conn, only_inserts) as insert:
+            self._merge_batches(spec, compare_id, pool_id, change, insert)
 
     def _merge_batches(
-        self, spec: PoolSpec, compare_id: int | None, pool_id: int | None, change: PoolChange
+        self,
+        spec: PoolSpec,
+        compare_id: int | None,
+        pool_id: int | None,
+        change: PoolChange,
+        insert: Callable[[list[AddressRow]], None],
     ) -> None:
         to_text, to_key = _formatters(spec)
         used = spec.used
@@ -321,7 +328,7 @@ class PoolWriter:
             change.updated += len(updates)
             change.stale += len(stale_ids)
             if not self.dry_run:
-                insert_addresses(self.conn, inserts)
+                insert(inserts)
                 rewrite_addresses(self.conn, updates)
                 _mark_stale(self.conn, stale_ids)
             previous_key = keys[-1]
