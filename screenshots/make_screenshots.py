@@ -47,12 +47,12 @@ async def shoot(app: Any, sims: dict[str, Any]) -> None:
         await wait_until(pilot, lambda: len(jobs()) == 3 and jobs()["branch-locked"]["status"] == "failed")
         core = jobs()["core-pppoe"]
         app.main_screen.jobs_table.select_key(str(core["id"]))
-        # Caught while it writes the /16 (a couple of seconds; the UI polls every 0.4 s). On SQLite the
-        # bar moves pool by pool: a pool's transaction holds the write lock the progress beat needs.
+        # Caught while it writes the /16 (a couple of seconds; the UI polls once a second). On SQLite the
+        # bar moves as the progress file beside the database does.
         await wait_until(
             pilot, lambda: jobs()["core-pppoe"]["status"] == "running" and jobs()["core-pppoe"]["pools_total"]
         )
-        await pilot.pause(0.45)
+        await pilot.pause(1.1)
         save("main-live-import")
         await wait_until(pilot, lambda: jobs()["core-pppoe"]["status"] == "succeeded")
         app.main_screen.jobs_table.select_key(str(jobs()["branch-locked"]["id"]))
@@ -62,6 +62,7 @@ async def shoot(app: Any, sims: dict[str, Any]) -> None:
         await wait_until(pilot, lambda: any(job["attempt"] == 2 for job in app.data.jobs()))
         await pilot.pause(1.5)
         save("retry")
+        await console_views(pilot, app, save, jobs)
         table = app.main_screen.routers_table
         table.select_key(next(key for key, r in app.main_screen.routers.items() if r["name"] == "core-pppoe"))
         await pilot.press("p")
@@ -84,6 +85,63 @@ async def shoot(app: Any, sims: dict[str, Any]) -> None:
         await pilot.press("escape", "question_mark")
         await pilot.pause(0.3)
         save("help")
+
+
+async def console_views(
+    pilot: Any, app: Any, save: Callable[[str], None], jobs: Callable[[], dict[str, dict[str, Any]]]
+) -> None:
+    """The operator console: a failed job in full, the consumers, every job's events, a log searched, the
+    failed view with a job marked, and the `:` line."""
+    from poolimport.tui.components.events_screen import EventsScreen
+    from poolimport.tui.components.job_detail import JobDetailScreen
+    from poolimport.tui.components.log_pane import LogPane
+    from poolimport.tui.components.workers_screen import WorkersScreen
+
+    screen = app.main_screen
+    failed = next(job for job in app.data.jobs() if job["router"] == "branch-locked" and job["attempt"] == 1)
+    screen.jobs_table.select_key(str(failed["id"]))
+    screen.jobs_table.focus()
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, JobDetailScreen) and app.screen.detail)
+    await pilot.pause(0.5)
+    save("job-detail")
+    await pilot.press("escape", "W")
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, WorkersScreen) and app.screen.query("DataTable").first().row_count,
+    )
+    await pilot.pause(0.3)
+    save("workers")
+    await pilot.press("escape", "L")
+    await wait_until(
+        pilot,
+        lambda: (
+            isinstance(app.screen, EventsScreen)
+            and "core-pppoe" in app.screen.query_one(LogPane).plain_text()
+        ),
+    )
+    await pilot.pause(0.3)
+    save("events")
+    await pilot.press("escape")
+    screen.jobs_table.select_key(str(jobs()["core-pppoe"]["id"]))
+    await pilot.pause(1.1)
+    screen.log_pane.focus()
+    await pilot.press("slash", *"pool", "enter")
+    await pilot.pause(0.5)
+    save("log-search")
+    await pilot.press("escape")
+    screen.jobs_table.focus()
+    await pilot.press("1")
+    await wait_until(
+        pilot, lambda: screen.jobs and all(job["status"] == "failed" for job in screen.jobs.values())
+    )
+    await pilot.press("space")
+    await pilot.press("colon", *"job ")
+    await pilot.pause(0.3)
+    save("failed-marked-command")
+    await pilot.press("escape", "0")
+    screen.jobs_table.clear_marks()
+    await pilot.pause(1.1)
 
 
 def main() -> int:
