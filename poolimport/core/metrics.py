@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from poolimport.core.access.tenancy import Scope
 from poolimport.core.consumers import alive_count
-from poolimport.core.models import ImportJob, Router, utcnow
+from poolimport.core.models import ImportJob, Router, Tenant, utcnow
 from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
@@ -35,6 +35,9 @@ class RouterFailures:
     jobs_hour: int
     failed_day: int
     jobs_day: int
+    tenant: str = ""
+    router_id: int = 0
+    newest_error: str | None = None  # of its newest failed job in the day
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,13 @@ class QueueStats:
         """Jobs wait and no consumer is alive to run them."""
         return self.queued > 0 and self.consumers_alive == 0
 
+    @property
+    def failure_rate(self) -> float | None:
+        """Of the jobs finished in the last hour, the share that failed; None when none finished."""
+        return round(self.failed_hour / self.finished_hour, 3) if self.finished_hour else None
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "stuck": self.stuck}
+        return {**asdict(self), "failure_rate": self.failure_rate, "stuck": self.stuck}
 
 
 def queue_stats(
@@ -99,10 +107,22 @@ def queue_stats(
 
 
 def _failing_routers(session: Session, scope: Scope, now: datetime) -> list[RouterFailures]:
-    """Routers with a failed job in the last day, most failures first."""
+    """Routers with a failed job in the last day, most failures first; routers of the same name in two
+    tenants apart."""
     jobs = scope.jobs().where(ImportJob.finished_at >= now - DAY).subquery()
     in_hour = jobs.c.finished_at >= now - HOUR
     failed = jobs.c.status == JobStatus.FAILED
+    newest_error = (
+        select(ImportJob.error)
+        .where(
+            ImportJob.router_id == Router.id,
+            ImportJob.status == JobStatus.FAILED,
+            ImportJob.finished_at >= now - DAY,
+        )
+        .order_by(ImportJob.finished_at.desc(), ImportJob.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     rows = session.execute(
         select(
             Router.name,
@@ -110,10 +130,14 @@ def _failing_routers(session: Session, scope: Scope, now: datetime) -> list[Rout
             func.count().filter(in_hour),
             func.count().filter(failed),
             func.count(),
+            Tenant.name,
+            Router.id,
+            newest_error,
         )
         .join(Router, Router.id == jobs.c.router_id)
-        .group_by(Router.name)
+        .join(Tenant, Tenant.id == Router.tenant_id)
+        .group_by(Router.id, Router.name, Tenant.name)
         .having(func.count().filter(failed) > 0)
     ).all()
     failures = [RouterFailures(*row) for row in rows]
-    return sorted(failures, key=lambda r: (-r.failed_hour, -r.failed_day, r.router))
+    return sorted(failures, key=lambda r: (-r.failed_hour, -r.failed_day, r.router, r.tenant))

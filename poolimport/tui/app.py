@@ -34,6 +34,7 @@ from poolimport.tui.components.help_screen import WIDGET_KEYS, HelpScreen, unfoc
 from poolimport.tui.components.job_detail import JobDetailScreen
 from poolimport.tui.components.log_pane import LogPane
 from poolimport.tui.components.main_screen import MainScreen
+from poolimport.tui.components.metrics_screen import FailingTable, MetricsScreen
 from poolimport.tui.components.pools_screen import PoolsScreen, PoolsTable
 from poolimport.tui.components.router_form import RouterForm
 from poolimport.tui.components.tenant_form import TenantForm
@@ -51,6 +52,8 @@ KEYMAP_OWNERS = (
     AddressesScreen,
     AuditScreen,
     WorkersScreen,
+    MetricsScreen,
+    FailingTable,
     HelpScreen,
     RouterForm,
     TenantForm,
@@ -78,6 +81,15 @@ class PoolImportApp(TuiApp):
             tooltip="the consumers: alive or gone, threads, what each runs",
             key_display="W",
             id="workers",
+        ),
+        Binding(
+            "M",
+            "metrics",
+            "Metrics",
+            show=False,  # as L: no room in the footer at 80 columns; `?` lists it
+            tooltip="the queue's figures and the failing routers, as `poolimport stats`",
+            key_display="M",
+            id="metrics",
         ),
         Binding(
             "L",
@@ -193,6 +205,10 @@ class PoolImportApp(TuiApp):
     def action_workers(self) -> None:
         if not isinstance(self.screen, WorkersScreen):
             self.push_screen(WorkersScreen())
+
+    def action_metrics(self) -> None:
+        if not isinstance(self.screen, MetricsScreen):
+            self.push_screen(MetricsScreen())
 
     def action_filter(self) -> None:
         """`/` on any screen: narrow its focused table (or its first one)."""

@@ -226,6 +226,11 @@ class Data:
         with self.reading() as (session, scope):
             return consumer_rows(session, scope, self.settings.heartbeat_interval)
 
+    def queue_stats(self, now: datetime | None = None) -> QueueStats:
+        """The metrics screen's figures: `poolimport stats`'s, for the same operator."""
+        with self.reading() as (session, scope):
+            return queue_stats(session, scope, self.settings.heartbeat_interval, now)
+
     def audit(self) -> list[AuditRow]:
         with self.reading() as (session, scope):
             return audit_rows(session, scope, limit=AUDIT_PAGE)

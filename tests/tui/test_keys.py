@@ -18,7 +18,7 @@ from poolimport.tui.components.pools_screen import PoolsScreen
 from tests.tui.conftest import wait_until
 from tests.tui.test_app import SIZE, job_ids, routers_loaded
 
-GLOBAL_IDS = {"help", "quit", "audit", "workers", "events", "add_tenant", "palette"}
+GLOBAL_IDS = {"help", "quit", "audit", "workers", "metrics", "events", "add_tenant", "palette"}
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 

@@ -12,10 +12,11 @@ from poolimport.core.config import Settings
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.addresses_screen import AddressesScreen
 from poolimport.tui.components.job_detail import JobDetailScreen
+from poolimport.tui.components.metrics_screen import FailingTable, Figures, MetricsScreen
 from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.router_form import RouterForm
 from tests.tui.conftest import wait_until
-from tests.tui.sample_data import seed
+from tests.tui.sample_data import at, seed
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 
@@ -112,10 +113,20 @@ async def job_detail(pilot: Any) -> None:
     await settled(pilot)
 
 
+async def metrics(pilot: Any) -> None:
+    """`M` as of ten minutes after the sample's first job (the figures count back from now)."""
+    await loaded(pilot)
+    screen = MetricsScreen(clock=lambda: at(600))
+    await pilot.app.push_screen(screen)
+    await wait_until(pilot, lambda: screen.query_one(Figures).shown, what="the figures")
+    await wait_until(pilot, lambda: screen.query_one(FailingTable).row_count == 1, what="failing routers")
+    await settled(pilot)
+
+
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize(
     "screen",
-    [main_screen, log_of_first_job, pools, addresses, form, help_screen, job_detail],
+    [main_screen, log_of_first_job, pools, addresses, form, help_screen, job_detail, metrics],
     ids=lambda f: f.__name__,
 )
 def test_screens(snap_compare: Any, app: PoolImportApp, size: tuple[int, int], screen: Any) -> None:

@@ -13,7 +13,7 @@ from poolimport.core.access.tenancy import Scope
 from poolimport.core.consumers import check_in, check_out, consumer_rows
 from poolimport.core.db import session_scope
 from poolimport.core.metrics import percentile, queue_stats
-from poolimport.core.models import ImportJob, Tenant, utcnow
+from poolimport.core.models import ImportJob, Router, Tenant, utcnow
 from tests.conftest import ADMIN
 
 INTERVAL = 5.0
@@ -34,7 +34,7 @@ def add_job(
     """A job that finished (or started) `ago` seconds ago, having waited `wait` seconds in the queue."""
     now = utcnow()
     with engine.begin() as conn:
-        tenant_id = conn.exec_driver_sql("SELECT tenant_id FROM routers WHERE id = ?", (router_id,)).scalar()
+        tenant_id = conn.scalar(select(Router.tenant_id).where(Router.id == router_id))
         queued = now - timedelta(seconds=ago + (wait or 0))
         started = now - timedelta(seconds=ago) if wait is not None else None
         finished = started if status in ("succeeded", "failed", "partial", "cancelled") else None
@@ -119,3 +119,30 @@ def test_consumers_check_in_read_alive_then_gone_and_check_out(
     with session_scope(engine) as session:
         rows = {row.name: row for row in consumer_rows(session, ADMIN, INTERVAL)}
     assert list(rows) == ["host-b:2"] and not rows["host-b:2"].alive
+
+
+def test_failing_routers_say_their_tenant_and_newest_error_and_same_names_stay_apart(
+    any_engine: Engine, any_add_router: Callable[..., int]
+) -> None:
+    """On both databases: the newest error is a subquery of the grouped query."""
+    engine = any_engine
+    n1 = any_add_router(name="n1", tenant="north", port=1)
+    twin = any_add_router(name="n1", tenant="south", port=1)  # another tenant's router of the same name
+    add_job(engine, n1, "failed", ago=300, wait=1, error="older: timed out")
+    add_job(engine, n1, "failed", ago=60, wait=1, error="newer: login failed")
+    add_job(engine, n1, "succeeded", ago=30, wait=1)
+    add_job(engine, twin, "failed", ago=90, wait=1, error="south's own")
+    with session_scope(engine) as session:
+        stats = queue_stats(session, ADMIN, INTERVAL)
+    assert [(r.router, r.tenant, r.failed_hour, r.newest_error) for r in stats.failing_routers] == [
+        ("n1", "north", 2, "newer: login failed"),
+        ("n1", "south", 1, "south's own"),
+    ]
+    assert stats.failure_rate == 0.75  # 3 of the 4 finished in the hour
+    assert stats.as_dict()["failure_rate"] == 0.75
+    assert stats.as_dict()["failing_routers"][0]["newest_error"] == "newer: login failed"
+
+
+def test_no_job_finished_is_no_failure_rate(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        assert queue_stats(session, ADMIN, INTERVAL).failure_rate is None

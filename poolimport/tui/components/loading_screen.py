@@ -65,3 +65,17 @@ class LoadingScreen(Screen[None]):
             return
         banner.set_problem(self.SOURCE, None)
         show(result)
+
+
+class RefreshingScreen(LoadingScreen):
+    """A screen read again every POLL seconds while open, so that what changes shows without a key."""
+
+    POLL = 3.0
+
+    def on_mount(self) -> None:
+        self.read()
+        self.set_interval(self.POLL, self.read)
+
+    def read(self) -> None:
+        """Fetch what the screen shows (`self.fetch(query, show)`)."""
+        raise NotImplementedError

@@ -15,10 +15,9 @@ from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
-from poolimport.tui.components.loading_screen import LoadingScreen
+from poolimport.tui.components.loading_screen import RefreshingScreen
 from poolimport.tui.components.tui_app import tui_app
 
-WORKERS_POLL = 3.0
 EMPTY = "no consumer has checked in: start one with `poolimport worker`"
 
 
@@ -52,7 +51,7 @@ class WorkersTable(FilterTable):
         )
 
 
-class WorkersScreen(LoadingScreen):
+class WorkersScreen(RefreshingScreen):
     SOURCE = "workers"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "Back", id="workers.back"),
@@ -67,10 +66,6 @@ class WorkersScreen(LoadingScreen):
         yield table
         yield FilterBox()
         yield Footer(compact=True)
-
-    def on_mount(self) -> None:
-        self.read()
-        self.set_interval(WORKERS_POLL, self.read)
 
     def read(self) -> None:
         self.fetch(tui_app(self).data.consumers, self._show)
