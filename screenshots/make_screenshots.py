@@ -95,6 +95,7 @@ async def console_views(
     from poolimport.tui.components.events_screen import EventsScreen
     from poolimport.tui.components.job_detail import JobDetailScreen
     from poolimport.tui.components.log_pane import LogPane
+    from poolimport.tui.components.metrics_screen import MetricsScreen
     from poolimport.tui.components.workers_screen import WorkersScreen
 
     screen = app.main_screen
@@ -112,6 +113,16 @@ async def console_views(
     )
     await pilot.pause(0.3)
     save("workers")
+    await pilot.press("escape", "M")
+    await wait_until(
+        pilot,
+        lambda: (
+            isinstance(app.screen, MetricsScreen)
+            and "branch-locked" in str(app.screen.query_one("DataTable").get_row_at(0))
+        ),
+    )
+    await pilot.pause(0.3)
+    save("metrics")
     await pilot.press("escape", "L")
     await wait_until(
         pilot,

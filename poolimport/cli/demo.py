@@ -66,6 +66,7 @@ def run_demo() -> int:
         consumer = spawn_worker(2, (settings.log_dir / "worker.log").open("ab"))
         stack.callback(dispose_engines)
         stack.callback(stop_worker, consumer)
-        PoolImportApp(settings).run()
+        app = PoolImportApp(settings)
+        app.run()
     print("demo stopped: simulators, consumer and the throw-away data are gone")
-    return 0
+    return app.return_code or 0  # not 0 after a crash

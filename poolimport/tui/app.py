@@ -233,7 +233,9 @@ def main(settings: Settings | None = None) -> None:
         raise SystemExit(f"error: {exc}") from None
     except SQLAlchemyError as exc:
         raise SystemExit(f"error: database unavailable: {first_line(exc)}") from None
-    PoolImportApp(settings).run()
+    app = PoolImportApp(settings)
+    app.run()
+    raise SystemExit(app.return_code or 0)  # not 0 after a crash
 
 
 if __name__ == "__main__":

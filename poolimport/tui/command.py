@@ -73,7 +73,7 @@ def _split(text: str) -> tuple[str, str]:
 
 def _job(rest: str) -> ShowJob | CommandError:
     number = rest.removeprefix("#")
-    if not number.isdigit():
+    if not number.isdecimal():  # isdigit() is also true of "²", which int() refuses
         return CommandError(JOB_USAGE)
     job_id = int(number)
     if not 0 < job_id <= MAX_ID:

@@ -79,6 +79,11 @@ def test_a_router_id_beyond_64_bits_is_just_not_found(engine: Engine, router_id:
     one_error(run_cli("pools", BEYOND_64_BITS), f"no router '{BEYOND_64_BITS}'")
 
 
+@pytest.mark.parametrize("ref", ["²", "1²", "①"])
+def test_a_router_named_in_digit_like_characters_is_just_not_found(engine: Engine, ref: str) -> None:
+    one_error(run_cli("pools", ref), f"no router '{ref}'")
+
+
 @pytest.mark.parametrize("command", [("jobs",), ("failed",), ("addresses", "r1", "p")])
 def test_a_limit_beyond_64_bits_is_refused(engine: Engine, router_id: int, command: tuple[str, ...]) -> None:
     one_error(run_cli(*command, "--limit", BEYOND_64_BITS), "--limit")

@@ -18,7 +18,7 @@ from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.jobs.actions import JobActions
 from poolimport.core.jobs.lifecycle import create_job, finish
-from poolimport.core.jobs.queries import list_jobs
+from poolimport.core.jobs.queries import JobFilter, list_jobs
 from poolimport.core.models import AuditEvent, ImportJob, Operator, Router, Tenant
 from tests.conftest import ADMIN, run_cli
 
@@ -73,6 +73,28 @@ def test_retry_all_failed_skips_superseded_failures_and_retries_each_routers_new
     assert outcome.refused == []
     assert retried_jobs(any_engine, outcome.created) == {b_newest}
     assert actions.retry_all_failed().created == []  # B's retry is queued: nothing is left to retry
+
+
+def test_a_dry_run_supersedes_nothing_and_the_drill_narrows_what_is_retried(
+    any_engine: Engine, any_settings: Settings, any_add_router: Callable[..., int]
+) -> None:
+    """A dry run changes nothing stored: the failure before it still needs a real import. And `R` under
+    `:router` (or `:tenant`) retries that router's (or tenant's) failures only."""
+    a, b = (any_add_router(name=name, port=1) for name in ("a", "b"))
+    a_failed = job(any_engine, a, "failed")
+    dry = job(any_engine, a, "queued")
+    with any_engine.begin() as conn:
+        conn.execute(update(ImportJob).where(ImportJob.id == dry).values(dry_run=True))
+    finish_dry = job(any_engine, b, "failed")
+    with any_engine.begin() as conn:
+        conn.execute(update(ImportJob).where(ImportJob.id == dry).values(status="running"))
+        finish(conn, dry, "succeeded")
+    actions = actions_of(any_settings)
+
+    only_a = actions.retry_all_failed(JobFilter(router_id=a))
+
+    assert retried_jobs(any_engine, only_a.created) == {a_failed}
+    assert retried_jobs(any_engine, actions.retry_all_failed().created) == {finish_dry}
 
 
 def test_a_partial_or_cancelled_newer_job_supersedes_too(

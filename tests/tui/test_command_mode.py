@@ -13,7 +13,7 @@ from textual.keys import _character_to_key
 from poolimport.core.access.identity import Identity
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
-from poolimport.core.models import Operator, Tenant
+from poolimport.core.models import ImportJob, Operator, Tenant
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.command import HELP
 from poolimport.tui.components.command_line import CommandLine
@@ -107,6 +107,38 @@ async def test_tenant_narrows_both_panes_failed_narrows_the_jobs_and_all_undoes_
         await command(pilot, "all")
         await wait_until(pilot, lambda: len(job_ids(app)) == 4, what="every job again")
         assert router_names(app) == ["core-1", "edge", "far"]
+
+
+async def test_import_all_and_retry_all_act_on_what_the_drill_shows(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    jobs = world(engine, add_router)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 3)
+        await command(pilot, "tenant south")
+        await wait_until(pilot, lambda: router_names(app) == ["far"], what="south's routers")
+
+        await pilot.press("R")
+        retry = await wait_until(
+            pilot,
+            lambda: [n for n in notices(app) if n.startswith("queued")],
+            what=f"a retry: {notices(app)}",
+            timeout=5,
+        )
+        with session_scope(engine) as session:
+            retried = session.scalars(select(ImportJob.retry_of_id).where(ImportJob.retry_of_id.is_not(None)))
+            assert list(retried) == jobs["far"], retry
+
+        await command(pilot, "all")
+        await command(pilot, "router far")
+        before = len(notices(app))
+        await pilot.press("I")
+        said = await wait_until(pilot, lambda: notices(app)[before:], what="what I did")
+        assert said == ["router far already has job #5 (queued)"], "far alone, already queued by R"
+        with session_scope(engine) as session:
+            queued = session.scalars(select(ImportJob.router_id).where(ImportJob.status == "queued"))
+            assert set(queued) == {app.main_screen.drill.router_id}
 
 
 async def test_job_opens_any_job_even_one_the_pane_does_not_hold(

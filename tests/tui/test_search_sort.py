@@ -36,6 +36,14 @@ def column(table: FilterTable, key: str) -> list[str]:
     return [str(table.get_cell(row, key)) for row in table.rows]
 
 
+def test_text_with_digit_like_characters_sorts_instead_of_crashing() -> None:
+    """A router or pool named by anyone with write access may hold "²" or "①": digits to str.isdigit,
+    not to int()."""
+    names = ["core-1²", "core-①", "core-10", "core-2", "x²³"]
+    ordered = sorted(names, key=sort_key)
+    assert ordered.index("core-1²") < ordered.index("core-2") < ordered.index("core-10")
+
+
 def test_cells_sort_by_value_numbers_as_numbers_and_empty_last() -> None:
     assert sort_key("12.5%") < sort_key("999") < sort_key("1,234")
     assert sorted(["10", "9", "1,000", "-", "", "100"], key=sort_key) == ["9", "10", "100", "1,000", "-", ""]

@@ -50,6 +50,9 @@ def test_an_empty_line_is_nothing_to_do() -> None:
         ("job", "`:job` wants a job number, as in `:job 42`"),
         ("job abc", "`:job` wants a job number, as in `:job 42`"),
         ("job 1 2", "`:job` wants a job number, as in `:job 42`"),
+        # Digits to str.isdigit but not to int(): a superscript, a circled number.
+        ("job ²", "`:job` wants a job number, as in `:job 42`"),
+        ("job ①", "`:job` wants a job number, as in `:job 42`"),
         ("job 0", "no job #0"),
         ("job 99999999999999999999", "no job #99999999999999999999"),
         ("failed now", "`:failed` takes nothing after it"),

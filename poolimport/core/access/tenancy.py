@@ -125,7 +125,7 @@ def find_router(session: Session, scope: Scope, ref: str, tenant: str | None = N
         raise NotFound(f"router {ref!r} exists in tenants {names}: pass --tenant")
     if matches:
         return matches[0]
-    if ref.isdigit() and int(ref) <= MAX_ID:
+    if ref.isdecimal() and int(ref) <= MAX_ID:  # isdigit() is also true of "²", which int() refuses
         by_id = session.scalar(scope.routers().where(Router.id == int(ref)))
         if by_id is not None and (tenant is None or by_id.tenant.name == tenant):
             return by_id

@@ -15,7 +15,7 @@ from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
 from poolimport.core.errors import Refusal, refusals_about
 from poolimport.core.jobs import lifecycle as jobs
-from poolimport.core.jobs.queries import list_jobs
+from poolimport.core.jobs.queries import EVERY_JOB, FAILED_OR_STALLED, JobFilter, list_jobs
 from poolimport.core.models import ImportJob, Router
 
 
@@ -98,16 +98,22 @@ class JobActions:
 
         return self._each("retry", job_ids, create)
 
-    def retry_all_failed(self) -> Outcome:
+    def retry_all_failed(self, where: JobFilter = EVERY_JOB) -> Outcome:
         """One new attempt per router and kind whose newest job failed or stalled (and isn't dismissed):
-        a newer job of that router and kind, whatever it did or is doing, has superseded older failures."""
+        a newer job of that router and kind, whatever it did or is doing, has superseded older failures.
+        A dry run supersedes nothing: it stored nothing. `where` narrows it to a router or tenant."""
         with session_scope(self.engine) as session:
             scope = resolve_scope(session, self.settings.identity)
             failed = list_jobs(
-                session, scope, self.settings.heartbeat_interval, status="failed+stalled", limit=None
+                session,
+                scope,
+                self.settings.heartbeat_interval,
+                status=FAILED_OR_STALLED,
+                limit=None,
+                where=where,
             )
             newest = select(func.max(ImportJob.id)).where(
-                ImportJob.router_id.in_({row["router_id"] for row in failed})
+                ImportJob.router_id.in_({row["router_id"] for row in failed}), ImportJob.dry_run.is_(False)
             )
             newest_ids = set(session.scalars(newest.group_by(ImportJob.router_id, ImportJob.kind)))
         return self.retry(sorted(row["id"] for row in failed if row["id"] in newest_ids))

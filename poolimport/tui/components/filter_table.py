@@ -49,7 +49,9 @@ def sort_key(value: object) -> SortKey:
     if _NUMBER.fullmatch(number):
         return (0, float(number), ())
     parts = tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in _PARTS.split(text) if part
+        (0, int(part), "") if part.isdecimal() else (1, 0, part.lower())
+        for part in _PARTS.split(text)
+        if part
     )
     return (1, 0.0, parts)
 

@@ -85,7 +85,12 @@ class MainScreen(Screen[None]):
         Binding("a", "add_router", "Add", tooltip="add a router", id="add"),
         Binding("e", "edit_router", "Edit", tooltip="edit the selected router", id="edit"),
         Binding(
-            "I", "import_all", "Import all", tooltip="import every router", key_display="I", id="import_all"
+            "I",
+            "import_all",
+            "Import all",
+            tooltip="import every router shown (under :tenant or :router, theirs only)",
+            key_display="I",
+            id="import_all",
         ),
         Binding(
             "R",
@@ -418,8 +423,13 @@ class MainScreen(Screen[None]):
             app.run_core(lambda: app.data.actions().import_routers([router_id]), self._queued)
 
     def action_import_all(self) -> None:
-        app = tui_app(self)
-        app.run_core(lambda: app.data.actions().import_all(), self._queued)
+        """Every router shown: of the tenant drilled into, or the one router."""
+        app, drill = tui_app(self), self.drill
+        if drill.router_id is not None:
+            router_id = drill.router_id
+            app.run_core(lambda: app.data.actions().import_routers([router_id]), self._queued)
+            return
+        app.run_core(lambda: app.data.actions().import_all(drill.tenant_id), self._queued)
 
     def action_retry(self) -> None:
         if self.jobs_table.marked:
@@ -437,7 +447,8 @@ class MainScreen(Screen[None]):
                 app.presenter.say("no failed or stalled jobs to retry")
             self._queued(outcome)
 
-        app.run_core(lambda: app.data.actions().retry_all_failed(), done)
+        where = JobFilter(router_id=self.drill.router_id, tenant_id=self.drill.tenant_id)
+        app.run_core(lambda: app.data.actions().retry_all_failed(where), done)
 
     def action_cancel_job(self) -> None:
         if (job_id := self._selected_job()) is not None:
