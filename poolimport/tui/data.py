@@ -38,7 +38,7 @@ from poolimport.core.jobs.queries import (
     newest_event_id_before,
     notable_event_id,
 )
-from poolimport.core.jobs.schedule import ScheduleRow, schedule_rows
+from poolimport.core.jobs.schedule import ScheduleRow, last_successes, schedule_rows
 from poolimport.core.metrics import QueueStats, queue_stats
 from poolimport.core.models import Router, Tenant
 from poolimport.core.queries import AddressRow, PoolRow, RouterRow, address_rows, pool_rows, router_rows
@@ -68,10 +68,12 @@ AUDIT_PAGE = 1000
 
 
 class RouterView(RouterRow):
-    """A router as the routers pane shows it: with its newest job, and its schedule if it has one."""
+    """A router as the routers pane shows it: with its newest job, its last successful import (the age of
+    its data, whether scheduled or not), and its schedule if it has one."""
 
     last_job_status: str | None
     last_job_at: datetime | None
+    last_success_at: datetime | None
     schedule: ScheduleRow | None
 
 
@@ -124,6 +126,7 @@ class Data:
         ids = [row["id"] for row in rows]
         last = last_jobs_by_router(session, scope, ids)
         schedules = {schedule.router_id: schedule for schedule in schedule_rows(session, scope, ids)}
+        successes = last_successes(session, scope, ids)
         views = []
         for row in rows:
             job = last.get(row["id"])
@@ -132,6 +135,7 @@ class Data:
                     **row,
                     last_job_status=effective_status(job, self.settings.heartbeat_interval) if job else None,
                     last_job_at=(job.finished_at or job.queued_at) if job else None,
+                    last_success_at=successes.get(row["id"]),
                     schedule=schedules.get(row["id"]),
                 )
             )

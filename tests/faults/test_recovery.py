@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from poolimport.core.config import ConfigError, Settings, load_settings
 from poolimport.core.db import get_read_engine, session_scope
 from poolimport.core.events import EventKind
 from poolimport.core.jobs.lifecycle import auto_retry_stalled, claim, create_job
+from poolimport.core.jobs.progress import progress_folder, read_progress
 from poolimport.core.models import ImportJob, IpPool, JobSource, PoolAddress, Router, utcnow
 from poolimport.sim import SimServer
 from tests.conftest import ADMIN, SLOW_ROW_DELAY, Consumer, router_config, run_cli
@@ -70,11 +72,15 @@ def test_killed_consumers_job_is_retried_once_by_the_next_consumers_and_ends_exa
     assert killed.status == "running" and killed.pools_done < POOLS, "the import ended before the kill"
     written_before = stored_address_count(engine)
     assert 0 < written_before < POOLS * ADDRESSES_PER_POOL
+    folder = progress_folder(settings.database_url)
+    assert folder is not None and read_progress(folder, job_id) is not None  # left behind by the kill
 
     # Two consumers sweep for stalled jobs at the same time: only one of them may retry it.
     rescuers = [start_consumer(), start_consumer()]
     new_id = wait_for(lambda: retries_of(engine, job_id), 30, f"an automatic retry of job #{job_id}")[0]
     assert wait_status(new_id, ("succeeded", "failed", "partial"), timeout=90) == "succeeded"
+    # The sweep that retried the job removes what its killed consumer left; the retry removed its own.
+    wait_for(lambda: not os.listdir(folder), 30, "the progress files to be removed")
 
     assert retries_of(engine, job_id) == [new_id]
     old, new = show(job_id), show(new_id)

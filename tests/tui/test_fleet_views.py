@@ -86,7 +86,24 @@ async def test_routers_show_schedule_next_run_and_data_age_at_80_columns(
         never = cell(app, "never", "age")
         assert str(never) == "!never" and "reverse" in str(never.style)
         assert str(cell(app, "failing", "next")) == "backoff 2"
-        assert [str(cell(app, "manual", column)) for column in ("every", "next", "age")] == ["-", "-", "-"]
+        # Without a schedule: no interval to be overdue against, so never flagged.
+        assert [str(cell(app, "manual", column)) for column in ("every", "next", "age")] == [
+            "-",
+            "-",
+            "never",
+        ]
+
+
+async def test_a_router_without_a_schedule_shows_the_age_of_its_data(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    manual = add_router(None, name="manual", port=1)
+    succeeded(engine, manual, ago=3 * 3600)  # older than any schedule would allow: still no `!`
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.main_screen.routers_table.row_count == 1, what="routers")
+        assert str(cell(app, "manual", "every")) == "-"
+        assert str(cell(app, "manual", "age")) == "3h"
 
 
 async def test_no_consumer_banner_with_a_queued_job_goes_when_one_checks_in(

@@ -1,11 +1,14 @@
-"""poolimport.core.jobs.progress: a running job's progress file beside a SQLite database, and how the job's
-row shows it (core.jobs.queries.job_row), on a real SQLite file."""
+"""poolimport.core.jobs.progress: a running job's progress file beside a SQLite database, how the job's row
+shows it (core.jobs.queries.job_row), the file as the job's sign of life while its row can't be written, and
+the sweep of files left behind, on a real SQLite file."""
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,9 +25,13 @@ from poolimport.core.jobs.progress import (
     remove_progress,
     write_progress,
 )
-from poolimport.core.jobs.queries import job_row
-from poolimport.core.models import ImportJob
+from poolimport.core.jobs.queries import FAILED_OR_STALLED, job_row, list_jobs
+from poolimport.core.models import ImportJob, utcnow
+from poolimport.queue.outage import Outage
+from poolimport.queue.sweeper import StalledJobSweeper
 from tests.conftest import ADMIN
+
+LOGGER = logging.getLogger(__name__)
 
 
 def test_the_folder_is_beside_a_sqlite_database_file_and_nowhere_else(tmp_path: Path) -> None:
@@ -104,3 +111,97 @@ def test_a_running_jobs_row_shows_its_progress_file(
     with engine.begin() as conn:
         jobs.finish(conn, running_job, "succeeded")
     assert shown(engine, running_job) == ("succeeded", 0, 0)  # a file left behind is not its progress
+
+
+# -- the progress file as the job's sign of life, and leftovers ----------------------------------------------
+
+
+def silent_row(engine: Engine, job_id: int) -> None:
+    """The row's heartbeat long past: as while one pool's transaction holds SQLite's only write lock."""
+    long_ago = utcnow() - timedelta(hours=1)
+    with engine.begin() as conn:
+        conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(heartbeat_at=long_ago))
+
+
+def age_file(folder: Path, name: str) -> None:
+    old = (utcnow() - timedelta(hours=1)).timestamp()
+    os.utime(folder / name, (old, old))
+
+
+def listed(engine: Engine, settings: Settings, status: str) -> list[int]:
+    with session_scope(engine) as session:
+        rows = list_jobs(session, ADMIN, settings.heartbeat_interval, status=status)
+    return [row["id"] for row in rows]
+
+
+def status_of(engine: Engine, settings: Settings, job_id: int) -> str:
+    with session_scope(engine) as session:
+        return job_row(jobs.get_job(session, ADMIN, job_id), settings.heartbeat_interval)["status"]
+
+
+def never_sent(job_id: int) -> str:
+    raise AssertionError(f"job #{job_id} must not be retried")
+
+
+def test_a_freshly_written_progress_file_keeps_a_silent_job_running(
+    engine: Engine, settings: Settings, running_job: int
+) -> None:
+    folder = progress_folder(settings.database_url)
+    assert folder is not None
+    silent_row(engine, running_job)
+    write_progress(folder, running_job, (0, 1, 4000, 9000))
+
+    assert status_of(engine, settings, running_job) == "running"
+    assert running_job in listed(engine, settings, "running")
+    assert running_job not in listed(engine, settings, "stalled")
+    assert running_job not in listed(engine, settings, FAILED_OR_STALLED)
+    assert jobs.auto_retry_stalled(settings, never_sent) == []
+    with session_scope(engine) as session:
+        assert jobs.flush_stuck(session, ADMIN, settings.heartbeat_interval) == []
+    assert status_of(engine, settings, running_job) == "running"
+
+
+def test_a_stale_progress_file_does_not_keep_a_silent_job_running(
+    engine: Engine, settings: Settings, running_job: int
+) -> None:
+    folder = progress_folder(settings.database_url)
+    assert folder is not None
+    silent_row(engine, running_job)
+    write_progress(folder, running_job, (0, 1, 4000, 9000))
+    age_file(folder, str(running_job))
+
+    assert status_of(engine, settings, running_job) == "stalled"
+    assert running_job in listed(engine, settings, "stalled")
+    assert running_job not in listed(engine, settings, "running")
+    sent: list[int] = []
+    [handled] = jobs.auto_retry_stalled(settings, lambda job: sent.append(job) or str(job))
+    assert (handled.job_id, sent) == (running_job, [handled.retry_id])
+    assert status_of(engine, settings, running_job) == "failed"
+
+
+def test_one_sweep_removes_the_progress_files_of_jobs_no_longer_running(
+    engine: Engine, settings: Settings, running_job: int, add_router: Callable[..., int]
+) -> None:
+    folder = progress_folder(settings.database_url)
+    assert folder is not None
+    ended = {}
+    for status in ("succeeded", "failed"):
+        add_router(name=f"r-{status}", port=1)
+        with session_scope(engine) as session:
+            router = find_router(session, ADMIN, f"r-{status}")
+            job = jobs.create_job(session, ADMIN, router, time_limit=60, heartbeat_interval=10)
+            assert jobs.claim(session.connection(), job.id, "gone:1")
+            ended[status] = job.id
+        write_progress(folder, job.id, (0, 1, 10, 9000))
+        with engine.begin() as conn:
+            jobs.finish(conn, job.id, status)
+    write_progress(folder, running_job, (0, 1, 4000, 9000))
+    # A consumer killed while it replaced a file leaves the temporary one too.
+    (folder / f".{ended['failed']}.12345").write_text("0 1 20 9000")
+    (folder / f".{running_job}.12345").write_text("0 1 20 9000")
+
+    sweeper = StalledJobSweeper(settings, never_sent, Outage("queue", LOGGER), Outage("database", LOGGER))
+    sweeper.tick()
+
+    assert sorted(os.listdir(folder)) == sorted([str(running_job), f".{running_job}.12345"])
+    assert read_progress(folder, running_job) == (0, 1, 4000, 9000)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from poolimport.core.access import audit
 from poolimport.core.access.tenancy import NotFound, Scope
@@ -23,6 +23,7 @@ from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, get_read_engine, session_scope
 from poolimport.core.errors import InvalidInput, Refusal, refusals_about
 from poolimport.core.events import Event, EventKind, event
+from poolimport.core.jobs.progress import last_written, session_folder, written_since
 from poolimport.core.models import ImportJob, JobEvent, JobSource, Router, utcnow
 from poolimport.core.statuses import LIVE_JOB_STATUSES, RETRYABLE_JOB_STATUSES, JobStatus
 
@@ -41,14 +42,22 @@ def stall_cutoff(now: datetime, heartbeat_interval: float) -> datetime:
     return now - timedelta(seconds=STALL_FACTOR * heartbeat_interval)
 
 
+def last_heard_from(job: ImportJob) -> datetime:
+    """The job's last sign of life: its heartbeat (else its start, else its queueing), or on SQLite its
+    progress file where that was written later (see jobs.progress)."""
+    beat = job.heartbeat_at or job.started_at or job.queued_at
+    session = object_session(job)
+    folder = session_folder(session) if session is not None else None
+    written = last_written(folder, job.id) if folder is not None else None
+    return max(beat, written) if written is not None else beat
+
+
 def effective_status(job: ImportJob, heartbeat_interval: float, now: datetime | None = None) -> str:
-    """`running` with a heartbeat older than three intervals reads as `stalled`, whoever reads it."""
+    """`running` not heard from for three intervals reads as `stalled`, whoever reads it."""
     if job.status != JobStatus.RUNNING:
         return job.status
-    beat = job.heartbeat_at or job.started_at or job.queued_at
-    return (
-        JobStatus.STALLED if beat < stall_cutoff(now or utcnow(), heartbeat_interval) else JobStatus.RUNNING
-    )
+    cutoff = stall_cutoff(now or utcnow(), heartbeat_interval)
+    return JobStatus.STALLED if last_heard_from(job) < cutoff else JobStatus.RUNNING
 
 
 def add_event(conn: Connection | Session, job_id: int, happened: Event) -> None:
@@ -306,8 +315,12 @@ def retry(
 
 
 def stalled_jobs(session: Session, scope: Scope, heartbeat_interval: float) -> list[ImportJob]:
+    """Running jobs not heard from since the cutoff: neither in their row nor in a progress file."""
     cutoff = stall_cutoff(utcnow(), heartbeat_interval)
     stmt = scope.jobs().where(ImportJob.status == JobStatus.RUNNING, ImportJob.heartbeat_at < cutoff)
+    heard = written_since(session_folder(session), cutoff)
+    if heard:
+        stmt = stmt.where(ImportJob.id.not_in(heard))
     return list(session.scalars(stmt))
 
 
@@ -359,8 +372,8 @@ def _handle_stalled(engine: Engine, settings: Settings, job_id: int) -> StalledJ
     cutoff = stall_cutoff(utcnow(), settings.heartbeat_interval)
     with session_scope(engine) as session:
         job = session.get(ImportJob, job_id)
-        if job is None:
-            return None
+        if job is None or effective_status(job, settings.heartbeat_interval) != JobStatus.STALLED:
+            return None  # gone, or heard from since the sweep read it (its row, or its progress file)
         since = f"no heartbeat since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
         used = automatic_retries_used(session, job)
         if job.source == JobSource.SYNC or used >= settings.stalled_retries:

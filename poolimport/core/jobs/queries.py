@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session, object_session
 from poolimport.core.access.tenancy import Scope
 from poolimport.core.events import WORDING, EventKind
 from poolimport.core.jobs.lifecycle import effective_status, get_job, stall_cutoff
-from poolimport.core.jobs.progress import Progress, further_along, progress_folder, read_progress
+from poolimport.core.jobs.progress import (
+    Progress,
+    further_along,
+    read_progress,
+    session_folder,
+    written_since,
+)
 from poolimport.core.models import ImportJob, JobEvent, Router, utcnow
 from poolimport.core.queries import contains
 from poolimport.core.statuses import JobStatus
@@ -73,7 +79,7 @@ def _progress(job: ImportJob) -> Progress:
     session = object_session(job)
     if job.status != JobStatus.RUNNING or session is None:
         return stored
-    folder = progress_folder(session.get_bind().engine.url)
+    folder = session_folder(session)
     return stored if folder is None else further_along(stored, read_progress(folder, job.id))
 
 
@@ -133,26 +139,42 @@ EVERY_JOB = JobFilter()
 FAILED_OR_STALLED = "failed+stalled"
 
 
-def _status_is(status: str, cutoff: datetime) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class _Liveness:
+    """What tells running from stalled in SQL, as effective_status does for one job: the row's last beat
+    against `cutoff`, and the jobs heard from through their progress file since (SQLite; see
+    jobs.progress), read from the folder before the query."""
+
+    cutoff: datetime
+    heard: frozenset[int]
+
+
+def _liveness(session: Session, now: datetime, heartbeat_interval: float) -> _Liveness:
+    cutoff = stall_cutoff(now, heartbeat_interval)
+    return _Liveness(cutoff, written_since(session_folder(session), cutoff))
+
+
+def _status_is(status: str, live: _Liveness) -> ColumnElement[bool]:
     """Jobs whose status reads `status`: stalled and running are told apart as effective_status does."""
     if status not in (JobStatus.RUNNING, JobStatus.STALLED):
         return ImportJob.status == status
     beat = func.coalesce(ImportJob.heartbeat_at, ImportJob.started_at, ImportJob.queued_at)
-    alive = beat >= cutoff if status == JobStatus.RUNNING else beat < cutoff
-    return and_(ImportJob.status == JobStatus.RUNNING, alive)
+    heard = ImportJob.id.in_(live.heard) if live.heard else false()
+    alive = or_(beat >= live.cutoff, heard)
+    return and_(ImportJob.status == JobStatus.RUNNING, alive if status == JobStatus.RUNNING else ~alive)
 
 
-def _any_status(statuses: Sequence[str], cutoff: datetime) -> ColumnElement[bool]:
-    return or_(false(), *(_status_is(status, cutoff) for status in statuses))
+def _any_status(statuses: Sequence[str], live: _Liveness) -> ColumnElement[bool]:
+    return or_(false(), *(_status_is(status, live) for status in statuses))
 
 
-def _search(text: str, cutoff: datetime) -> ColumnElement[bool]:
+def _search(text: str, live: _Liveness) -> ColumnElement[bool]:
     words = [status for status in JobStatus if text.lower() in status]
     router = select(Router.id).where(contains(Router.name, text))
     return or_(
         ImportJob.router_id.in_(router.scalar_subquery()),
         contains(ImportJob.error, text),
-        _any_status(words, cutoff),
+        _any_status(words, live),
     )
 
 
@@ -171,17 +193,17 @@ def list_jobs(
     """Newest first; `before_id` pages back through older jobs. `status` is one word or FAILED_OR_STALLED
     (the jobs that need someone, so not those dismissed); `where` and `ids` narrow further."""
     now = utcnow()
-    cutoff = stall_cutoff(now, heartbeat_interval)
+    live = _liveness(session, now, heartbeat_interval)
     stmt = scope.jobs().order_by(ImportJob.id.desc()).limit(limit)
     if status:
         words = (JobStatus.FAILED, JobStatus.STALLED) if status == FAILED_OR_STALLED else (status,)
-        stmt = stmt.where(_any_status(words, cutoff))
+        stmt = stmt.where(_any_status(words, live))
     if status == FAILED_OR_STALLED or not where.dismissed:
         stmt = stmt.where(ImportJob.dismissed_at.is_(None))
     if where.statuses:
-        stmt = stmt.where(_any_status(where.statuses, cutoff))
+        stmt = stmt.where(_any_status(where.statuses, live))
     if where.search:
-        stmt = stmt.where(_search(where.search, cutoff))
+        stmt = stmt.where(_search(where.search, live))
     for column, wanted in (
         (ImportJob.router_id, router_id or where.router_id),
         (ImportJob.tenant_id, where.tenant_id),

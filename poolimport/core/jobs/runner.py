@@ -89,10 +89,10 @@ class _Heartbeat(threading.Thread):
         if self.live_folder is None:
             return
         with self._live_lock:
-            if self.progress is None:
-                return
+            # Written every beat, progress or not: it is also the job's heartbeat while another job's pool
+            # holds the write lock (nothing read yet: no progress, which readers then take from the row).
             try:
-                write_progress(self.live_folder, self.job_id, self.progress)
+                write_progress(self.live_folder, self.job_id, self.progress or (0, 0, 0, 0))
             except OSError:
                 return  # the job's row still gets its progress between pools
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, Select, func, select, update
 from sqlalchemy.orm import Session
 
 from poolimport.core.access import audit
@@ -144,16 +144,30 @@ class ScheduleRow:
         }
 
 
-def schedule_rows(session: Session, scope: Scope, router_ids: list[int] | None = None) -> list[ScheduleRow]:
-    """The schedules of the routers in the scope (of `router_ids` if given), with each router's last
-    successful import of any source."""
+def _last_success() -> Select[int, datetime | None]:
+    """Each router's last successful import, of any source: the one definition of the data's age. A
+    partial import stored what it read; a dry run stored nothing."""
     succeeded = ImportJob.status.in_((JobStatus.SUCCEEDED, JobStatus.PARTIAL)) & ~ImportJob.dry_run
-    last_success = (
+    return (
         select(ImportJob.router_id, func.max(ImportJob.finished_at).label("at"))
         .where(succeeded)
         .group_by(ImportJob.router_id)
-        .subquery()
     )
+
+
+def last_successes(session: Session, scope: Scope, router_ids: list[int]) -> dict[int, datetime]:
+    """When each of `router_ids` (in the scope) last imported successfully; a router that never did is
+    left out."""
+    if not router_ids:
+        return {}
+    stmt = scope.restrict(_last_success(), ImportJob.tenant_id).where(ImportJob.router_id.in_(router_ids))
+    return {router_id: at for router_id, at in session.execute(stmt) if at is not None}
+
+
+def schedule_rows(session: Session, scope: Scope, router_ids: list[int] | None = None) -> list[ScheduleRow]:
+    """The schedules of the routers in the scope (of `router_ids` if given), with each router's last
+    successful import of any source."""
+    last_success = _last_success().subquery()
     stmt = (
         scope.restrict(select(Schedule, Router.name, Router.tenant_id, last_success.c.at), Router.tenant_id)
         .join(Router, Router.id == Schedule.router_id)

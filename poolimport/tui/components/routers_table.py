@@ -46,13 +46,19 @@ def next_run(schedule: ScheduleRow | None, now: datetime) -> Text:
     return Text("due" if wait <= 0 else f"in {cells.span(wait)}")
 
 
-def age(schedule: ScheduleRow | None, now: datetime) -> Text:
-    """Time since the last successful import; `!` when older than the schedule allows."""
-    if schedule is None:
-        return Text("-")
-    seconds = schedule.age(now)
+def age_seconds(router: RouterView, now: datetime) -> float | None:
+    """Seconds since the router's last successful import; None if it never had one."""
+    success = router["last_success_at"]
+    return (now - success).total_seconds() if success else None
+
+
+def age(router: RouterView, now: datetime) -> Text:
+    """Time since the last successful import, for every router; `!` when older than its schedule allows
+    (a router without one has no interval to be late against)."""
+    seconds = age_seconds(router, now)
     shown = "never" if seconds is None else cells.span(seconds)
-    if schedule.overdue(now):
+    schedule = router["schedule"]
+    if schedule is not None and schedule.overdue(now):
         return Text(f"!{shown}", style=cells.readable(OVERDUE_STYLE))
     return Text(shown)
 
@@ -98,9 +104,11 @@ class RoutersTable(FilterTable):
         for router in routers:
             key, schedule = str(router["id"]), router["schedule"]
             lasting = self.built(key, router, partial(router_cells, router))
-            rows.append((key, {**lasting, "next": next_run(schedule, now), "age": age(schedule, now)}))
+            rows.append((key, {**lasting, "next": next_run(schedule, now), "age": age(router, now)}))
+            sorted_by: dict[str, object] = {"age": age_seconds(router, now)}
             if schedule is not None:
-                values[key] = {"next": (schedule.next_run_at - now).total_seconds(), "age": schedule.age(now)}
+                sorted_by["next"] = (schedule.next_run_at - now).total_seconds()
+            values[key] = sorted_by
         self.show_rows(rows, values)
 
 
