@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from poolimport.core.access.audit import AuditRow, audit_rows
 from poolimport.core.access.tenancy import NotFound, Scope, find_tenant, resolve_scope
+from poolimport.core.changes import ChangeMarks, change_marks
 from poolimport.core.config import Settings, masked_url
 from poolimport.core.consumers import ConsumerRow, consumer_rows
 from poolimport.core.db import get_engine, get_read_engine, session_scope
@@ -140,6 +141,9 @@ class Data:
                 )
             )
         return views
+
+    def change_marks_in(self, session: Session, scope: Scope) -> ChangeMarks:
+        return change_marks(session, scope, self.settings.heartbeat_interval)
 
     def queue_stats_in(self, session: Session, scope: Scope) -> QueueStats:
         return queue_stats(session, scope, self.settings.heartbeat_interval)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from poolimport.core.changes import ChangeMarks, change_marks
+from poolimport.core.changes import ChangeMarks
 from poolimport.core.jobs.queries import EVERY_JOB, EventRow, JobFilter, JobRow
 from poolimport.core.metrics import QueueStats
 from poolimport.tui.components.log_pane import TAIL_EVENTS
@@ -52,7 +52,7 @@ def poll(data: Data, request: PollRequest) -> PollResult:
     banner says so, and the next poll tries again), not a failure."""
     try:
         with data.reading() as (session, scope):
-            marks = change_marks(session, scope)
+            marks = data.change_marks_in(session, scope)
             settled = marks == request.marks
             if not settled:
                 jobs = data.jobs_in(session, scope, request.jobs_limit, request.jobs_where)

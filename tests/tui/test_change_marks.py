@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,6 @@ from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.models import ImportJob, utcnow
 from poolimport.core.statuses import JobStatus
-from poolimport.tui import poll as poll_module
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.jobs_table import JobsTable
 from poolimport.tui.components.routers_table import RoutersTable
@@ -62,10 +62,26 @@ def test_equal_marks_read_the_live_jobs_only_and_moved_marks_read_everything(
     assert quiet.settled and quiet.routers is None
     assert [(job["id"], job["addresses_done"]) for job in quiet.jobs] == [(live, 500)]
 
+    waiting = add_job(engine, add_router(None, name="edge", port=1), status=JobStatus.QUEUED)
+    listed = poll(data, PollRequest(jobs_limit=10))
+    move(engine, waiting, status=JobStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow())
+    started = again(data, listed, (live, waiting))
+    assert not started.settled, "a job that started reads differently in a view of running or queued jobs"
+    move(
+        engine, waiting, heartbeat_at=utcnow() - timedelta(hours=1), started_at=utcnow() - timedelta(hours=1)
+    )
+    stalled = again(data, started, (live, waiting))
+    assert not stalled.settled, "a job that stalled belongs to the failed view"
+    move(engine, waiting, status=JobStatus.FAILED, finished_at=utcnow())
+
     move(engine, live, status=JobStatus.SUCCEEDED, finished_at=utcnow())
-    ended = again(data, first, (live,))
+    ended = again(data, stalled, (live,))
     assert not ended.settled and ended.routers is not None, "a job that ended changes its router's row"
-    assert [job["status"] for job in ended.jobs] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
+    assert [job["status"] for job in ended.jobs] == [
+        JobStatus.FAILED,
+        JobStatus.SUCCEEDED,
+        JobStatus.SUCCEEDED,
+    ]
 
     newer = add_job(engine, router_id)
     queued = again(data, ended, ())
@@ -92,9 +108,7 @@ def full_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
     monkeypatch.setattr(Data, "jobs_in", counted("jobs", Data.jobs_in, lambda *a, **k: k.get("ids") is None))
     monkeypatch.setattr(Data, "routers_in", counted("routers", Data.routers_in, lambda *a, **k: True))
-    monkeypatch.setattr(
-        poll_module, "change_marks", counted("polls", poll_module.change_marks, lambda *a, **k: True)
-    )
+    monkeypatch.setattr(Data, "change_marks_in", counted("polls", Data.change_marks_in, lambda *a, **k: True))
     return seen
 
 

@@ -144,8 +144,8 @@ class FilterTable(DataTable[Cell]):
             return None
 
     def set_filter(self, text: str) -> None:
-        changed = text.lower() != self.filter_text
-        self.filter_text = text.lower()
+        changed = text != self.filter_text
+        self.filter_text = text  # as typed, for the subtitle; matched in any case
         if self.SEARCHES_DATABASE:
             if changed:
                 self.post_message(self.QueryChanged(self))
@@ -184,10 +184,11 @@ class FilterTable(DataTable[Cell]):
     def _visible(self) -> list[str]:
         keys = self._order
         if self.filter_text and not self.SEARCHES_DATABASE:
+            wanted = self.filter_text.lower()
             keys = [
                 key
                 for key in keys
-                if self.filter_text in " ".join(str(cell) for cell in self._rows[key].values()).lower()
+                if wanted in " ".join(str(cell) for cell in self._rows[key].values()).lower()
             ]
         if self.SORTS_DATABASE:
             return keys

@@ -47,6 +47,7 @@ from poolimport.tui.data import JOBS_PAGE, ProbeResult, RouterView
 from poolimport.tui.poll import PollRequest, PollResult, poll
 
 JOBS_POLL = 1.0
+JOBS_WHOLE = 30.0  # the jobs read whole whatever the marks say: ids seen before their commit (core.changes)
 ROUTERS_POLL = 60.0  # a safety net: the marks say when the routers changed
 ROUTERS_GAP = 1.0  # at most one read of the routers a second, however often the marks move in a sweep
 ROUTERS_CLOCK = 5.0  # redrawn from what was read, for the schedule's "next" and "age", which age with time
@@ -192,7 +193,8 @@ class MainScreen(Screen[None]):
         self._clock_due = 0.0
         self._stats_due = 0.0
         self._marks: ChangeMarks | None = None  # those of the last complete read of the jobs,
-        self._marks_for: tuple[int, JobFilter] | None = None  # which was of this many, so filtered
+        self._marks_for: tuple[int, JobFilter] | None = None  # which was of this many, so filtered,
+        self._marks_at = 0.0  # at this time
         self._requested_for: tuple[int, JobFilter] | None = None
         self._polling = False
         self._poll_again = False
@@ -271,7 +273,7 @@ class MainScreen(Screen[None]):
         return PollRequest(
             jobs_limit=read_for[0],
             jobs_where=read_for[1],
-            marks=self._marks if self._marks_for == read_for else None,
+            marks=self._marks if self._marks_for == read_for and now < self._marks_at + JOBS_WHOLE else None,
             live_shown=tuple(j["id"] for j in self.jobs.values() if j["status"] in UNFINISHED_JOB_STATUSES),
             log_job=wanted[0] if wanted else None,
             log_after=wanted[1] if wanted else None,
@@ -317,7 +319,7 @@ class MainScreen(Screen[None]):
                 fresh = {job["id"]: job for job in result.jobs}
                 self._show_jobs([fresh.get(job["id"], job) for job in self.jobs.values()])
             else:
-                self._marks, self._marks_for = result.marks, self._requested_for
+                self._marks, self._marks_for, self._marks_at = result.marks, self._requested_for, now
                 self._show_jobs(result.jobs)
         log_pane = self.log_pane
         if result.log_job is not None and result.tail is not None:
@@ -337,8 +339,9 @@ class MainScreen(Screen[None]):
         if self.select_job_next is not None and str(self.select_job_next) in self.jobs:
             table.select_key(str(self.select_job_next))
             self.select_job_next = None
-        if self.log_pane.job_id is None and jobs:
-            self._follow_job(table.selected_key)
+        following = self.log_pane.job_id
+        if jobs and (following is None or str(following) not in self.jobs) and self.select_job_next is None:
+            self._follow_job(table.selected_key)  # the log shows a job of the list: not one a drill hid
 
     def _show_stats(self, stats: QueueStats) -> None:
         self.query_one(QueueLine).show(stats)
