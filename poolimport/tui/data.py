@@ -146,7 +146,8 @@ class Data:
         return change_marks(session, scope, self.settings.heartbeat_interval)
 
     def queue_stats_in(self, session: Session, scope: Scope) -> QueueStats:
-        return queue_stats(session, scope, self.settings.heartbeat_interval)
+        """The header line's figures: without the failing routers, which it doesn't show."""
+        return queue_stats(session, scope, self.settings.heartbeat_interval, failing_routers=False)
 
     def jobs_in(
         self,

@@ -50,8 +50,8 @@ JOBS_POLL = 1.0
 JOBS_WHOLE = 30.0  # the jobs read whole whatever the marks say: ids seen before their commit (core.changes)
 ROUTERS_POLL = 60.0  # a safety net: the marks say when the routers changed
 ROUTERS_GAP = 1.0  # at most one read of the routers a second, however often the marks move in a sweep
-ROUTERS_CLOCK = 5.0  # redrawn from what was read, for the schedule's "next" and "age", which age with time
-STATS_POLL = 3.0  # while jobs are live
+ROUTERS_CLOCK = 10.0  # redrawn from what was read, for "next" and "age", which move with time
+STATS_POLL = 5.0  # while jobs are live
 STATS_IDLE = 15.0
 # The footer shows what fits, in this order: at 80 columns, the keys used most, then help and quit (the
 # app's); the rest follow as declared.
@@ -310,7 +310,7 @@ class MainScreen(Screen[None]):
         if result.routers is not None:
             self._routers_marks, self._routers_read_at = result.marks, now
             self.routers = {str(r["id"]): r for r in result.routers}
-        if result.routers is not None or (now >= self._clock_due and self._routers_scheduled()):
+        if result.routers is not None or (now >= self._clock_due and self.routers):
             self._clock_due = now + ROUTERS_CLOCK
             self.routers_table.show(self._drilled(list(self.routers.values())))
             self._describe_router()
@@ -327,9 +327,6 @@ class MainScreen(Screen[None]):
         if result.log_job is not None and result.events is not None:
             log_pane.add_events(result.log_job, result.events)
         self._describe_job()
-
-    def _routers_scheduled(self) -> bool:
-        return any(router["schedule"] for router in self.routers.values())
 
     def _show_jobs(self, jobs: list[JobRow]) -> None:
         self.jobs = {str(job["id"]): job for job in jobs}
