@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from poolimport.core.access import audit
 from poolimport.core.access.gate import record_refusal_once
-from poolimport.core.access.tenancy import AccessDenied, Scope, resolve_scope
+from poolimport.core.access.tenancy import NotFound, Scope, resolve_scope
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
 from poolimport.core.errors import Refusal, refusals_about
@@ -41,24 +41,44 @@ class JobActions:
         self.revoke = revoke
 
     def _each(
-        self, action: str, ids: list[int], create: Callable[[Session, Scope, int], ImportJob]
-    ) -> Outcome:
-        outcome = Outcome()
+        self,
+        action: str,
+        ids: list[int],
+        act: Callable[[Session, Scope, int], int],
+        then: Callable[[int], object] = lambda _: None,
+    ) -> tuple[list[int], list[str]]:
+        """`act` on each id in a transaction of its own, then `then` on what it returned, once committed:
+        the ids done, and each refusal's reason. A refusal about one item (refused, or not found) is that
+        item's; any other (a viewer's) refuses the whole request. Each is audited once."""
+        done: list[int] = []
+        refused: list[str] = []
         for item in ids:
             scope: Scope | None = None
             try:
                 with session_scope(self.engine) as session:
                     scope = resolve_scope(session, self.settings.identity)
-                    job_id = create(session, scope, item).id
-                jobs.dispatch(self.engine, job_id, self.send)
-                outcome.created.append(job_id)
+                    result = act(session, scope, item)
+                then(result)
+                done.append(result)
             except Refusal as exc:
                 if scope is not None:  # recorded once the refused transaction has ended
                     record_refusal_once(self.engine, scope, action, exc)
-                if not isinstance(exc, jobs.JobRefused):
-                    raise  # not about this item (a viewer): the whole request is refused
-                outcome.refused.append(str(exc))
-        return outcome
+                if not isinstance(exc, jobs.JobRefused | NotFound):
+                    raise
+                refused.append(str(exc))
+        return done, refused
+
+    def _queue_each(
+        self, action: str, ids: list[int], create: Callable[[Session, Scope, int], ImportJob]
+    ) -> Outcome:
+        """A job created for each id, and sent once committed."""
+        created, refused = self._each(
+            action,
+            ids,
+            lambda session, scope, item: create(session, scope, item).id,
+            lambda job_id: jobs.dispatch(self.engine, job_id, self.send),
+        )
+        return Outcome(created, refused)
 
     def import_routers(self, router_ids: list[int], dry_run: bool = False) -> Outcome:
         def create(session: Session, scope: Scope, router_id: int) -> ImportJob:
@@ -74,7 +94,7 @@ class JobActions:
                 dry_run=dry_run,
             )
 
-        return self._each("import.queue", router_ids, create)
+        return self._queue_each("import.queue", router_ids, create)
 
     def import_all(self, tenant_id: int | None = None, dry_run: bool = False) -> Outcome:
         with session_scope(self.engine) as session:
@@ -96,7 +116,7 @@ class JobActions:
                     heartbeat_interval=self.settings.heartbeat_interval,
                 )
 
-        return self._each("retry", job_ids, create)
+        return self._queue_each("retry", job_ids, create)
 
     def retry_all_failed(self, where: JobFilter = EVERY_JOB) -> Outcome:
         """One new attempt per router and kind whose newest job failed or stalled (and isn't dismissed):
@@ -121,23 +141,14 @@ class JobActions:
     def dismiss(self, job_ids: list[int]) -> Dismissed:
         """Each failed job out of the failed views; the others are refused one by one, saying why. A viewer
         is refused the whole request."""
-        outcome = Dismissed()
-        for job_id in job_ids:
-            scope: Scope | None = None
-            try:
-                with session_scope(self.engine) as session:
-                    scope = resolve_scope(session, self.settings.identity)
-                    job = jobs.get_job(session, scope, job_id)
-                    with refusals_about(audit.about_job(job)):
-                        jobs.dismiss(session, scope, job, self.settings.heartbeat_interval)
-                outcome.dismissed.append(job_id)
-            except Refusal as exc:
-                if scope is not None:
-                    record_refusal_once(self.engine, scope, "dismiss", exc)
-                if isinstance(exc, AccessDenied):
-                    raise
-                outcome.refused.append(str(exc))
-        return outcome
+
+        def act(session: Session, scope: Scope, job_id: int) -> int:
+            job = jobs.get_job(session, scope, job_id)
+            with refusals_about(audit.about_job(job)):
+                jobs.dismiss(session, scope, job, self.settings.heartbeat_interval)
+            return job_id
+
+        return Dismissed(*self._each("dismiss", job_ids, act))
 
     def cancel(self, job_id: int) -> str:
         scope: Scope | None = None

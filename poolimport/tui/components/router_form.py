@@ -11,16 +11,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine
-from poolimport.core.errors import InvalidInput, PoolimportError, Refusal
+from poolimport.core.errors import InvalidInput, Refusal
 from poolimport.core.routers.fields import FIELD_DEFAULTS, RouterFields, check_password_stays
 from poolimport.core.routers.records import record_refusal_about_router
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
+from poolimport.tui.components.form_screen import FormScreen
 
 
 class Tick(Checkbox):
@@ -39,7 +39,7 @@ class RouterFormResult:
     password: str | None
 
 
-class RouterForm(ModalScreen[RouterFormResult | None]):
+class RouterForm(FormScreen[RouterFormResult]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("ctrl+s", "save", "Save", id="form.save"),
@@ -53,7 +53,6 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
         self.tenants = tenants
         self.values = values or dict(FIELD_DEFAULTS)
         self.router_id = router_id
-        self._saving = False
 
     def compose(self) -> ComposeResult:
         v = self.values
@@ -132,15 +131,6 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
     def _stored_fields(self) -> RouterFields:
         return RouterFields.from_values(self.values)
 
-    def _say(self, message: str, ok: bool) -> None:
-        status = self.query_one("#form-status", Static)
-        status.update(cells.plain(message, wrap=True))
-        status.set_class(not ok, "error")
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
     def _recorder(self, action: str) -> Callable[[Refusal], None]:
         """Records a refusal into the audit as core records its own; to be called off the event loop."""
         app: Any = self.app
@@ -164,40 +154,24 @@ class RouterForm(ModalScreen[RouterFormResult | None]):
     def action_save(self) -> None:
         """Saved while the form stays open: refused (a taken name, a viewer), the reason shows here and
         what was typed stays; the form closes once the router is saved."""
-        if self._saving:
-            return
         try:
             result = self._read()
         except InvalidInput as exc:
             self._refused("router.edit" if self.router_id else "router.add", exc)
             return
-        self._saving = True
-        self._say("saving…", ok=True)
         app: Any = self.app
 
-        def save() -> int | PoolimportError:
-            try:
-                router_id: int = app.data.save_router(
-                    result.router_id, result.tenant, result.fields, result.password
-                )
-            except PoolimportError as exc:  # core recorded a refusal; the form says it
-                return exc
+        def save() -> int:
+            router_id: int = app.data.save_router(
+                result.router_id, result.tenant, result.fields, result.password
+            )
             return router_id
 
-        def failed() -> None:  # the database's trouble, or a bug: the notification says which
-            self._saving = False
-            self._say("not saved: see the notification", ok=False)
+        def saved(router_id: int) -> None:
+            result.router_id = router_id
+            self.dismiss(result)
 
-        app.run_core(save, lambda outcome: self._saved(result, outcome), failed)
-
-    def _saved(self, result: RouterFormResult, outcome: int | PoolimportError) -> None:
-        self._saving = False
-        if isinstance(outcome, PoolimportError):
-            if self.is_attached:
-                self._say(str(outcome), ok=False)
-            return
-        result.router_id = outcome
-        self.dismiss(result)
+        self.save_open(save, saved)
 
     @on(Button.Pressed, "#test")
     def action_test(self) -> None:
