@@ -227,17 +227,18 @@ def event_rows(
 ) -> list[EventRow]:
     """The job's events after `after_id`, oldest first; none when the job is outside the scope."""
     stmt = _events(scope, job_id).where(JobEvent.id > after_id).order_by(JobEvent.id).limit(limit)
-    return [
-        {
-            "id": event.id,
-            "time": _iso(event.created_at),
-            "kind": event.kind,
-            "level": event.level,
-            "message": event.message,
-            "data": json.loads(event.data_json) if event.data_json else {},
-        }
-        for event in session.scalars(stmt)
-    ]
+    return [event_row(event) for event in session.scalars(stmt)]
+
+
+def event_row(event: JobEvent) -> EventRow:
+    return {
+        "id": event.id,
+        "time": _iso(event.created_at),
+        "kind": event.kind,
+        "level": event.level,
+        "message": event.message,
+        "data": json.loads(event.data_json) if event.data_json else {},
+    }
 
 
 def newest_event_id_before(
@@ -454,16 +455,7 @@ def feed_rows(session: Session, scope: Scope, after_id: int | None, limit: int) 
     else:
         stmt = stmt.where(JobEvent.id > after_id).order_by(JobEvent.id).limit(limit)
     rows: list[FeedRow] = [
-        {
-            "id": event.id,
-            "time": _iso(event.created_at),
-            "kind": event.kind,
-            "level": event.level,
-            "message": event.message,
-            "data": json.loads(event.data_json) if event.data_json else {},
-            "job_id": event.job_id,
-            "router": router,
-        }
+        {**event_row(event), "job_id": event.job_id, "router": router}
         for event, router in session.execute(stmt)
     ]
     return sorted(rows, key=lambda row: row["id"])
