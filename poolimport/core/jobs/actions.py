@@ -68,20 +68,11 @@ class JobActions:
                 refused.append(str(exc))
         return done, refused
 
-    def _queue_each(
-        self, action: str, ids: list[int], create: Callable[[Session, Scope, int], ImportJob]
-    ) -> Outcome:
-        """A job created for each id, and sent once committed."""
-        created, refused = self._each(
-            action,
-            ids,
-            lambda session, scope, item: create(session, scope, item).id,
-            lambda job_id: jobs.dispatch(self.engine, job_id, self.send),
-        )
-        return Outcome(created, refused)
+    def _dispatch(self, job_id: int) -> None:
+        jobs.dispatch(self.engine, job_id, self.send)
 
     def import_routers(self, router_ids: list[int], dry_run: bool = False) -> Outcome:
-        def create(session: Session, scope: Scope, router_id: int) -> ImportJob:
+        def create(session: Session, scope: Scope, router_id: int) -> int:
             router = session.scalar(scope.routers().where(Router.id == router_id))
             if router is None:
                 raise jobs.JobRefused(f"router {router_id} is gone")
@@ -92,9 +83,9 @@ class JobActions:
                 time_limit=self.settings.job_time_limit,
                 heartbeat_interval=self.settings.heartbeat_interval,
                 dry_run=dry_run,
-            )
+            ).id
 
-        return self._queue_each("import.queue", router_ids, create)
+        return Outcome(*self._each("import.queue", router_ids, create, self._dispatch))
 
     def import_all(self, tenant_id: int | None = None, dry_run: bool = False) -> Outcome:
         with session_scope(self.engine) as session:
@@ -105,7 +96,7 @@ class JobActions:
         return self.import_routers(router_ids, dry_run)
 
     def retry(self, job_ids: list[int]) -> Outcome:
-        def create(session: Session, scope: Scope, job_id: int) -> ImportJob:
+        def create(session: Session, scope: Scope, job_id: int) -> int:
             job = jobs.get_job(session, scope, job_id)
             with refusals_about(audit.about_job(job)):
                 return jobs.retry(
@@ -114,9 +105,9 @@ class JobActions:
                     job,
                     time_limit=self.settings.job_time_limit,
                     heartbeat_interval=self.settings.heartbeat_interval,
-                )
+                ).id
 
-        return self._queue_each("retry", job_ids, create)
+        return Outcome(*self._each("retry", job_ids, create, self._dispatch))
 
     def retry_all_failed(self, where: JobFilter = EVERY_JOB) -> Outcome:
         """One new attempt per router and kind whose newest job failed or stalled (and isn't dismissed):
