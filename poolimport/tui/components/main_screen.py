@@ -192,6 +192,7 @@ class MainScreen(Screen[None]):
         self._routers_marks: ChangeMarks | None = None
         self._clock_due = 0.0
         self._stats_due = 0.0
+        self._stats_at = 0.0  # when they were last asked for
         self._marks: ChangeMarks | None = None  # those of the last complete read of the jobs,
         self._marks_for: tuple[int, JobFilter] | None = None  # which was of this many, so filtered,
         self._marks_at = 0.0  # at this time
@@ -267,6 +268,7 @@ class MainScreen(Screen[None]):
             self._routers_due = now + ROUTERS_POLL
         stats = now >= self._stats_due
         if stats:
+            self._stats_at = now
             live = self._marks is None or self._marks.live_jobs
             self._stats_due = now + (STATS_POLL if live else STATS_IDLE)
         read_for = (self.jobs_limit, self._jobs_where())
@@ -315,6 +317,8 @@ class MainScreen(Screen[None]):
             self.routers_table.show(self._drilled(list(self.routers.values())))
             self._describe_router()
         if result.jobs_where == self._jobs_where():  # else read for a search or view since left
+            if not result.settled:  # jobs were queued, started or ended: the figures too, soon
+                self._stats_due = min(self._stats_due, self._stats_at + STATS_POLL)
             if result.settled:
                 fresh = {job["id"]: job for job in result.jobs}
                 self._show_jobs([fresh.get(job["id"], job) for job in self.jobs.values()])
