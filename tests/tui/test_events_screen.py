@@ -115,3 +115,26 @@ async def test_l_tails_every_job_of_the_scope_pauses_when_scrolled_up_and_enter_
         await pilot.press("end")
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="back to the main screen")
+
+
+async def test_an_event_committed_after_a_newer_one_was_shown_still_comes(
+    engine: Engine, seeded: Settings
+) -> None:
+    """On PostgreSQL an id is taken at insert and seen at commit: an event can arrive after one with a
+    higher id was shown. The feed reads a little behind the newest it shows, and shows each event once."""
+    late = add_event(engine, 1, "reserved")  # its id, taken by a transaction still open
+    add_event(engine, 1, "newer, committed first")
+    with engine.begin() as conn:
+        conn.execute(JobEvent.__table__.delete().where(JobEvent.id == late))
+    app = PoolImportApp(seeded)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_feed(pilot)
+        await wait_until(pilot, lambda: "newer, committed first" in pane.plain_text(), what="the newer one")
+        with engine.begin() as conn:
+            conn.execute(
+                insert(JobEvent).values(id=late, job_id=1, level="info", message="late", created_at=T0)
+            )
+        await wait_until(pilot, lambda: "late" in pane.plain_text(), what="the late one")
+        add_event(engine, 1, "after it")
+        await wait_until(pilot, lambda: "after it" in pane.plain_text(), what="the next one")
+        assert pane.plain_text().count("newer, committed first") == 1

@@ -22,6 +22,9 @@ from poolimport.tui.components.tui_app import tui_app
 FEED_POLL = 0.5
 FEED_TAIL = 500  # read when the screen opens
 FEED_PAGE = 1000  # read per poll at most; a burst larger than that comes over the next polls
+# Read again behind the newest shown: on PostgreSQL ids are taken at insert and seen at commit, so one
+# job's event may commit after another job's newer one was shown.
+LATE_IDS = 200
 EVERY_JOB = 0  # the pane's "job": LogPane keeps one job's window, this one keeps every job's
 # A job's log keys (search, jumps) have no meaning across every job.
 JOB_LOG_ACTIONS = {"search", "next_match", "previous_match", "next_notable", "previous_notable"}
@@ -42,6 +45,11 @@ class FeedPane(LogPane):
         row = cast(FeedRow, event)  # the feed's events carry their job and router
         self._jobs[row["id"]] = row["job_id"]
         return log_entry(event, f"#{row['job_id']} {row['router']}: ")
+
+    def fresh(self, events: list[EventRow]) -> list[EventRow]:
+        """Those not shown yet, whatever their ids: every job's events don't commit in the order of their
+        ids (EventsScreen reads a little behind the newest it shows)."""
+        return [event for event in events if event["id"] not in self._jobs]
 
     def job_of(self, event_id: int | None) -> int | None:
         return None if event_id is None else self._jobs.get(event_id)
@@ -143,7 +151,7 @@ class EventsScreen(LoadingScreen):
             return  # one read at a time: a slow database piles nothing up
         self._reading = True
         data, pane = tui_app(self).data, self.pane
-        after = pane.last_event_id if pane.loaded else None
+        after = max(pane.last_event_id - LATE_IDS, 0) if pane.loaded else None
         self.fetch(lambda: data.event_feed(after, FEED_TAIL if after is None else FEED_PAGE), self._show)
 
     def _show(self, rows: list[FeedRow]) -> None:

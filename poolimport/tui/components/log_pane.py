@@ -205,13 +205,17 @@ class LogPane(ScrollView, can_focus=True):
         self.add_events(job_id, events)
         self._retitle()
 
+    def fresh(self, events: list[EventRow]) -> list[EventRow]:
+        """Those not shown yet: a job's log comes in the order of its ids."""
+        return [event for event in events if event["id"] > self.last_event_id]
+
     def add_events(self, job_id: int, events: list[EventRow]) -> None:
         if job_id != self.job_id or not self.loaded or self.has_newer:
             return
-        new = [self.entry(event) for event in events if event["id"] > self.last_event_id]
+        new = [self.entry(event) for event in self.fresh(events)]
         if not new:
             return
-        self.last_event_id = new[-1].event_id
+        self.last_event_id = max(self.last_event_id, *(entry.event_id for entry in new))
         for entry in new:
             self._wrap(entry)
             self._lines.extend(entry.lines)
