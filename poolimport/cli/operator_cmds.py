@@ -51,7 +51,7 @@ def cmd_operator_add(ctx: Context, args: argparse.Namespace) -> int:
 
     key = read_public_key(args.ssh_key) if args.ssh_key else None
     with ctx.session() as (session, scope):
-        add_operator(session, scope, args.name, args.tenant, args.role)
+        add_operator(session, scope, args.name, args.tenant, args.role, args.every_tenant)
         stored = add_key(session, scope, args.name, key) if key else None
         added = (stored.fingerprint, stored.comment) if stored else None
     where = f"tenant {args.tenant}" if args.tenant else "every tenant"
@@ -119,7 +119,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     operator = group.add_subparsers(dest="action", required=True)
     p = operator.add_parser("add", help="register an operator (an administrator's task)")
     p.add_argument("name")
-    p.add_argument("--tenant", help="the one tenant they see (default: every tenant)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--tenant", help="the one tenant they see (an operator's or viewer's)")
+    where.add_argument(
+        "--every-tenant", action="store_true", help="an operator or viewer who sees every tenant"
+    )
     p.add_argument("--role", choices=ROLES, default="operator")
     p.add_argument(
         "--ssh-key", metavar="FILE", help="their OpenSSH public key (.pub; - reads standard input)"

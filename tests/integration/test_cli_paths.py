@@ -119,7 +119,7 @@ def test_router_remove_takes_its_pools_addresses_and_jobs_and_nothing_else(
     assert kept_before["addresses"] == 170
 
     only_error(run_cli("router", "remove", "nosuch"), "no router 'nosuch'")
-    ok(run_cli("operator", "add", "vic", "--role", "viewer"))
+    ok(run_cli("operator", "add", "vic", "--role", "viewer", "--every-tenant"))
     ok(run_cli("operator", "add", "olga", "--tenant", "other"))
     only_error(
         run_cli("router", "remove", "gone", env={"POOLIMPORT_OPERATOR": "vic"}),

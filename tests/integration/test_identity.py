@@ -297,6 +297,23 @@ def test_only_administrators_manage_operators_and_keys(world: Engine, tmp_path: 
     one_error(run_cli("operator", "key", "list", env={"POOLIMPORT_OPERATOR": "vic"}), "vic is a viewer")
 
 
+def test_an_operator_or_viewer_is_of_a_tenant_unless_every_tenant_is_asked_for(world: Engine) -> None:
+    """Forgetting --tenant doesn't quietly open every tenant; an administrator is of every tenant."""
+    one_error(run_cli("operator", "add", "ned"), "an operator belongs to a tenant: pass --tenant NAME")
+    one_error(
+        run_cli("operator", "add", "ned", "--role", "viewer"),
+        "a viewer belongs to a tenant: pass --tenant NAME",
+    )
+    one_error(
+        run_cli("operator", "add", "bad", "--role", "admin", "--tenant", "north"),
+        "an administrator is of every tenant: leave out --tenant",
+    )
+    noc = ok(run_cli("operator", "add", "noc", "--role", "viewer", "--every-tenant"))
+    assert "viewer of every tenant" in noc.stdout
+    with session_scope(world) as session:
+        assert session.scalar(select(Operator.name).where(Operator.name.in_(("ned", "bad")))) is None
+
+
 def test_operator_list_shows_only_the_askers_tenants(world: Engine) -> None:
     names = {
         o["name"] for o in as_json(run_cli("operator", "list", "--json", env={"POOLIMPORT_OPERATOR": "nora"}))

@@ -381,7 +381,7 @@ def test_a_viewer_may_not_test_a_router(
 ) -> None:
     router_id = add_router(sim, name="core")
     with session_scope(engine) as session:
-        add_operator(session, ADMIN, "vic", None, "viewer")
+        add_operator(session, ADMIN, "vic", None, "viewer", every_tenant=True)
     with pytest.raises(AccessDenied, match="vic is a viewer and may not test routers"):
         Data(replace(settings, identity=Identity(asker="vic"))).test_router(router_id)
     assert sim.connections_served == 0

@@ -200,7 +200,7 @@ def test_the_tui_started_by_an_unregistered_operator_says_how_to_register_them(
         main(load_settings())
     message = str(ended.value.code)
     assert message.startswith("error: operator 'ghost' is not registered")
-    assert "`poolimport operator add ghost`" in message
+    assert "`poolimport operator add ghost --tenant TENANT`" in message
 
 
 async def test_an_operator_unregistered_in_a_session_sees_one_banner_until_registered(
@@ -215,7 +215,10 @@ async def test_an_operator_unregistered_in_a_session_sees_one_banner_until_regis
         banner = app.main_screen.query_one(Banner)
         await wait_until(pilot, lambda: "not registered" in str(banner.render()), what="the banner")
         said = str(banner.render())
-        assert "operator 'ops' is not registered" in said and "`poolimport operator add ops`" in said
+        assert (
+            "operator 'ops' is not registered" in said
+            and "`poolimport operator add ops --tenant TENANT`" in said
+        )
         assert not [n for n in notices(app) if "not registered" in n]
         with session_scope(engine) as session:
             session.add(Operator(name="ops", tenant_id=None, role="admin"))

@@ -112,7 +112,7 @@ async def test_refusals_in_the_router_form_are_recorded_like_any_other(
     core = add_router(sim, name="core")
     add_router(sim, name="edge")
     with session_scope(engine) as session:
-        add_operator(session, ADMIN, "vic", None, "viewer")
+        add_operator(session, ADMIN, "vic", None, "viewer", every_tenant=True)
     app = PoolImportApp(tui_settings)
     async with app.run_test(size=SIZE) as pilot:
         await routers_loaded(pilot, app, 2)

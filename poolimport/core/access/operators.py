@@ -42,11 +42,22 @@ def _operator(session: Session, scope: Scope, name: str) -> Operator:
     return operator
 
 
-def add_operator(session: Session, scope: Scope, name: str, tenant: str | None, role: str) -> Operator:
+def add_operator(
+    session: Session, scope: Scope, name: str, tenant: str | None, role: str, every_tenant: bool = False
+) -> Operator:
+    """An operator or viewer of `tenant`, or of every tenant only when asked (`every_tenant`): a forgotten
+    tenant must not open them all. An administrator is of every tenant."""
     _require_admin(scope, "add operators")
     check_name("operator name", name)
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    if role == "admin" and tenant:
+        raise InvalidInput("an administrator is of every tenant: leave out --tenant, or give another --role")
+    if role != "admin" and not tenant and not every_tenant:
+        raise InvalidInput(
+            f"{'an' if role == 'operator' else 'a'} {role} belongs to a tenant: pass --tenant NAME"
+            " (or --every-tenant)"
+        )
     if session.scalar(select(Operator).where(Operator.name == name)) is not None:
         raise InvalidInput(f"operator {name!r} already exists")
     tenant_id = find_tenant(session, scope, tenant).id if tenant else None
