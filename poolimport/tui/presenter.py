@@ -46,7 +46,8 @@ def unregistered(exc: NotRegistered) -> str:
     """What an operator missing from the operators table reads: why, and what an administrator runs."""
     if exc.name is None:
         return str(exc)  # no operator at all: it says what to run
-    return f"{exc}: an administrator registers them with `poolimport operator add {shlex.quote(exc.name)} --tenant TENANT`"
+    command = f"poolimport operator add {shlex.quote(exc.name)} --tenant TENANT"
+    return f"{exc}: an administrator registers them with `{command}`"
 
 
 @dataclass(frozen=True)
