@@ -210,3 +210,22 @@ def test_cli_dismiss_then_failed_and_retry_all_failed(
     assert (nothing.returncode, nothing.stdout, nothing.stderr) == (0, "no failed jobs to retry\n", "")
     bad = run_cli("dismiss", "999")
     assert (bad.returncode, bad.stdout, bad.stderr) == (1, "", "error: no job #999\n")
+
+
+def test_a_job_is_retried_once_then_its_retry_is_the_one_to_retry(
+    any_engine: Engine, any_settings: Settings, any_add_router: Callable[..., int]
+) -> None:
+    failed = job(any_engine, any_add_router(name="a", port=1), "failed")
+    actions = actions_of(any_settings)
+    (first,) = actions.retry([failed]).created
+    with any_engine.begin() as conn:
+        conn.execute(update(ImportJob).where(ImportJob.id == first).values(status="running"))
+        finish(conn, first, "failed", error="boom again")
+
+    again = actions.retry([failed])
+
+    assert (again.created, again.refused) == (
+        [],
+        [f"job #{failed} was retried already as #{first}: retry that"],
+    )
+    assert retried_jobs(any_engine, actions.retry([first]).created) == {first}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
@@ -292,13 +292,17 @@ def retire_stalled(
 def retry(
     session: Session, scope: Scope, job: ImportJob, *, time_limit: float, heartbeat_interval: float
 ) -> ImportJob:
-    """A new attempt linked to `job`; a stalled job is first marked failed so its router is free."""
+    """A new attempt linked to `job`; a stalled job is first marked failed so its router is free. A job is
+    retried once: after that its retry is the attempt to retry (a chain, not siblings)."""
     status = effective_status(job, heartbeat_interval)
     if status not in RETRYABLE_JOB_STATUSES:
         raise JobRefused(
             f"job #{job.id} is {status}: only failed, partial, stalled or cancelled jobs can be retried"
         )
     scope.require_write("retry jobs")
+    retried_as = session.scalar(select(func.min(ImportJob.id)).where(ImportJob.retry_of_id == job.id))
+    if retried_as is not None:
+        raise JobRefused(f"job #{job.id} was retried already as #{retried_as}: retry that")
     router = session.get(Router, job.router_id)
     assert router is not None
     if status == JobStatus.STALLED:
