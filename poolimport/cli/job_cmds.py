@@ -105,6 +105,22 @@ def _status_now(ctx: Context, job_id: int) -> JobRow:
         return job_row(get_job(session, scope, job_id), ctx.settings.heartbeat_interval)
 
 
+def _queued_hint(ctx: Context, job_id: int) -> str:
+    """Why a job may still be queued: no consumer, or one that dropped its message (and logged why)."""
+    from poolimport.core.consumers import alive_count
+
+    with ctx.reading() as (session, _scope):
+        alive = alive_count(session, ctx.settings.heartbeat_interval)
+    if not alive:
+        return f"job #{job_id} is still queued: is a consumer (`poolimport worker`) running?"
+    consumers, they = ("1 consumer is", "it is") if alive == 1 else (f"{alive} consumers are", "they are")
+    return (
+        f"job #{job_id} is still queued: {consumers} running, and none has taken it; unless {they} busy"
+        " with other jobs, check the consumers' log: a message a consumer can't verify (signed with another"
+        " key file, say) is dropped there with a warning"
+    )
+
+
 def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
     """Print events as they come until the job ends (or is seen stalled); exit status from the job's."""
     from poolimport.core.jobs.queries import event_rows
@@ -114,10 +130,7 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
     while True:
         row = _status_now(ctx, job_id)
         if row["status"] == JobStatus.QUEUED and hint_at and time.monotonic() > hint_at:
-            print(
-                f"job #{job_id} is still queued: is a consumer (`poolimport worker`) running?",
-                file=sys.stderr,
-            )
+            print(_queued_hint(ctx, job_id), file=sys.stderr)
             hint_at = 0.0
         with ctx.reading() as (session, scope):
             events = event_rows(session, scope, job_id, last_event)

@@ -26,7 +26,13 @@ def cmd_key_rotate(ctx: Context, args: argparse.Namespace) -> int:
             f"the previous key is kept in {rotation.old_key_file}: it still decrypts database backups made"
             " before now; remove it once none of them is needed (a next rotation waits for that)"
         )
+    # Queue messages are signed with a key derived from the key file: who reads the file follows it.
+    say("consumers and TUIs running on this host pick the new key up on their own, without a restart")
     say(f"consumers on other hosts need a copy of the new {key_file} before their next import")
+    say(
+        "imports queued before now and not yet taken are dropped by the consumers (signed with the replaced"
+        " key): their jobs stay queued until cancelled; import those routers again"
+    )
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Huey pickles its messages by default, and unpickling runs code: whoever could write to Redis or to the
 SQLite queue file could run anything in every consumer. Here a message is compact JSON followed by an
-HMAC-SHA256 of it, made with a key derived from the installation's key file (core.secrets). A consumer
+HMAC-SHA256 of it, made with a key derived from the installation's key file as it is now (core.secrets.
+signing: a rotated key is picked up without a restart, and the replaced one is never used again). A consumer
 checks the signature before it parses anything, and reads only the fields below; whatever else it finds
 is refused (RefusedMessage) and dropped with one warning, and no job runs. The database still decides
 whether a job named by a valid message runs at all: it must exist and be `queued`.
@@ -28,7 +29,8 @@ from huey.registry import Message
 from huey.serializer import Serializer
 
 from poolimport.core.errors import PoolimportError
-from poolimport.core.secrets.box import queue_signing_key
+from poolimport.core.secrets.box import SecretError
+from poolimport.core.secrets.signing import SigningKey
 
 VERSION = 1
 SEPARATOR = b"."
@@ -67,19 +69,16 @@ class RevokeFlag(NamedTuple):
 
 
 class SignedJsonSerializer(Serializer):
-    """Huey's serializer hook. The key is read on first use, so that importing the queue needs no key."""
+    """Huey's serializer hook, signing and checking with the key the key file holds at that moment."""
 
     def __init__(self, key_file: Path) -> None:
         super().__init__()
         self.key_file = key_file
-        self._keys: dict[Path, bytes] = {}
+        self.signing_key = SigningKey(key_file)
 
     def key(self) -> bytes:
         """The signing key; raises SecretError, saying what to do, when the key file is missing or bad."""
-        key = self._keys.get(self.key_file)
-        if key is None:
-            key = self._keys[self.key_file] = queue_signing_key(self.key_file)
-        return key
+        return self.signing_key.current()
 
     def _signature(self, body: bytes) -> bytes:
         return hmac.new(self.key(), body, hashlib.sha256).hexdigest().encode("ascii")
@@ -118,7 +117,11 @@ class SignedJsonSerializer(Serializer):
         body, separator, signature = data.rpartition(SEPARATOR)
         if not separator or len(signature) != SIGNATURE_LENGTH:
             raise RefusedMessage("not a signed message")
-        if not hmac.compare_digest(signature, self._signature(body)):
+        try:
+            expected = self._signature(body)
+        except SecretError as exc:  # the key file went away under a running consumer: nothing can be checked
+            raise RefusedMessage(str(exc)) from None
+        if not hmac.compare_digest(signature, expected):
             raise RefusedMessage("signature does not match this installation's key")
         return body
 

@@ -8,21 +8,15 @@ Consumers on other hosts need the same key: point POOLIMPORT_KEY_FILE at a copy.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from poolimport.core.errors import Refusal
 from poolimport.core.private_files import PRIVATE_FILE, private_dir
 
 OLD_KEY_SUFFIX = ".old"
-# A fixed label: the queue key is derived from, never equal to, the key that encrypts passwords.
-QUEUE_KEY_INFO = b"poolimport queue message signing, v1"
 
 
 class SecretError(Refusal):
@@ -121,25 +115,3 @@ class SecretBox:
             return self._fernet.rotate(token)
         except InvalidToken:
             raise SecretError("stored router password cannot be decrypted with this key file") from None
-
-
-def queue_signing_key(key_file: Path) -> bytes:
-    """The HMAC key that signs queue messages, derived from the installation's key file: every host with a
-    copy of the file (consumers elsewhere) can sign and check them, and nobody else can."""
-    what = "queue messages cannot be signed or checked"
-    try:
-        text = key_file.read_bytes().strip()
-    except FileNotFoundError:
-        raise SecretError(
-            f"{what}: key file {key_file} is missing: run `poolimport init`, or copy the installation's"
-            " key file there (POOLIMPORT_KEY_FILE)"
-        ) from None
-    except OSError as exc:
-        raise SecretError(f"{what}: cannot read key file {key_file}: {exc.strerror}") from None
-    try:
-        key = base64.urlsafe_b64decode(text)
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != 32:  # what Fernet itself requires of the file
-        raise SecretError(f"{what}: key file {key_file} does not hold a valid key")
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=QUEUE_KEY_INFO).derive(key)
