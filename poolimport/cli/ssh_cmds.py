@@ -99,7 +99,9 @@ def cmd_ssh_serve(ctx: Context, args: argparse.Namespace) -> int:
         who = Scope(f"key {args.key}", frozenset(), role="viewer", origin=origin)
         audit.record_refusal(engine, who, "ssh.key", reason)
         raise AccessDenied(reason)
-    as_operator = Context(dataclasses.replace(settings, identity=Identity(asker=name, origin=origin)))
+    # The key goes with the identity: every later check of the session (each TUI poll) asks for it again.
+    identity = Identity(asker=name, origin=origin, key=args.key)
+    as_operator = Context(dataclasses.replace(settings, identity=identity))
     scope = as_operator.scope()
     command = os.environ.get("SSH_ORIGINAL_COMMAND")
     if command is None:

@@ -19,10 +19,11 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from poolimport.core.access.audit import audit_rows
+from poolimport.core.access.gate import authenticate
 from poolimport.core.access.identity import Identity
-from poolimport.core.access.operators import add_key
+from poolimport.core.access.operators import add_key, remove_key
 from poolimport.core.access.ssh_keys import parse_public_key
-from poolimport.core.access.tenancy import AccessDenied, Scope
+from poolimport.core.access.tenancy import AccessDenied, NotRegistered, Scope, resolve_scope
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
 from poolimport.core.models import Operator, OperatorKey, Router, Tenant
@@ -236,6 +237,36 @@ def test_operators_and_keys_added_listed_and_removed_with_an_audit(world: Engine
         f"{fingerprint(k)} for kim" for k in (kim_ec, kim_rsa, kim_ed)
     ]
     assert [r["detail"] for r in audit(world, "operator.key.remove")] == [f"{fingerprint(kim_rsa)} for kim"]
+
+
+def test_a_removed_key_ends_the_sessions_opened_with_it(world: Engine, tmp_path: Path) -> None:
+    """A session over SSH is let in again on every read: once its key is gone (or is another operator's),
+    it is refused like a removed operator, and the refusal recorded; a local session is not asked for one."""
+    nora_key = keygen(tmp_path, "nora")
+    with session_scope(world) as session:
+        add_key(session, EVERYONE, "nora", parse_public_key(nora_key.read_text()))
+    over_ssh = Identity("nora", origin="192.0.2.7", key=fingerprint(nora_key))
+    assert authenticate(world, over_ssh).operator == "nora"
+
+    with session_scope(world) as session:
+        remove_key(session, EVERYONE, "nora", fingerprint(nora_key))
+    with session_scope(world) as session, pytest.raises(NotRegistered) as refused:
+        resolve_scope(session, over_ssh)
+    assert str(refused.value) == "this SSH key was removed: reconnect with a key that is registered"
+    with pytest.raises(NotRegistered):
+        authenticate(world, over_ssh)
+    [row] = [row for row in audit(world, "sign-in") if row["outcome"] == "refused"]
+    assert (row["actor"], row["origin"], row["detail"]) == ("nora", "192.0.2.7", str(refused.value))
+    # The same operator from a local account has no key to lose.
+    assert authenticate(world, Identity("nora")).operator == "nora"
+
+    # The key given to someone else names them, not nora.
+    with session_scope(world) as session:
+        add_key(session, EVERYONE, "sam", parse_public_key(nora_key.read_text()))
+    with pytest.raises(NotRegistered):
+        authenticate(world, over_ssh)
+    sam = dataclasses.replace(over_ssh, asker="sam")
+    assert authenticate(world, sam).operator == "sam"
 
 
 def test_a_failed_key_leaves_no_operator_behind(world: Engine, tmp_path: Path) -> None:

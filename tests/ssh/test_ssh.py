@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from poolimport.core.access.audit import audit_rows
+from poolimport.core.access.operators import add_key, remove_key
+from poolimport.core.access.ssh_keys import authorized_keys_line, parse_public_key
 from poolimport.core.access.tenancy import Scope
 from poolimport.core.config import load_settings
 from poolimport.core.db import get_engine, session_scope
@@ -23,7 +25,7 @@ from tests.conftest import unavailable
 from tests.faults.test_operator_input import one_error
 from tests.helpers import wait_for
 from tests.readme import sshd_config as readme_sshd_config
-from tests.ssh.conftest import ACCOUNT, SSHD, Installation, RunningSshd, SshServer
+from tests.ssh.conftest import ACCOUNT, ROOT, SSHD, Installation, RunningSshd, SshServer, keygen
 
 pytestmark = pytest.mark.xdist_group("ssh")
 EVERYONE = Scope("auditor", None, role="admin")
@@ -135,6 +137,63 @@ def test_without_a_command_the_tui_opens_as_the_keys_operator(
         wait_for(lambda: not running(), what="the TUI to quit and the session to end")
     finally:
         subprocess.run([*server, "kill-server"], capture_output=True)
+
+
+def test_a_removed_key_ends_the_tui_session_opened_with_it(
+    installation: Installation, sshd: SshServer, tmp_path: Path
+) -> None:
+    """nora's second key opens the TUI; removed meanwhile, the open session says so and may change nothing."""
+    if shutil.which("tmux") is None:
+        unavailable("tmux is not installed (the TUI over SSH is driven in it)")
+    key = keygen(tmp_path / "nora-tablet", "nora@tablet")
+    public = parse_public_key(key.with_suffix(".pub").read_text())
+    engine = get_engine(load_settings({"POOLIMPORT_HOME": str(installation.home)}))
+    with session_scope(engine) as session:
+        add_key(session, ROOT, "nora", public)
+    # Nora's line as printed, for this key: the same forced command, naming this key's fingerprint.
+    printed = next(line for line in installation.lines if line.endswith(" poolimport:nora"))
+    program = shlex.split(printed.split('command="', 1)[1].split('" ', 1)[0])[0]
+    command = [
+        program,
+        "ssh",
+        "serve",
+        "--home",
+        str(installation.home.resolve()),
+        "--key",
+        public.fingerprint,
+    ]
+    lines_before = installation.authorized_keys.read_text()
+    installation.authorized_keys.write_text(
+        lines_before + authorized_keys_line(public, command, "poolimport:nora") + "\n"
+    )
+    server = ["tmux", "-S", str(tmp_path / f"tmux-{uuid.uuid4().hex[:8]}")]
+    tui = shlex.join(sshd.args(key, "-t"))
+    with session_scope(engine) as session:
+        jobs_before = session.scalar(select(func.count()).select_from(ImportJob))
+
+    def screen() -> str:
+        return subprocess.run(
+            [*server, "capture-pane", "-p", "-t", "tui"], capture_output=True, text=True
+        ).stdout
+
+    try:
+        subprocess.run([*server, "new-session", "-d", "-x", "100", "-y", "30", "-s", "tui", tui], check=True)
+        wait_for(lambda: "north-1" in screen(), what="the TUI over SSH")
+        with session_scope(engine) as session:
+            remove_key(session, ROOT, "nora", public.fingerprint)
+        subprocess.run([*server, "send-keys", "-t", "tui", "i"], check=True)
+        wait_for(lambda: "this SSH key was removed" in screen(), what="the banner")
+        refusal = {"action": "import.queue", "outcome": "refused", "actor": "nora"}
+        [row] = wait_for(lambda: audit(installation, **refusal), what="the refusal recorded")
+        assert (row["origin"], row["detail"]) == (
+            "127.0.0.1",
+            "this SSH key was removed: reconnect with a key that is registered",
+        )
+        with session_scope(engine) as session:
+            assert session.scalar(select(func.count()).select_from(ImportJob)) == jobs_before
+    finally:
+        subprocess.run([*server, "kill-server"], capture_output=True)
+        installation.authorized_keys.write_text(lines_before)
 
 
 def test_no_terminal_and_no_command_is_one_line(installation: Installation, sshd: SshServer) -> None:

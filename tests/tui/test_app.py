@@ -12,9 +12,13 @@ from sqlalchemy.exc import OperationalError
 from textual.content import Content
 from textual.widgets import Input
 
+from poolimport.core.access.audit import audit_rows
+from poolimport.core.access.identity import Identity
+from poolimport.core.access.tenancy import Scope
 from poolimport.core.config import Settings
+from poolimport.core.db import session_scope
 from poolimport.core.events import EventKind
-from poolimport.core.models import ImportJob, JobEvent, Operator, Router, Tenant
+from poolimport.core.models import ImportJob, JobEvent, Operator, OperatorKey, Router, Tenant
 from poolimport.core.statuses import JobStatus
 from poolimport.sim import SimServer
 from poolimport.tui.app import PoolImportApp
@@ -610,6 +614,41 @@ async def test_an_operator_removed_while_a_screen_loads_is_the_banner_not_a_cras
         said = lambda: str(app.screen.query_one(Banner).render())  # noqa: E731
         await wait_until(pilot, lambda: "operator 'ops' is not registered" in said(), what="the banner")
         assert app.is_running and isinstance(app.screen, PoolsScreen)
+
+
+async def test_a_key_removed_mid_session_is_the_banner_and_writes_are_refused_and_recorded(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    """A session that came in over SSH with a key: removing the key ends it as removing the operator does."""
+    add_router(None, name="core", port=1)
+    fingerprint = "SHA256:nora-laptop"
+    with session_scope(engine) as session:
+        nora = Operator(name="nora", tenant_id=None, role="operator")
+        session.add(nora)
+        session.flush()
+        session.add(OperatorKey(operator_id=nora.id, fingerprint=fingerprint, public_key="ssh-ed25519 AAAA"))
+    over_ssh = Identity("nora", origin="192.0.2.7", key=fingerprint)
+    app = PoolImportApp(replace(tui_settings, identity=over_ssh))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await routers_loaded(pilot, app, 1)
+        await select_router(pilot, app, "core")
+        with engine.begin() as conn:
+            conn.execute(delete(OperatorKey).where(OperatorKey.fingerprint == fingerprint))
+        await pilot.press("i")
+        said = lambda: str(app.screen.query_one(Banner).render())  # noqa: E731
+        await wait_until(pilot, lambda: "this SSH key was removed" in said(), what="the banner")
+
+        def refused() -> list[dict[str, Any]]:
+            with session_scope(engine) as session:
+                rows = audit_rows(session, Scope("auditor", None))
+            return [row for row in rows if row["action"] == "import.queue" and row["outcome"] == "refused"]
+
+        [row] = await wait_until(pilot, refused, what="the refusal in the audit")
+        assert (row["actor"], row["origin"]) == ("nora", "192.0.2.7")
+        assert "this SSH key was removed" in row["detail"]
+        assert app.is_running
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ImportJob)) == 0
 
 
 async def test_viewer_is_told_why_not(

@@ -1,5 +1,6 @@
 """Who is asking: the OS account of the process (never `$USER`, which the caller sets), or the operator that
-an SSH key names; whom an administrator acts as; from where; and the roles an operator may have."""
+an SSH key names (and the key); whom an administrator acts as; from where; and the roles an operator may
+have."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ class Identity:
     # POOLIMPORT_OPERATOR: honoured for an administrator only (the tenancy scope decides).
     acting_as: str | None = None
     origin: str = "local"  # or the SSH client's address
+    # The fingerprint of the SSH key the session came in with (None: a local account). The session lasts
+    # only while that key is still the asker's: each time the scope is resolved, the key is looked up.
+    key: str | None = None
 
     def __post_init__(self) -> None:
         if self.acting_as == self.asker:

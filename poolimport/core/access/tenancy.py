@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from poolimport.core.access.identity import Identity
 from poolimport.core.errors import Refusal
-from poolimport.core.models import MAX_ID, ImportJob, Operator, Router, Tenant
+from poolimport.core.models import MAX_ID, ImportJob, Operator, OperatorKey, Router, Tenant
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
@@ -20,7 +20,8 @@ class AccessDenied(Refusal):
 
 
 class NotRegistered(AccessDenied):
-    """Not in the operators table: `name`, whom an administrator registers, or no one at all (None)."""
+    """Not in the operators table, or no longer holding the SSH key they came in with: `name`, whom an
+    administrator registers, or None where the message says what to do (no operators at all, a key gone)."""
 
     def __init__(self, message: str, name: str | None = None) -> None:
         super().__init__(message)
@@ -67,8 +68,11 @@ class Scope:
 
 
 def resolve_scope(session: Session, identity: Identity) -> Scope:
-    """The scope of whoever asks: a registered operator, or an administrator acting as one."""
+    """The scope of whoever asks: a registered operator, or an administrator acting as one. Resolved again
+    on every request and poll, so that removing an operator, or the key a session came in with, ends it."""
     asker = _registered(session, identity.asker)
+    if identity.key is not None:
+        _require_key(session, asker, identity.key)
     if identity.acting_as is None:
         return _scope_of(asker, identity, actor=None)
     if not is_administrator(asker):
@@ -100,6 +104,17 @@ def _registered(session: Session, name: str) -> Operator:
             "no operators are registered: run `poolimport init` as the administrator's account"
         )
     raise NotRegistered(f"operator {name!r} is not registered", name)
+
+
+def _require_key(session: Session, operator: Operator, fingerprint: str) -> None:
+    """The SSH key a session came in with must still be this operator's (fingerprints are unique: indexed)."""
+    held = session.scalar(
+        select(OperatorKey.operator_id).where(
+            OperatorKey.fingerprint == fingerprint, OperatorKey.operator_id == operator.id
+        )
+    )
+    if held is None:
+        raise NotRegistered("this SSH key was removed: reconnect with a key that is registered")
 
 
 def _scope_of(operator: Operator, identity: Identity, actor: str | None) -> Scope:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from poolimport.core.access import audit
 from poolimport.core.access.gate import record_refusal_once
-from poolimport.core.access.tenancy import NotFound, Scope, resolve_scope
+from poolimport.core.access.tenancy import NotFound, Scope, refused_scope, resolve_scope
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine, session_scope
 from poolimport.core.errors import Refusal, refusals_about
@@ -61,8 +61,9 @@ class JobActions:
                 then(result)
                 done.append(result)
             except Refusal as exc:
-                if scope is not None:  # recorded once the refused transaction has ended
-                    record_refusal_once(self.engine, scope, action, exc)
+                # Recorded once the refused transaction has ended; an asker no longer let in (a removed
+                # operator or SSH key) as who asked.
+                record_refusal_once(self.engine, scope or refused_scope(self.settings.identity), action, exc)
                 if not isinstance(exc, jobs.JobRefused | NotFound):
                     raise
                 refused.append(str(exc))
