@@ -35,7 +35,12 @@ def _routers(session: Session, scope: Scope, args: argparse.Namespace) -> list[R
     if not args.tenant:
         raise CliError("name a router, or give --tenant for all of its routers")
     tenant = find_tenant(session, scope, args.tenant)
-    return list(session.scalars(scope.routers().where(Router.tenant_id == tenant.id).order_by(Router.name)))
+    routers = list(
+        session.scalars(scope.routers().where(Router.tenant_id == tenant.id).order_by(Router.name))
+    )
+    if not routers:
+        raise CliError(f"tenant {tenant.name!r} has no routers yet")
+    return routers
 
 
 def cmd_set(ctx: Context, args: argparse.Namespace) -> int:

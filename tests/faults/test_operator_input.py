@@ -350,3 +350,8 @@ def test_stored_names_with_escapes_are_printed_clean(engine: Engine, router_id: 
     assert removed.returncode == 0, removed.stderr
     for output in (listing.stdout, removed.stdout, removed.stderr):
         assert not any(char in output for char in (ESC, BEL, "\x9b"))
+
+
+def test_a_schedule_for_a_tenant_without_routers_is_refused_not_a_silent_nothing(engine: Engine) -> None:
+    assert run_cli("tenant", "add", "empty").returncode == 0
+    one_error(run_cli("schedule", "set", "--tenant", "empty", "1m"), "tenant 'empty' has no routers yet")

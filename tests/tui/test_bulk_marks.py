@@ -84,7 +84,7 @@ async def test_r_with_marks_says_what_was_queued_and_what_was_refused(
         refusal = (
             f"job #{done_c} is succeeded: only failed, partial, stalled or cancelled jobs can be retried"
         )
-        assert notices(app) == [f"queued #{new} ; refused: {refusal}"]
+        assert notices(app) == [f"queued #{new}; refused: {refusal}"]
 
 
 async def test_x_dismisses_the_marked_or_the_selected_job_and_failed_no_longer_shows_them(

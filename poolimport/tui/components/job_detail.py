@@ -5,6 +5,8 @@ The same read as `poolimport job show` (core's job_detail); a live job is read a
 
 from __future__ import annotations
 
+import time
+
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -25,6 +27,7 @@ from poolimport.tui.components.tui_app import tui_app
 from poolimport.tui.data import DetailPage
 
 LIVE_POLL = 1.0
+FINISHED_POLL = 5.0  # a finished job's retries and dismissal come from elsewhere
 
 
 def _field(table: Table, name: str, value: RenderableType) -> None:
@@ -43,6 +46,8 @@ def describe(detail: JobDetail) -> Table:
         _field(table, "error", cells.error(job["error"], wrap=True))
     _field(table, "kind", cells.plain(f"{job['kind']} from {origin(job)}"))
     _field(table, "asked by", cells.plain(f"{job['requested_by']}, attempt {job['attempt']}"))
+    if job["dismissed_at"]:
+        _field(table, "dismissed", cells.plain(f"{job['dismissed_at']}: out of the failed views"))
     _field(table, "worker", cells.plain(job["worker"] or "-"))
     _field(
         table,
@@ -86,6 +91,7 @@ class JobDetailScreen(LoadingScreen):
         super().__init__()
         self.job_id = job_id
         self.detail: JobDetail | None = None
+        self._read_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -107,15 +113,19 @@ class JobDetailScreen(LoadingScreen):
         self.set_interval(LIVE_POLL, self._read_if_live)
 
     def _read(self) -> None:
+        self._read_at = time.monotonic()
         data, job_id, log_pane = tui_app(self).data, self.job_id, self.log_pane
         after = log_pane.last_event_id if log_pane.loaded else None
         self.fetch(lambda: data.job_detail(job_id, TAIL_EVENTS, after), self._show)
 
     def _read_if_live(self) -> None:
         """A live job's new lines; any job's tail again once its log is sent back to the end (`end` after
-        a search or `m` moved the window back)."""
+        a search or `m` moved the window back); a finished job now and then, for its retries and its
+        dismissal, which happen elsewhere."""
         if self.detail is not None and (
-            self.detail["job"]["status"] in LIVE_JOB_STATUSES or not self.log_pane.loaded
+            self.detail["job"]["status"] in LIVE_JOB_STATUSES
+            or not self.log_pane.loaded
+            or time.monotonic() >= self._read_at + FINISHED_POLL
         ):
             self._read()
 

@@ -664,7 +664,7 @@ class MainScreen(Screen[None]):
         parts = [f"{done} {', '.join(f'#{n}' for n in ids)}"] if ids else []
         parts += [f"refused: {'; '.join(refused)}"] if refused else []
         severity: SeverityLevel = "warning" if refused else "information"
-        tui_app(self).presenter.say(" ; ".join(parts), severity, timeout=8)
+        tui_app(self).presenter.say("; ".join(parts), severity, timeout=8)
         self.jobs_table.clear_marks()
         self.refresh_data()
 

@@ -11,8 +11,9 @@ from poolimport.tui.components import cells
 def summary(stats: QueueStats) -> str:
     wait = "-" if stats.wait_p95 is None else cells.span(stats.wait_p95)
     return (
+        # Short words: at 80 columns two-digit figures still fit.
         f"queued {stats.queued} · running {stats.running} · consumers {stats.consumers_alive}"
-        f" · wait p95 {wait} · {stats.jobs_per_minute:g} jobs/min · failed 1h {stats.failed_hour}"
+        f" · wait p95 {wait} · {stats.jobs_per_minute:g}/min · failed 1h {stats.failed_hour}"
     )
 
 
