@@ -247,3 +247,25 @@ async def test_escape_in_the_line_drops_the_line_only_and_keeps_the_drill(
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.main_screen.drill.router == "edge" and job_ids(app) == jobs["edge"]
+
+
+async def test_a_job_queued_outside_the_view_is_said_and_the_log_stays_on_the_selected_row(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    jobs = world(engine, add_router)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 3)
+        await command(pilot, "failed")
+        await wait_until(pilot, lambda: len(job_ids(app)) == 3, what="the failed jobs")
+        app.query_one(RoutersTable).focus()
+        await pilot.press("i")
+        said = await wait_until(pilot, lambda: [n for n in notices(app) if "not in this view" in n])
+        assert said[0].endswith("`0` or `:all` shows it")
+        screen = app.main_screen
+        await wait_until(
+            pilot,
+            lambda: screen.log_pane.job_id == int(screen.jobs_table.selected_key or 0),
+            what="the log on the selected row",
+        )
+        assert screen.log_pane.job_id in {job for ids in jobs.values() for job in ids}

@@ -324,6 +324,7 @@ class MainScreen(Screen[None]):
                 self._show_jobs([fresh.get(job["id"], job) for job in self.jobs.values()])
             else:
                 self._marks, self._marks_for, self._marks_at = result.marks, self._requested_for, now
+                self._unselectable(result.marks, result.jobs)
                 self._show_jobs(result.jobs)
         log_pane = self.log_pane
         if result.log_job is not None and result.tail is not None:
@@ -331,6 +332,18 @@ class MainScreen(Screen[None]):
         if result.log_job is not None and result.events is not None:
             log_pane.add_events(result.log_job, result.events)
         self._describe_job()
+
+    def _unselectable(self, marks: ChangeMarks | None, jobs: list[JobRow]) -> None:
+        """A job just queued that this read should hold but doesn't: the search, view or drill hides it.
+        Said, rather than left tailed in the log while the keys act on the selected row."""
+        wanted = self.select_job_next
+        if wanted is None or marks is None or marks.newest_job < wanted:
+            return
+        if not any(job["id"] == wanted for job in jobs):
+            tui_app(self).presenter.say(
+                f"job #{wanted} is not in this view of the jobs: `0` or `:all` shows it"
+            )
+            self.select_job_next = None
 
     def _show_jobs(self, jobs: list[JobRow]) -> None:
         self.jobs = {str(job["id"]): job for job in jobs}
