@@ -7,13 +7,15 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from textual.keys import _character_to_key
 
+from poolimport.core.access.audit import record
 from poolimport.core.access.identity import Identity
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
-from poolimport.core.models import ImportJob, Operator, Tenant
+from poolimport.core.models import ImportJob, Operator, Router, Tenant
+from poolimport.core.routers.records import remove_router
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.command import HELP
 from poolimport.tui.components.command_line import CommandLine
@@ -22,6 +24,7 @@ from poolimport.tui.components.job_detail import JobDetailScreen
 from poolimport.tui.components.jobs_table import JobsTable
 from poolimport.tui.components.main_screen import MainScreen
 from poolimport.tui.components.routers_table import RoutersTable
+from tests.conftest import ADMIN
 from tests.integration.test_dismiss_and_retry_all import job
 from tests.tui.conftest import wait_until
 from tests.tui.test_app import SIZE, job_ids, notices, routers_loaded, shown_title
@@ -269,3 +272,24 @@ async def test_a_job_queued_outside_the_view_is_said_and_the_log_stays_on_the_se
             what="the log on the selected row",
         )
         assert screen.log_pane.job_id in {job for ids in jobs.values() for job in ids}
+
+
+async def test_the_drill_follows_its_router_renamed_and_lets_go_of_it_removed(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    world(engine, add_router)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 3)
+        await command(pilot, "router edge")
+        await wait_until(pilot, lambda: "router edge" in jobs_title(app), what="the drill")
+        edge = app.main_screen.drill.router_id
+        with session_scope(engine) as session:  # as `router edit edge --name edge-2` does it: audited
+            session.execute(update(Router).where(Router.id == edge).values(name="edge-2"))
+            record(session, ADMIN, "router.edit", router_id=edge, subject="edge-2")
+        await wait_until(pilot, lambda: "router edge-2" in jobs_title(app), what="the new name")
+
+        with session_scope(engine) as session:
+            remove_router(session, ADMIN, session.get(Router, edge))
+        await wait_until(pilot, lambda: app.main_screen.drill.router_id is None, what="the drill let go")
+        assert "router edge-2 is gone: every router's jobs again" in notices(app)

@@ -312,6 +312,7 @@ class MainScreen(Screen[None]):
         if result.routers is not None:
             self._routers_marks, self._routers_read_at = result.marks, now
             self.routers = {str(r["id"]): r for r in result.routers}
+            self._redrill()
         if result.routers is not None or (now >= self._clock_due and self.routers):
             self._clock_due = now + ROUTERS_CLOCK
             self.routers_table.show(self._drilled(list(self.routers.values())))
@@ -332,6 +333,19 @@ class MainScreen(Screen[None]):
         if result.log_job is not None and result.events is not None:
             log_pane.add_events(result.log_job, result.events)
         self._describe_job()
+
+    def _redrill(self) -> None:
+        """The router drilled into, as read: renamed, the title follows; removed, every router's jobs."""
+        drill = self.drill
+        if drill.router_id is None:
+            return
+        router = self.routers.get(str(drill.router_id))
+        if router is None:
+            tui_app(self).presenter.say(f"router {drill.router} is gone: every router's jobs again")
+            self._set_drill(replace(drill, router_id=None, router=None))
+        elif router["name"] != drill.router:
+            self.drill = replace(drill, router=router["name"])
+            self.jobs_table.border_title = self._jobs_title(self.jobs_table.row_count)
 
     def _unselectable(self, marks: ChangeMarks | None, jobs: list[JobRow]) -> None:
         """A job just queued that this read should hold but doesn't: the search, view or drill hides it.
