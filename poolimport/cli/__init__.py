@@ -24,7 +24,7 @@ from poolimport.cli import (
     ssh_cmds,
     tool_cmds,
 )
-from poolimport.cli.context import Context
+from poolimport.cli.context import Context, UsageError
 from poolimport.cli.output import print_error
 from poolimport.core.errors import PoolimportError, describe
 
@@ -114,6 +114,9 @@ def run_command(argv: list[str], ctx: Context | None = None) -> int:
     ctx = ctx or Context()
     try:
         return int(args.func(ctx, args) or 0)
+    except UsageError as exc:
+        print_error(exc)
+        return 2
     except PoolimportError as exc:
         print_error(exc)
         ctx.record_refusal(" ".join(filter(None, (args.command, getattr(args, "action", None)))), exc)

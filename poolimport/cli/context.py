@@ -24,6 +24,10 @@ class CliError(PoolimportError):
     """An expected failure: printed as one `error:` line, exit status 1."""
 
 
+class UsageError(CliError):
+    """A command asked for in a way it can't run (an argument missing): exit status 2, as argparse's."""
+
+
 class Context:
     def __init__(self, settings: Settings | None = None) -> None:
         # Given: an SSH session's settings, built from the installation's home with the key's operator.

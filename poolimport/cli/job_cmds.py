@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from poolimport.cli import arguments
-from poolimport.cli.context import CliError, Context
+from poolimport.cli.context import CliError, Context, UsageError
 from poolimport.cli.import_cmds import run_sync
 from poolimport.cli.output import emit_json, print_error, print_fields, print_table, say
 from poolimport.core.config import masked_url
@@ -60,10 +60,10 @@ def _progress_cells(row: JobRow) -> dict[str, Any]:
 def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
     if args.sync:
         if args.all or args.router is None:
-            raise CliError("--sync imports one router: name it")
+            raise UsageError("--sync imports one router: name it")
         return run_sync(ctx, args)
     if bool(args.all) == bool(args.router):
-        raise CliError("name a router, or pass --all")
+        raise UsageError("name a router, or pass --all")
     from poolimport.core.access.tenancy import find_router, find_tenant
 
     actions = _actions(ctx)
@@ -242,7 +242,7 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_retry(ctx: Context, args: argparse.Namespace) -> int:
     if bool(args.id) == bool(args.all_failed):
-        raise CliError("give a job id, or --all-failed")
+        raise UsageError("give a job id, or --all-failed")
     actions = _actions(ctx)
     outcome = actions.retry_all_failed() if args.all_failed else actions.retry([args.id])
     created = outcome.created
@@ -288,7 +288,7 @@ def cmd_cancel(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_flush(ctx: Context, args: argparse.Namespace) -> int:
     if not args.stuck:
-        raise CliError("say what to flush: --stuck")
+        raise UsageError("say what to flush: --stuck")
     from poolimport.core.jobs.lifecycle import flush_stuck
 
     with ctx.session() as (session, scope):

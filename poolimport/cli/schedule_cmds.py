@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from poolimport.cli.context import CliError, Context
+from poolimport.cli.context import CliError, Context, UsageError
 from poolimport.cli.output import emit_json, print_table, say
 from poolimport.core.durations import parse_duration
 
@@ -33,7 +33,7 @@ def _routers(session: Session, scope: Scope, args: argparse.Namespace) -> list[R
     if args.router:
         return [find_router(session, scope, args.router, args.tenant)]
     if not args.tenant:
-        raise CliError("name a router, or give --tenant for all of its routers")
+        raise UsageError("name a router, or give --tenant for all of its routers")
     tenant = find_tenant(session, scope, args.tenant)
     routers = list(
         session.scalars(scope.routers().where(Router.tenant_id == tenant.id).order_by(Router.name))

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from poolimport.cli.context import CliError, Context
+from poolimport.cli.context import CliError, Context, UsageError
 from poolimport.cli.output import emit_json, print_fields, print_table, say
 from poolimport.core.config import masked_url, sqlite_queue_file
 from poolimport.core.private_files import make_private, private_dir, sqlite_files
@@ -108,7 +108,7 @@ def _read_password(args: argparse.Namespace) -> str:
 def _check_tls_options(tls: bool, insecure: bool, ca_file: str | None) -> None:
     for option, given in (("--tls-insecure", insecure), ("--ca-file", ca_file)):
         if given and not tls:
-            raise CliError(f"{option} needs --tls")
+            raise UsageError(f"{option} needs --tls")
 
 
 def cmd_router_add(ctx: Context, args: argparse.Namespace) -> int:

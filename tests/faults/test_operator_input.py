@@ -355,3 +355,20 @@ def test_stored_names_with_escapes_are_printed_clean(engine: Engine, router_id: 
 def test_a_schedule_for_a_tenant_without_routers_is_refused_not_a_silent_nothing(engine: Engine) -> None:
     assert run_cli("tenant", "add", "empty").returncode == 0
     one_error(run_cli("schedule", "set", "--tenant", "empty", "1m"), "tenant 'empty' has no routers yet")
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (("import",), "name a router, or pass --all"),
+        (("retry",), "give a job id, or --all-failed"),
+        (("flush",), "say what to flush: --stuck"),
+        (("schedule", "set", "1m"), "name a router, or give --tenant for all of its routers"),
+    ],
+)
+def test_a_command_missing_what_it_needs_is_a_usage_error(
+    engine: Engine, words: tuple[str, ...], message: str
+) -> None:
+    result = run_cli(*words)
+    one_error(result, message)
+    assert result.returncode == 2, "a usage error, as argparse's own"
