@@ -12,12 +12,9 @@ from functools import partial
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header
 
 from poolimport.core.queries import ADDRESS_ORDERS, AddressRow
 from poolimport.tui.components import cells
-from poolimport.tui.components.banner import Banner
-from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.loading_screen import LoadingScreen
 from poolimport.tui.components.tui_app import tui_app
@@ -76,11 +73,7 @@ class AddressesScreen(LoadingScreen):
         return self.query_now.status
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Banner(id="banner")
-        yield AddressesTable(id="addresses")
-        yield FilterBox()
-        yield Footer(compact=True)
+        yield from self.framed(AddressesTable(id="addresses"))
 
     def on_mount(self) -> None:
         self.action_status(None)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header
 
 from poolimport.core.access.audit import AuditRow
 from poolimport.tui.components import cells
-from poolimport.tui.components.banner import Banner
-from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.loading_screen import LoadingScreen
 from poolimport.tui.components.tui_app import tui_app
@@ -61,13 +58,9 @@ class AuditScreen(LoadingScreen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Banner(id="banner")
         table = AuditTable(id="audit")
         table.border_title = "Audit: every change and refusal, newest first"
-        yield table
-        yield FilterBox()
-        yield Footer(compact=True)
+        yield from self.framed(table)
 
     def on_mount(self) -> None:
         self.fetch(tui_app(self).data.audit, self.query_one(AuditTable).show)

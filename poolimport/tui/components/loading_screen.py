@@ -9,10 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Footer, Header
 
 from poolimport.tui.components.banner import Banner
+from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.tui_app import tui_app
 from poolimport.tui.presenter import DATABASE_ERRORS, first_line
 
@@ -42,6 +46,15 @@ class LoadingScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._retry: Timer | None = None
+
+    def framed(self, *middle: Widget) -> ComposeResult:
+        """A table screen's frame around `middle`: the header, this screen's banner, the `/` filter, the
+        footer."""
+        yield Header()
+        yield Banner(id="banner")
+        yield from middle
+        yield FilterBox()
+        yield Footer(compact=True)
 
     def fetch(self, query: Callable[[], T], show: Callable[[T], None]) -> None:
         """Run `query` off the event loop, then `show` its result; replaces a fetch still running."""

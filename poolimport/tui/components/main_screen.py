@@ -318,12 +318,11 @@ class MainScreen(Screen[None]):
             self.routers_table.show(self._drilled(list(self.routers.values())))
             self._describe_router()
         if result.jobs_where == self._jobs_where():  # else read for a search or view since left
-            if not result.settled:  # jobs were queued, started or ended: the figures too, soon
-                self._stats_due = min(self._stats_due, self._stats_at + STATS_POLL)
             if result.settled:
                 fresh = {job["id"]: job for job in result.jobs}
                 self._show_jobs([fresh.get(job["id"], job) for job in self.jobs.values()])
-            else:
+            else:  # jobs were queued, started or ended: the figures too, soon
+                self._stats_due = min(self._stats_due, self._stats_at + STATS_POLL)
                 self._marks, self._marks_for, self._marks_at = result.marks, self._requested_for, now
                 self._unselectable(result.marks, result.jobs)
                 self._show_jobs(result.jobs)

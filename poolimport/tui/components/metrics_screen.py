@@ -14,13 +14,11 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
 from poolimport.core.metrics import QueueStats, RouterFailures
 from poolimport.tui import command
 from poolimport.tui.components import cells
-from poolimport.tui.components.banner import Banner
-from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.loading_screen import RefreshingScreen
 from poolimport.tui.components.main_screen import MainScreen
@@ -135,16 +133,11 @@ class MetricsScreen(RefreshingScreen):
         self.failing: dict[str, RouterFailures] = {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Banner(id="banner")
         box = Figures(id="figures")
         box.border_title = "Queue: now, and the last hour"
-        yield box
         table = FailingTable(id="failing")
         table.border_title = "Failing routers: the last day, most failures first"
-        yield table
-        yield FilterBox()
-        yield Footer(compact=True)
+        yield from self.framed(box, table)
 
     def read(self) -> None:
         data, clock = tui_app(self).data, self.clock

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable
 
 from poolimport.core.queries import PoolRow
 from poolimport.tui.components import cells
 from poolimport.tui.components.addresses_screen import AddressesScreen
-from poolimport.tui.components.banner import Banner
-from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.loading_screen import LoadingScreen
 from poolimport.tui.components.tui_app import tui_app
@@ -70,13 +68,9 @@ class PoolsScreen(LoadingScreen):
         self.pools: dict[str, PoolRow] = {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Banner(id="banner")
         table = PoolsTable(id="pools")
         table.border_title = cells.plain(f"Pools of {self.router_name}")
-        yield table
-        yield FilterBox()
-        yield Footer(compact=True)
+        yield from self.framed(table)
 
     def on_mount(self) -> None:
         data, router_id = tui_app(self).data, self.router_id

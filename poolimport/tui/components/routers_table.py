@@ -36,28 +36,31 @@ def every(schedule: ScheduleRow | None) -> str:
     return describe_interval(schedule.interval) if schedule else "-"
 
 
-def next_run(schedule: ScheduleRow | None, now: datetime) -> Text:
-    """When the next scheduled import is due; a schedule backing off says how many failed in a row."""
-    if schedule is None:
-        return Text("-")
-    if schedule.failures:
-        return Text(f"backoff {schedule.failures}", style="bold")
-    wait = (schedule.next_run_at - now).total_seconds()
-    return Text("due" if wait <= 0 else f"in {cells.span(wait)}")
+def until_next(schedule: ScheduleRow | None, now: datetime) -> float | None:
+    """Seconds until the next scheduled import; None without a schedule."""
+    return (schedule.next_run_at - now).total_seconds() if schedule else None
 
 
-def age_seconds(router: RouterView, now: datetime) -> float | None:
+def since_success(router: RouterView, now: datetime) -> float | None:
     """Seconds since the router's last successful import; None if it never had one."""
     success = router["last_success_at"]
     return (now - success).total_seconds() if success else None
 
 
-def age(router: RouterView, now: datetime) -> Text:
-    """Time since the last successful import, for every router; `!` when older than its schedule allows
-    (a router without one has no interval to be late against)."""
-    seconds = age_seconds(router, now)
+def next_run(schedule: ScheduleRow | None, wait: float | None) -> Text:
+    """When the next scheduled import is due (`wait`: until_next); a schedule backing off says how many
+    failed in a row."""
+    if schedule is None or wait is None:
+        return Text("-")
+    if schedule.failures:
+        return Text(f"backoff {schedule.failures}", style="bold")
+    return Text("due" if wait <= 0 else f"in {cells.span(wait)}")
+
+
+def age(schedule: ScheduleRow | None, seconds: float | None, now: datetime) -> Text:
+    """Time since the last successful import (`seconds`: since_success), for every router; `!` when older
+    than its schedule allows (a router without one has no interval to be late against)."""
     shown = "never" if seconds is None else cells.span(seconds)
-    schedule = router["schedule"]
     if schedule is not None and schedule.overdue(now):
         return Text(f"!{shown}", style=cells.readable(OVERDUE_STYLE))
     return Text(shown)
@@ -103,12 +106,11 @@ class RoutersTable(FilterTable):
         values: dict[str, Mapping[str, object]] = {}
         for router in routers:
             key, schedule = str(router["id"]), router["schedule"]
+            wait, seconds = until_next(schedule, now), since_success(router, now)
             lasting = self.built(key, router, partial(router_cells, router))
-            rows.append((key, {**lasting, "next": next_run(schedule, now), "age": age(router, now)}))
-            sorted_by: dict[str, object] = {"age": age_seconds(router, now)}
-            if schedule is not None:
-                sorted_by["next"] = (schedule.next_run_at - now).total_seconds()
-            values[key] = sorted_by
+            timely = {"next": next_run(schedule, wait), "age": age(schedule, seconds, now)}
+            rows.append((key, {**lasting, **timely}))
+            values[key] = {"next": wait, "age": seconds}
         self.show_rows(rows, values)
 
 

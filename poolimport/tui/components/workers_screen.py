@@ -8,12 +8,9 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Header
 
 from poolimport.core.consumers import ConsumerRow
 from poolimport.tui.components import cells
-from poolimport.tui.components.banner import Banner
-from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.loading_screen import RefreshingScreen
 from poolimport.tui.components.tui_app import tui_app
@@ -59,13 +56,9 @@ class WorkersScreen(RefreshingScreen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Banner(id="banner")
         table = WorkersTable(id="workers")
         table.border_title = "Consumers: alive first"
-        yield table
-        yield FilterBox()
-        yield Footer(compact=True)
+        yield from self.framed(table)
 
     def read(self) -> None:
         self.fetch(tui_app(self).data.consumers, self._show)
