@@ -45,6 +45,7 @@ class PollResult:
     events: list[EventRow] | None = None  # its events after log_after
     problem: str | None = None  # the database's trouble, for the banner; then nothing else was read
     jobs_where: JobFilter = EVERY_JOB  # what the jobs were read with: a pane filtered since drops them
+    jobs_limit: int = 0  # and how many at most: with jobs_where, what the marks are of
 
 
 def poll(data: Data, request: PollRequest) -> PollResult:
@@ -70,5 +71,14 @@ def poll(data: Data, request: PollRequest) -> PollResult:
     except DATABASE_ERRORS as exc:
         return PollResult(jobs=[], problem=first_line(exc))
     return PollResult(
-        jobs, settled, marks, routers, stats, request.log_job, tail, events, jobs_where=request.jobs_where
+        jobs,
+        settled,
+        marks,
+        routers,
+        stats,
+        request.log_job,
+        tail,
+        events,
+        jobs_where=request.jobs_where,
+        jobs_limit=request.jobs_limit,
     )

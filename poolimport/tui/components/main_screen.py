@@ -196,7 +196,6 @@ class MainScreen(Screen[None]):
         self._marks: ChangeMarks | None = None  # those of the last complete read of the jobs,
         self._marks_for: tuple[int, JobFilter] | None = None  # which was of this many, so filtered,
         self._marks_at = 0.0  # at this time
-        self._requested_for: tuple[int, JobFilter] | None = None
         self._polling = False
         self._poll_again = False
 
@@ -256,7 +255,6 @@ class MainScreen(Screen[None]):
         self._poll_again = False
         app = tui_app(self)
         request = self._poll_request()
-        self._requested_for = (request.jobs_limit, request.jobs_where)
         app.run_core(lambda: poll(app.data, request), self._polled, self._poll_ended, group="poll")
 
     def _poll_request(self) -> PollRequest:
@@ -323,7 +321,8 @@ class MainScreen(Screen[None]):
                 self._show_jobs([fresh.get(job["id"], job) for job in self.jobs.values()])
             else:  # jobs were queued, started or ended: the figures too, soon
                 self._stats_due = min(self._stats_due, self._stats_at + STATS_POLL)
-                self._marks, self._marks_for, self._marks_at = result.marks, self._requested_for, now
+                self._marks, self._marks_at = result.marks, now
+                self._marks_for = (result.jobs_limit, result.jobs_where)
                 self._unselectable(result.marks, result.jobs)
                 self._show_jobs(result.jobs)
         log_pane = self.log_pane
