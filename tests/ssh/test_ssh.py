@@ -90,7 +90,9 @@ def test_a_key_comes_on_standard_input(installation: Installation, sshd: SshServ
     path = tmp_path / "olaf"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
     public = path.with_suffix(".pub").read_text()
-    added = ok(sshd.run(installation.keys["ada"], "operator add olaf --tenant north --ssh-key -", stdin=public))
+    added = ok(
+        sshd.run(installation.keys["ada"], "operator add olaf --tenant north --ssh-key -", stdin=public)
+    )
     assert "added for olaf" in added.stdout
 
 
