@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from textual.app import App
 from textual.pilot import Pilot
 
 from poolimport.core.config import Settings, load_settings
@@ -28,6 +29,15 @@ async def wait_until(
             return value
         await pilot.pause(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+
+
+def notices(app: App[Any]) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def said(pilot: Pilot[Any], text: str) -> None:
+    """Wait for a notice: `App.notify` posts a message, so the notice lands after the code that said it."""
+    await wait_until(pilot, lambda: text in notices(pilot.app), what=f"the notice {text!r}")
 
 
 @pytest.fixture

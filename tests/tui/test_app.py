@@ -34,7 +34,7 @@ from poolimport.tui.components.routers_table import RoutersTable
 from tests.conftest import SLOW_ROW_DELAY, router_config, unavailable
 from tests.helpers import QUEUE_KEYS, words
 from tests.proxy import TcpProxy
-from tests.tui.conftest import wait_until
+from tests.tui.conftest import notices, wait_until
 from tests.tui.sample_data import T0
 
 SIZE = (160, 48)
@@ -50,10 +50,6 @@ def job_status(engine: Engine, job_id: int) -> str | None:
 
 def job_ids(app: PoolImportApp) -> list[int]:
     return [int(row.value) for row in app.query_one(JobsTable).rows]  # type: ignore[arg-type]
-
-
-def notices(app: PoolImportApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
 
 
 def shown_title(title: str | None) -> str:

@@ -16,8 +16,8 @@ from poolimport.core.models import AuditEvent, ImportJob, Operator
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.jobs_table import JobsTable
 from tests.integration.test_dismiss_and_retry_all import failed_ids, job
-from tests.tui.conftest import wait_until
-from tests.tui.test_app import SIZE, job_ids, notices, routers_loaded
+from tests.tui.conftest import notices, said, wait_until
+from tests.tui.test_app import SIZE, job_ids, routers_loaded
 from tests.tui.test_command_mode import command
 
 
@@ -101,7 +101,8 @@ async def test_x_dismisses_the_marked_or_the_selected_job_and_failed_no_longer_s
 
         await pilot.press("x")
         await wait_until(pilot, lambda: job_ids(app) == [third], what="the dismissed gone from :failed")
-        assert notices(app) == [f"dismissed #{first}, #{second}"]
+        await said(pilot, f"dismissed #{first}, #{second}")
+        assert len(notices(app)) == 1
         assert failed_ids(engine) == [third]
 
         app.query_one(JobsTable).select_key(str(third))

@@ -26,8 +26,8 @@ from poolimport.tui.components.main_screen import MainScreen
 from poolimport.tui.components.routers_table import RoutersTable
 from tests.conftest import ADMIN
 from tests.integration.test_dismiss_and_retry_all import job
-from tests.tui.conftest import wait_until
-from tests.tui.test_app import SIZE, job_ids, notices, routers_loaded, shown_title
+from tests.tui.conftest import notices, said, wait_until
+from tests.tui.test_app import SIZE, job_ids, routers_loaded, shown_title
 
 
 async def type_keys(pilot: Any, text: str) -> None:
@@ -197,6 +197,7 @@ async def test_help_and_an_unknown_command_list_the_commands(
         await routers_loaded(pilot, app, 1)
         await command(pilot, "help")
         await command(pilot, "jbo 1")
+        await said(pilot, f"no command `jbo`; {HELP}")
         assert notices(app) == [HELP, f"no command `jbo`; {HELP}"]
         assert not app.query_one(CommandLine).display  # enter ran it and closed the prompt
 
@@ -292,4 +293,4 @@ async def test_the_drill_follows_its_router_renamed_and_lets_go_of_it_removed(
         with session_scope(engine) as session:
             remove_router(session, ADMIN, session.get(Router, edge))
         await wait_until(pilot, lambda: app.main_screen.drill.router_id is None, what="the drill let go")
-        assert "router edge-2 is gone: every router's jobs again" in notices(app)
+        await said(pilot, "router edge-2 is gone: every router's jobs again")

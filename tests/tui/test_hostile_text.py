@@ -24,7 +24,7 @@ from poolimport.tui.components.router_form import RouterForm
 from poolimport.tui.components.routers_table import RoutersTable
 from tests.conftest import router_config
 from tests.tui import hostile_data
-from tests.tui.conftest import wait_until
+from tests.tui.conftest import notices, wait_until
 from tests.tui.hostile_data import (
     ESCAPES,
     POOL_OWNER,
@@ -63,10 +63,6 @@ def assert_alive_and_clean(app: PoolImportApp) -> str:
 
 def column_texts(table: FilterTable, column: str) -> set[str]:
     return {str(cell) for cell in table.get_column(column)}
-
-
-def notices(app: PoolImportApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
 
 
 async def main_loaded(pilot: Any, app: PoolImportApp) -> None:

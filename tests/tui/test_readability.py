@@ -29,9 +29,9 @@ from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.router_form import RouterForm
 from poolimport.tui.components.tenant_form import TenantForm
 from poolimport.tui.components.workers_screen import WorkersScreen
-from tests.tui.conftest import wait_until
+from tests.tui.conftest import notices, said, wait_until
 from tests.tui.sample_data import seed
-from tests.tui.test_app import SIZE, notices, routers_loaded, select_router
+from tests.tui.test_app import SIZE, routers_loaded, select_router
 from tests.tui.test_snapshots import loaded as snapshot_loaded
 
 NARROW = (80, 24)
@@ -96,7 +96,7 @@ async def test_adding_a_router_whose_name_is_taken_keeps_the_form_and_says_why_i
         form.query_one("#name", Input).value = "core-2"
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: not isinstance(app.screen, RouterForm), what="the form to close")
-        assert any("router core-2 saved" in n for n in notices(app))
+        await said(pilot, "router core-2 saved")
     with session_scope(engine) as session:
         assert session.scalar(select(Router.host).where(Router.name == "core-2")) == "10.0.0.9"
 
@@ -146,7 +146,7 @@ async def test_with_no_tenant_a_offers_the_tenant_form_then_the_router_form(
             pilot, lambda: isinstance(app.screen, RouterForm) and app.screen, what="the router form"
         )
         assert router_form.query_one("#tenant", Select).value == "acme"
-        assert any("tenant acme added" in n for n in notices(app))
+        await said(pilot, "tenant acme added")
     with session_scope(engine) as session:
         assert session.scalar(select(Tenant.name)) == "acme"
     assert audited(engine, "tenant.add", "ok")

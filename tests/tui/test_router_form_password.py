@@ -24,8 +24,8 @@ from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.router_form import RouterForm
 from tests.conftest import ADMIN, PASSWORD
 from tests.listener import RecordingListener
-from tests.tui.conftest import wait_until
-from tests.tui.test_app import SIZE, notices, routers_loaded, select_router
+from tests.tui.conftest import notices, wait_until
+from tests.tui.test_app import SIZE, routers_loaded, select_router
 
 NEEDS_PASSWORD = "needs its password again"
 
