@@ -224,6 +224,23 @@ async def test_tab_completes_commands_and_names_and_escape_drops_the_line(
         assert len(app.main_screen.jobs) == 4  # nothing ran
 
 
+async def test_tab_completes_a_tenant_that_has_no_router_yet(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    world(engine, add_router)
+    with session_scope(engine) as session:
+        session.add(Tenant(name="westnet"))
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 3)
+        line = app.query_one(CommandLine)
+        await type_keys(pilot, ":tenant we")
+        await wait_until(pilot, lambda: line._suggestion == ":tenant westnet", what="the new tenant")
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: "tenant westnet" in jobs_title(app), what="the drill")
+        assert job_ids(app) == [] and router_names(app) == []
+
+
 async def test_a_colon_typed_into_the_filter_stays_in_the_filter(
     engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
 ) -> None:

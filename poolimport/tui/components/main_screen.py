@@ -183,6 +183,7 @@ class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.routers: dict[str, RouterView] = {}
+        self.tenants: set[str] = set()  # as read when the `:` line last opened: tenants with no router too
         self.jobs: dict[str, JobRow] = {}
         self.jobs_limit = JOBS_PAGE
         self.jobs_view = "all"  # a key of JOB_VIEWS
@@ -591,7 +592,7 @@ class MainScreen(Screen[None]):
         return [router["name"] for router in self._drilled(list(self.routers.values()))]
 
     def _tenant_names(self) -> set[str]:
-        return {router["tenant"] for router in self.routers.values()}
+        return self.tenants | {router["tenant"] for router in self.routers.values()}
 
     def _set_drill(self, drill: Drill) -> None:
         self.drill = drill
@@ -603,6 +604,11 @@ class MainScreen(Screen[None]):
 
     def action_command(self) -> None:
         self.query_one(CommandLine).open()
+        app = tui_app(self)
+        app.run_core(app.data.tenants, self._tenants_read)
+
+    def _tenants_read(self, names: list[str]) -> None:
+        self.tenants = set(names)
 
     @on(CommandLine.Entered)
     def _command_entered(self, event: CommandLine.Entered) -> None:
