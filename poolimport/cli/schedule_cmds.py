@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from poolimport.cli.context import CliError, Context, UsageError
 from poolimport.cli.output import emit_json, print_table, say
-from poolimport.core.durations import parse_duration
+from poolimport.core.durations import describe_interval, describe_span, parse_duration
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -15,13 +15,15 @@ if TYPE_CHECKING:
     from poolimport.core.access.tenancy import Scope
     from poolimport.core.models import Router
 
-COLUMNS = ["router", "every", "next run", "last success", "age", "state"]
+COLUMNS = ["router", "tenant", "every", "next run", "last success", "age", "state"]
 
 
 def _interval(text: str) -> float:
+    from poolimport.core.jobs.schedule import check_interval
+
     try:
-        return parse_duration(text).total_seconds()
-    except ValueError as exc:
+        return check_interval(parse_duration(text).total_seconds())
+    except ValueError as exc:  # InvalidInput is one
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -44,7 +46,7 @@ def _routers(session: Session, scope: Scope, args: argparse.Namespace) -> list[R
 
 
 def cmd_set(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.jobs.schedule import describe_interval, set_schedule
+    from poolimport.core.jobs.schedule import set_schedule
 
     with ctx.session() as (session, scope):
         routers = _routers(session, scope, args)
@@ -64,13 +66,11 @@ def cmd_off(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _ago(seconds: float | None) -> str:
-    from poolimport.core.jobs.schedule import describe_interval
-
-    return "never" if seconds is None else f"{describe_interval(round(seconds))} ago"
+    return "never" if seconds is None else f"{describe_span(seconds)} ago"
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
-    from poolimport.core.jobs.schedule import describe_interval, schedule_rows
+    from poolimport.core.jobs.schedule import schedule_rows
     from poolimport.core.models import utcnow
 
     now = utcnow()
@@ -80,7 +80,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
         emit_json(rows)
         return 0
     for row in rows:
-        row["next run"] = "due" if row["next_in"] <= 0 else f"in {describe_interval(round(row['next_in']))}"
+        row["next run"] = "due" if row["next_in"] <= 0 else f"in {describe_span(row['next_in'])}"
         row["last success"] = row["last_success_at"] or "never"
         row["age"] = _ago(row["age"])
         failing = f"backing off: {row['failures']} failed in a row" if row["backing_off"] else ""
@@ -96,7 +96,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = schedule.add_parser("set", help="re-sync a router (or all of --tenant's) every INTERVAL: 30s, 5m, 1h")
     p.add_argument("router", nargs="?", help="router name or id (or --tenant for all its routers)")
     p.add_argument("interval", type=_interval, help="10s at least: 30s, 5m, 1h, 1d")
-    p.add_argument("--tenant", help="the router's tenant, or every router of this tenant")
+    p.add_argument(
+        "--tenant", help="the router's tenant, or every router this tenant has now (not those added later)"
+    )
     p.set_defaults(func=cmd_set)
     p = schedule.add_parser(
         "list", help="schedules: interval, next run, last success, data age", parents=[common]

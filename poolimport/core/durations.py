@@ -1,19 +1,44 @@
-"""Durations as operators type them: `30s`, `5m`, `1h`, `2d` (and plain seconds)."""
+"""Durations as operators type them (`30s`, `5m`, `1h`, `2d`, `1h30m`, plain seconds) and read them back."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 
-_DURATION = re.compile(r"(\d+)\s*([smhd]?)")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-MAX_SECONDS = 366 * 86400
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+_UNIT_SECONDS = dict(_UNITS)
+_PART = re.compile(r"(\d+)([dhms])")
+_DURATION = re.compile(r"(?:\d+[dhms])+|\d+")
+MAX_SECONDS = 365 * 86400
 
 
 def parse_duration(text: str) -> timedelta:
     """ValueError, saying what is expected, for anything else or anything past a year."""
-    match = _DURATION.fullmatch(text.strip().lower())
-    seconds = int(match[1]) * _UNIT_SECONDS[match[2]] if match else 0
+    typed = text.strip().lower()
+    seconds = 0
+    if _DURATION.fullmatch(typed):
+        parts = _PART.findall(typed) or [(typed, "s")]
+        seconds = sum(int(count) * _UNIT_SECONDS[unit] for count, unit in parts)
     if not 0 < seconds <= MAX_SECONDS:
-        raise ValueError(f"{text!r} is not a duration: 30s, 5m, 1h or 2d, at most a year")
+        raise ValueError(f"{text!r} is not a duration: 30s, 5m, 1h, 2d or 1h30m, at most 365d")
     return timedelta(seconds=seconds)
+
+
+def describe_interval(seconds: float) -> str:
+    """Exactly, in whole units, as `parse_duration` reads it back: 10s, 1m30s, 1h, 11d13h46m40s."""
+    left = round(seconds)
+    parts = []
+    for unit, size in _UNITS:
+        count, left = divmod(left, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def describe_span(seconds: float) -> str:
+    """A time span in its largest whole unit, for narrow cells and at a glance: 45s, 12m, 3h, 2d."""
+    seconds = max(0, int(seconds))
+    for unit, size in _UNITS:
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return "0s"

@@ -76,7 +76,7 @@ WORDING: dict[EventKind, tuple[str, str]] = {
     EventKind.POOLS_GONE: ("warning", "{pools} pools gone from the router marked stale"),
     EventKind.SCHEDULE_BACKING_OFF: (
         "warning",
-        "Scheduled sync failed {failures} time(s) in a row: the next one waits {wait}",
+        "Scheduled sync failed, {failures} in a row: the next one waits {wait}",
     ),
 }
 

@@ -75,7 +75,12 @@ async def test_routers_show_schedule_next_run_and_data_age_at_80_columns(
         schedule(engine, name, 600)
     succeeded(engine, fresh, ago=30)
     with engine.begin() as conn:
-        conn.execute(update(Schedule).where(Schedule.router_id == failing).values(failures=2))
+        conn.execute(update(Schedule).values(set_at=utcnow() - timedelta(hours=1)))  # set long ago
+        conn.execute(
+            update(Schedule)
+            .where(Schedule.router_id == failing)
+            .values(failures=2, next_run_at=utcnow() + timedelta(seconds=250))
+        )
     app = PoolImportApp(tui_settings)
     async with app.run_test(size=NARROW) as pilot:
         await wait_until(pilot, lambda: app.main_screen.routers_table.row_count == 4, what="routers")
@@ -85,7 +90,13 @@ async def test_routers_show_schedule_next_run_and_data_age_at_80_columns(
         # Never imported: flagged by a sign, the style only adds to it (NO_COLOR keeps bold and reverse).
         never = cell(app, "never", "age")
         assert str(never) == "!never" and "reverse" in str(never.style)
-        assert str(cell(app, "failing", "next")) == "backoff 2"
+        assert str(cell(app, "failing", "next")) == "in 4m x2"  # when, and how many failed in a row
+        app.main_screen.routers_table.select_key(str(failing))
+        await wait_until(
+            pilot,
+            lambda: "backing off: 2 failed in a row" in str(app.main_screen.routers_table.border_subtitle),
+            what="the backoff said under the pane",
+        )
         # Without a schedule: no interval to be overdue against, so never flagged.
         assert [str(cell(app, "manual", column)) for column in ("every", "next", "age")] == [
             "-",

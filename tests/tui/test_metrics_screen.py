@@ -13,9 +13,9 @@ from sqlalchemy import Engine, insert, select
 
 from poolimport.core.config import Settings, load_settings
 from poolimport.core.db import dispose_engines, session_scope
+from poolimport.core.durations import describe_span
 from poolimport.core.models import ImportJob, Operator, Router, Tenant, utcnow
 from poolimport.tui.app import PoolImportApp
-from poolimport.tui.components.cells import span
 from poolimport.tui.components.help_screen import HelpScreen
 from poolimport.tui.components.main_screen import MainScreen
 from poolimport.tui.components.metrics_screen import FailingTable, Figures, MetricsScreen
@@ -101,9 +101,9 @@ async def test_the_figures_and_failing_routers_are_those_stats_json_prints(
         assert shown == {
             "queued": str(cli["queued"]),
             "running": str(cli["running"]),
-            "oldest wait": span(cli["oldest_queued_seconds"]),
-            "wait p50": span(cli["wait_p50"]),
-            "wait p95": span(cli["wait_p95"]),
+            "oldest wait": describe_span(cli["oldest_queued_seconds"]),
+            "wait p50": describe_span(cli["wait_p50"]),
+            "wait p95": describe_span(cli["wait_p95"]),
             "jobs/min": f"{cli['jobs_per_minute']:g}",
             "finished 1h": str(cli["finished_hour"]),
             "failed 1h": str(cli["failed_hour"]),

@@ -157,6 +157,8 @@ def create_job(
             job.id,
             event(EventKind.JOB_QUEUED, {"router_id": router.id}, operator=scope.operator, note=note),
         )
+        if source == JobSource.SCHEDULE:
+            return job  # the audited `schedule set` made it; the job's row says so
         notes = (["dry run"] if dry_run else []) + ([f"retry of #{retry_of.id}"] if retry_of else [])
         audit.record(
             session,

@@ -21,10 +21,11 @@ from poolimport.core.access import audit
 from poolimport.core.access.tenancy import Scope
 from poolimport.core.config import Settings
 from poolimport.core.db import get_read_engine, session_scope
+from poolimport.core.durations import describe_interval
 from poolimport.core.errors import InvalidInput
 from poolimport.core.events import Event, EventKind, event
 from poolimport.core.jobs.lifecycle import JobRefused, Sender, create_job, dispatch, live_job
-from poolimport.core.models import ImportJob, JobSource, Lease, Router, Schedule, utcnow
+from poolimport.core.models import ImportJob, JobSource, Lease, Router, Schedule, Tenant, utcnow
 from poolimport.core.statuses import JobStatus
 
 MIN_INTERVAL = 10.0
@@ -57,10 +58,15 @@ def backoff_seconds(interval: float, failures: int) -> float:
     return min(interval * 2.0**failures, max(MAX_BACKOFF, interval))
 
 
+def check_interval(seconds: float) -> float:
+    if seconds < MIN_INTERVAL:
+        raise InvalidInput(f"the shortest interval is {describe_interval(MIN_INTERVAL)}")
+    return seconds
+
+
 def set_schedule(session: Session, scope: Scope, routers: list[Router], interval: float) -> None:
     scope.require_write("schedule imports")
-    if interval < MIN_INTERVAL:
-        raise InvalidInput(f"the shortest interval is {MIN_INTERVAL:g} s")
+    check_interval(interval)
     now = utcnow()
     for router in routers:
         schedule = session.get(Schedule, router.id) or Schedule(router_id=router.id)
@@ -100,36 +106,34 @@ def schedule_off(session: Session, scope: Scope, routers: list[Router]) -> int:
     return removed
 
 
-def describe_interval(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
 @dataclass(frozen=True)
 class ScheduleRow:
     router_id: int
     router: str
     tenant_id: int
+    tenant: str
     interval: float
     next_run_at: datetime
     failures: int
     last_success_at: datetime | None
+    set_at: datetime
 
     def age(self, now: datetime) -> float | None:
         """Seconds since the router's data was last imported successfully."""
         return (now - self.last_success_at).total_seconds() if self.last_success_at else None
 
     def overdue(self, now: datetime) -> bool:
-        age = self.age(now)
-        return age is None or age > OVERDUE_INTERVALS * self.interval
+        """No success within three intervals, counted from the schedule's start when that is later: a
+        schedule just set has had no chance yet, whatever the age of the data it found."""
+        since = max(self.set_at, self.last_success_at or self.set_at)
+        return (now - since).total_seconds() > OVERDUE_INTERVALS * self.interval
 
     def as_dict(self, now: datetime) -> dict[str, Any]:
         age = self.age(now)
         return {
             "router": self.router,
             "router_id": self.router_id,
+            "tenant": self.tenant,
             "interval": self.interval,
             "every": describe_interval(self.interval),
             "next_run_at": self.next_run_at.isoformat(timespec="seconds"),
@@ -169,16 +173,19 @@ def schedule_rows(session: Session, scope: Scope, router_ids: list[int] | None =
     successful import of any source."""
     last_success = _last_success().subquery()
     stmt = (
-        scope.restrict(select(Schedule, Router.name, Router.tenant_id, last_success.c.at), Router.tenant_id)
+        scope.restrict(
+            select(Schedule, Router.name, Router.tenant_id, Tenant.name, last_success.c.at), Router.tenant_id
+        )
         .join(Router, Router.id == Schedule.router_id)
+        .join(Tenant, Tenant.id == Router.tenant_id)
         .outerjoin(last_success, last_success.c.router_id == Schedule.router_id)
         .order_by(Router.name)
     )
     if router_ids is not None:
         stmt = stmt.where(Schedule.router_id.in_(router_ids))
     return [
-        ScheduleRow(s.router_id, name, tenant_id, s.interval, s.next_run_at, s.failures, at)
-        for s, name, tenant_id, at in session.execute(stmt)
+        ScheduleRow(s.router_id, name, tenant_id, tenant, s.interval, s.next_run_at, s.failures, at, s.set_at)
+        for s, name, tenant_id, tenant, at in session.execute(stmt)
     ]
 
 

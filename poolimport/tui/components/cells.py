@@ -92,15 +92,6 @@ def duration(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def span(seconds: float) -> str:
-    """A time span in its largest whole unit, for narrow cells: 45s, 12m, 3h, 2d."""
-    seconds = max(0, int(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 def rate_and_eta(job: JobRow) -> tuple[str, str]:
     elapsed = job["elapsed"]
     done, total = job["addresses_done"] or 0, job["addresses_total"] or 0

@@ -391,8 +391,10 @@ class MainScreen(Screen[None]):
         if table.filter_text:
             return
         router = self.routers.get(table.selected_key or "")
-        error = router and router["last_error"]
-        table.border_subtitle = cells.plain(error, "bold") if error else ""
+        schedule = router and router["schedule"]
+        said = [f"backing off: {schedule.failures} failed in a row"] if schedule and schedule.failures else []
+        said += [router["last_error"]] if router and router["last_error"] else []
+        table.border_subtitle = cells.plain("; ".join(said), "bold") if said else ""
 
     @on(DataTable.RowHighlighted, "#jobs")
     def _job_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from poolimport.core.durations import describe_span
 from poolimport.core.metrics import QueueStats, RouterFailures
 from poolimport.tui import command
 from poolimport.tui.components import cells
@@ -28,7 +29,7 @@ NO_FAILURES = "no router failed in the last day"
 
 
 def _span(seconds: float | None) -> str:
-    return "-" if seconds is None else cells.span(seconds)
+    return "-" if seconds is None else describe_span(seconds)
 
 
 def figures(stats: QueueStats) -> list[list[tuple[str, str]]]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from poolimport.core.durations import describe_span
 from poolimport.core.metrics import QueueStats
 from poolimport.tui.components import cells
 
 
 def summary(stats: QueueStats) -> str:
-    wait = "-" if stats.wait_p95 is None else cells.span(stats.wait_p95)
+    wait = "-" if stats.wait_p95 is None else describe_span(stats.wait_p95)
     return (
         # Short words: at 80 columns two-digit figures still fit.
         f"queued {stats.queued} · running {stats.running} · consumers {stats.consumers_alive}"

@@ -12,7 +12,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
-from poolimport.core.jobs.schedule import ScheduleRow, describe_interval
+from poolimport.core.durations import describe_interval, describe_span
+from poolimport.core.jobs.schedule import ScheduleRow
 from poolimport.core.models import utcnow
 from poolimport.tui.components import cells
 from poolimport.tui.components.filter_table import FilterTable, Row
@@ -48,19 +49,20 @@ def since_success(router: RouterView, now: datetime) -> float | None:
 
 
 def next_run(schedule: ScheduleRow | None, wait: float | None) -> Text:
-    """When the next scheduled import is due (`wait`: until_next); a schedule backing off says how many
-    failed in a row."""
+    """When the next scheduled import is due (`wait`: until_next); a schedule backing off adds, in bold,
+    how many failed in a row (`in 4m x2`)."""
     if schedule is None or wait is None:
         return Text("-")
+    when = "due" if wait <= 0 else f"in {describe_span(wait)}"
     if schedule.failures:
-        return Text(f"backoff {schedule.failures}", style="bold")
-    return Text("due" if wait <= 0 else f"in {cells.span(wait)}")
+        return Text(f"{when} x{schedule.failures}", style="bold")
+    return Text(when)
 
 
 def age(schedule: ScheduleRow | None, seconds: float | None, now: datetime) -> Text:
     """Time since the last successful import (`seconds`: since_success), for every router; `!` when older
     than its schedule allows (a router without one has no interval to be late against)."""
-    shown = "never" if seconds is None else cells.span(seconds)
+    shown = "never" if seconds is None else describe_span(seconds)
     if schedule is not None and schedule.overdue(now):
         return Text(f"!{shown}", style=cells.readable(OVERDUE_STYLE))
     return Text(shown)

@@ -1,0 +1,38 @@
+"""Durations as operators type them and read them back."""
+
+from __future__ import annotations
+
+import pytest
+
+from poolimport.core.durations import MAX_SECONDS, describe_interval, describe_span, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (10, "10s"),
+        (90, "1m30s"),
+        (3600, "1h"),
+        (3601, "1h1s"),
+        (86400, "1d"),
+        (1_000_000, "11d13h46m40s"),
+        (MAX_SECONDS, "365d"),
+    ],
+)
+def test_an_interval_reads_back_exactly_in_whole_units(seconds: float, shown: str) -> None:
+    assert describe_interval(seconds) == shown
+    assert parse_duration(shown).total_seconds() == seconds  # what is shown can be typed back
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(0, "0s"), (59.9, "59s"), (3438, "57m"), (8_297_630, "96d"), (-5, "0s")]
+)
+def test_a_span_reads_in_its_largest_whole_unit(seconds: float, shown: str) -> None:
+    assert describe_span(seconds) == shown
+
+
+def test_a_year_is_the_longest_duration_and_the_refusal_says_so() -> None:
+    assert parse_duration("365d").days == 365
+    for text in ("366d", "8761h", "0s", "-5m", "1.5m", "1w"):
+        with pytest.raises(ValueError, match="at most 365d"):
+            parse_duration(text)
