@@ -12,13 +12,10 @@ def whole_number(what: str) -> Callable[[str], int]:
     def parse(value: str) -> int:
         # Imported when a value is parsed, not when the parser is built: the models load SQLAlchemy, which
         # a command given an id needs anyway.
-        from poolimport.core.models import MAX_ID
+        from poolimport.core.models import MAX_ID, parse_id
 
-        try:
-            number = int(value)
-        except ValueError:
-            number = 0
-        if not 1 <= number <= MAX_ID:
+        number = parse_id(value)
+        if number is None:
             raise argparse.ArgumentTypeError(
                 f"invalid {what} {value!r}: a whole number from 1 to {MAX_ID} is expected"
             )

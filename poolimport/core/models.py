@@ -39,6 +39,17 @@ NAMING = {
 
 # The largest id a row can have: SQLite's integers are 64-bit signed, and binding a larger one overflows.
 MAX_ID = 2**63 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """An id as typed: ASCII digits, 1 to MAX_ID; None for anything else. str.isdecimal is also true of
+    "３" and "٣", str.isdigit of "²", and int() refuses 4,300 digits or more."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
 # The rows of ix_pool_addresses_used; a query must say it in these words for SQLite to use that index.
 USED_ROWS = "status = 'used'"
 # The widest count an IPv6 pool can have: ::/0 handed out as /128s is 2**128, 39 decimal digits.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from poolimport.core.models import MAX_ID
+from poolimport.core.models import parse_id
 
 # (as typed after `:`, what it does): the help screen (`?`) lists them; the notice only names them.
 USAGE = (
@@ -22,6 +22,7 @@ USAGE = (
 )
 HELP = "commands: " + ", ".join(f":{usage}" for usage, _ in USAGE) + " (`?` says what each does)"
 JOB_USAGE = "`:job` wants a job number, as in `:job 42`"
+SHOWN_DIGITS = 20  # of a number too large to be a job's, in the notice
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,11 @@ def _split(text: str) -> tuple[str, str]:
 
 def _job(rest: str) -> ShowJob | CommandError:
     number = rest.removeprefix("#")
-    if not number.isdecimal():  # isdigit() is also true of "²", which int() refuses
+    if not (number.isascii() and number.isdigit()):
         return CommandError(JOB_USAGE)
-    job_id = int(number)
-    if not 0 < job_id <= MAX_ID:
-        return CommandError(f"no job #{job_id}")  # what the database would say, without asking it
+    job_id = parse_id(number)
+    if job_id is None:  # what the database would say, without asking it (nor repeating 10,000 digits)
+        return CommandError(f"no job #{number[:SHOWN_DIGITS]}{'…' if len(number) > SHOWN_DIGITS else ''}")
     return ShowJob(job_id)
 
 

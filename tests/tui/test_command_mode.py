@@ -241,6 +241,26 @@ async def test_tab_completes_a_tenant_that_has_no_router_yet(
         assert job_ids(app) == [] and router_names(app) == []
 
 
+async def test_a_drilled_name_that_looks_like_markup_is_shown_as_typed(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    """Any operator of a tenant names its routers and the tenant is named by an administrator: the title
+    of an administrator's jobs pane shows them literally."""
+    add_router(name="evil[/]", tenant="g[/]", port=1)
+    add_router(name="b-[bold red]x[/]", tenant="g[/]", port=1)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 2)
+        for line, title in [
+            ("router evil[/]", "router evil[/]"),
+            ("router b-[bold red]x[/]", "router b-[bold red]x[/]"),
+            ("tenant g[/]", "tenant g[/]"),
+        ]:
+            await command(pilot, line)
+            await wait_until(pilot, lambda title=title: title in jobs_title(app), what=title)
+        assert not [n for n in notices(app) if "unexpected" in n]
+
+
 async def test_a_colon_typed_into_the_filter_stays_in_the_filter(
     engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
 ) -> None:

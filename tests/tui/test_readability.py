@@ -347,12 +347,12 @@ async def on_tenant_form(pilot: Any) -> None:
 @pytest.mark.parametrize(
     ("go", "first"),
     [
-        (on_main, ["i", "r", "c", "t", "a", "e", "?"]),
-        (on_pools, ["⏎", "esc", "/", "?"]),
-        (on_addresses, ["esc", "a", "f", "u", "s", "m", "/", "?"]),
-        (on_detail, ["esc", "m", "?"]),
-        (on_workers, ["esc", "/", "?"]),
-        (on_audit, ["esc", "/", "?"]),
+        (on_main, ["i", "r", "c", "t", "a", "e"]),
+        (on_pools, ["⏎", "esc", "/"]),
+        (on_addresses, ["esc", "a", "f", "u", "s", "m", "/"]),
+        (on_detail, ["esc", "m"]),
+        (on_workers, ["esc", "/"]),
+        (on_audit, ["esc", "/"]),
         # A form's fields take a typed `?`: its footer has its own keys only.
         (on_router_form, ["esc", "^s", "^t"]),
         (on_tenant_form, ["esc", "^s"]),
@@ -370,3 +370,32 @@ async def test_at_80_columns_each_footer_shows_its_screens_keys_first_then_help(
         await pilot.pause()
         shown = await wait_until(pilot, lambda: footer_keys(app), what="the footer")
         assert shown[: len(first)] == first, shown
+        form = go in (on_router_form, on_tenant_form)
+        assert form or "?" in shown, shown
+        cut = [key.key_display for key in app.screen.query(FooterKey) if key.region.right > NARROW[0]]
+        assert cut == [], f"keys cut at the edge: {cut}"
+
+
+async def test_at_80_columns_the_focused_logs_keys_come_first_and_a_wide_footer_has_the_rest(
+    engine: Engine, tui_settings: Settings
+) -> None:
+    seed(engine, tui_settings)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=NARROW) as pilot:
+        await snapshot_loaded(pilot)
+        app.main_screen.log_pane.focus()
+        await wait_until(pilot, lambda: footer_keys(app)[:5] == ["/", "n", "N", "]", "["], what="log keys")
+        assert "?" in footer_keys(app)
+        await pilot.resize_terminal(250, 40)
+        await wait_until(pilot, lambda: {"A", "W", "I", "^p"} <= set(footer_keys(app)), what="every key")
+
+
+async def test_at_80_columns_a_failed_jobs_error_keeps_a_readable_start(
+    engine: Engine, tui_settings: Settings
+) -> None:
+    seed(engine, tui_settings)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=NARROW) as pilot:
+        await snapshot_loaded(pilot)
+        rows = [line for line in screen_text(app).splitlines() if " failed " in line and "│" in line]
+        assert any("reading pools fa" in row for row in rows), rows

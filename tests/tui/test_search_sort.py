@@ -39,9 +39,10 @@ def column(table: FilterTable, key: str) -> list[str]:
 def test_text_with_digit_like_characters_sorts_instead_of_crashing() -> None:
     """A router or pool named by anyone with write access may hold "²" or "①": digits to str.isdigit,
     not to int()."""
-    names = ["core-1²", "core-①", "core-10", "core-2", "x²³"]
+    names = ["core-1²", "core-①", "core-10", "core-2", "x²³", "core-" + "9" * 5000, "core-３"]
     ordered = sorted(names, key=sort_key)
     assert ordered.index("core-1²") < ordered.index("core-2") < ordered.index("core-10")
+    assert ordered.index("core-10") < ordered.index("core-" + "9" * 5000)  # more digits than int() takes
 
 
 def test_cells_sort_by_value_numbers_as_numbers_and_empty_last() -> None:

@@ -55,6 +55,10 @@ def test_an_empty_line_is_nothing_to_do() -> None:
         ("job ①", "`:job` wants a job number, as in `:job 42`"),
         ("job 0", "no job #0"),
         ("job 99999999999999999999", "no job #99999999999999999999"),
+        # Digits to str.isdecimal, but the CLI's ids are ASCII: the two agree.
+        ("job ３", "`:job` wants a job number, as in `:job 42`"),
+        # int() refuses 4,300 digits or more; the notice doesn't repeat a screenful of them.
+        ("job " + "9" * 10_000, "no job #" + "9" * 20 + "…"),
         ("failed now", "`:failed` takes nothing after it"),
         ("all routers", "`:all` takes nothing after it"),
     ],

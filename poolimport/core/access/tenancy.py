@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from poolimport.core.access.identity import Identity
 from poolimport.core.errors import Refusal
-from poolimport.core.models import MAX_ID, ImportJob, Operator, OperatorKey, Router, Tenant
+from poolimport.core.models import ImportJob, Operator, OperatorKey, Router, Tenant, parse_id
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
@@ -140,8 +140,9 @@ def find_router(session: Session, scope: Scope, ref: str, tenant: str | None = N
         raise NotFound(f"router {ref!r} exists in tenants {names}: pass --tenant")
     if matches:
         return matches[0]
-    if ref.isdecimal() and int(ref) <= MAX_ID:  # isdigit() is also true of "²", which int() refuses
-        by_id = session.scalar(scope.routers().where(Router.id == int(ref)))
+    router_id = parse_id(ref)
+    if router_id is not None:
+        by_id = session.scalar(scope.routers().where(Router.id == router_id))
         if by_id is not None and (tenant is None or by_id.tenant.name == tenant):
             return by_id
     raise NotFound(f"no router {ref!r}" + (f" in tenant {tenant!r}" if tenant else ""))

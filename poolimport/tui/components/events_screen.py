@@ -10,11 +10,12 @@ from typing import Any, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from poolimport.core.jobs.queries import EventRow, FeedRow
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.job_detail import JobDetailScreen
+from poolimport.tui.components.keys_footer import KeysFooter
 from poolimport.tui.components.loading_screen import LoadingScreen
 from poolimport.tui.components.log_pane import LogEntry, LogPane, log_entry
 from poolimport.tui.components.tui_app import tui_app
@@ -135,7 +136,7 @@ class EventsScreen(LoadingScreen):
         yield Header()
         yield Banner(id="banner")
         yield FeedPane(id="log")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     @property
     def pane(self) -> FeedPane:

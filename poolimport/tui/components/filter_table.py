@@ -37,6 +37,14 @@ _PARTS = re.compile(r"(\d+)")
 SortKey = tuple[int, float, tuple[tuple[int, int, str], ...]]
 
 
+def _part_key(part: str) -> tuple[int, int, str]:
+    """A run of ASCII digits by size (by length, then digits: int() refuses 4,300 digits), else text."""
+    if part.isascii() and part.isdigit():
+        digits = part.lstrip("0")
+        return (0, len(digits), digits)
+    return (1, 0, part.lower())
+
+
 def sort_key(value: object) -> SortKey:
     """Numbers by size, then text (its numbers by size), then nothing; one order across mixed cells."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -49,7 +57,9 @@ def sort_key(value: object) -> SortKey:
     if _NUMBER.fullmatch(number):
         return (0, float(number), ())
     parts = tuple(
-        (0, int(part), "") if part.isdecimal() else (1, 0, part.lower())
+        (0, len(part.lstrip("0")), part.lstrip("0"))
+        if part.isascii() and part.isdigit()
+        else (1, 0, part.lower())
         for part in _PARTS.split(text)
         if part
     )

@@ -11,9 +11,10 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from poolimport.tui.components import cells
+from poolimport.tui.components.keys_footer import KeysFooter
 from poolimport.tui.components.log_pane import LogPane
 from poolimport.tui.keymap import BoundKey
 
@@ -69,4 +70,4 @@ class HelpScreen(ModalScreen[None]):
             body.border_title = "poolimport keys"
             body.border_subtitle = "↑↓ scroll · escape closes"
             yield Static(key_table(self.keys, self.widget_keys))
-        yield Footer(compact=True)
+        yield KeysFooter()

@@ -14,13 +14,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from poolimport.core.jobs.queries import JobDetail, attempt_text, pool_line_text
 from poolimport.core.statuses import LIVE_JOB_STATUSES
 from poolimport.tui.components import cells
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.jobs_table import origin
+from poolimport.tui.components.keys_footer import KeysFooter
 from poolimport.tui.components.loading_screen import LoadingScreen
 from poolimport.tui.components.log_pane import TAIL_EVENTS, LogPane
 from poolimport.tui.components.tui_app import tui_app
@@ -100,7 +101,7 @@ class JobDetailScreen(LoadingScreen):
         body.border_title = f"Job #{self.job_id}"
         yield body
         yield LogPane(id="log")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     @property
     def log_pane(self) -> LogPane:

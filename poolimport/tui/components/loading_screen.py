@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.filter_box import FilterBox
+from poolimport.tui.components.keys_footer import KeysFooter
 from poolimport.tui.components.tui_app import tui_app
 from poolimport.tui.presenter import DATABASE_ERRORS, first_line
 
@@ -54,7 +55,7 @@ class LoadingScreen(Screen[None]):
         yield Banner(id="banner")
         yield from middle
         yield FilterBox()
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def fetch(self, query: Callable[[], T], show: Callable[[T], None]) -> None:
         """Run `query` off the event loop, then `show` its result; replaces a fetch still running."""

@@ -15,12 +15,13 @@ import time
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable, Header
 
 from poolimport.core.changes import ChangeMarks
 from poolimport.core.jobs.actions import Dismissed, Outcome
@@ -36,6 +37,7 @@ from poolimport.tui.components.filter_box import FilterBox
 from poolimport.tui.components.filter_table import FilterTable
 from poolimport.tui.components.job_detail import JobDetailScreen
 from poolimport.tui.components.jobs_table import JOB_VIEWS, JobsTable, view_help
+from poolimport.tui.components.keys_footer import KeysFooter
 from poolimport.tui.components.log_pane import LogPane
 from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.queue_line import QueueLine
@@ -211,7 +213,7 @@ class MainScreen(Screen[None]):
         yield LogPane(id="log")
         yield FilterBox()
         yield CommandLine(self._router_names, self._tenant_names)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         for table in (self.routers_table, self.jobs_table):
@@ -572,13 +574,14 @@ class MainScreen(Screen[None]):
 
     # -- `:` commands and marks -------------------------------------------------------------------
 
-    def _jobs_title(self, count: int) -> str:
-        """Which jobs the pane holds: of what router or tenant, in what view, how many, in what order."""
+    def _jobs_title(self, count: int) -> Text:
+        """Which jobs the pane holds: of what router or tenant, in what view, how many, in what order. The
+        names are anyone's: shown as they are, never read as markup."""
         table, narrowed = self.jobs_table, " · ".join(self.drill.words())
         view = "" if self.jobs_view == "all" else f"{self.jobs_view}, "
         # A sort orders the jobs read, not all of them: the title says which.
         order = f" by {table.sort_label}" if table.sort_label else " reversed" if table.sort_reverse else ""
-        return (
+        return cells.plain(
             f"Jobs{f' · {narrowed}' if narrowed else ''} ({view}newest {count}{order}"
             + (", m: older" if count >= self.jobs_limit else "")
             + (", esc: all" if narrowed else "")

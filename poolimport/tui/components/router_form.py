@@ -11,7 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from poolimport.core.config import Settings
 from poolimport.core.db import get_engine
@@ -21,6 +21,7 @@ from poolimport.core.routers.records import record_refusal_about_router
 from poolimport.core.text import one_line
 from poolimport.tui.components import cells
 from poolimport.tui.components.form_screen import FormScreen
+from poolimport.tui.components.keys_footer import KeysFooter
 
 
 class Tick(Checkbox):
@@ -90,7 +91,7 @@ class RouterForm(FormScreen[RouterFormResult]):
                 yield Button("Test connection", id="test")
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _read(self) -> RouterFormResult:
         def text(widget_id: str) -> str:

@@ -7,10 +7,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from poolimport.tui.components import cells
 from poolimport.tui.components.form_screen import FormScreen
+from poolimport.tui.components.keys_footer import KeysFooter
 from poolimport.tui.components.tui_app import tui_app
 
 # Why the form opened when adding a router: a router belongs to a tenant.
@@ -39,7 +40,7 @@ class TenantForm(FormScreen[str]):
             with Horizontal(id="form-buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")
