@@ -1,4 +1,5 @@
-"""A TCP proxy a test can take away and bring back: a server going away, as its clients see it."""
+"""A TCP proxy a test can take away and bring back (a server going away, as its clients see it), or freeze
+and thaw (a server, or the network to it, that stops answering while every connection stays open)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ class TcpProxy:
         self.target = target
         self.port = 0
         self._stopped = threading.Event()
+        self._thawed = threading.Event()
+        self._thawed.set()
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -43,6 +46,13 @@ class TcpProxy:
             thread.join(timeout=5)
         self._threads.clear()
 
+    def freeze(self) -> None:
+        """Nothing more is forwarded either way; what is sent waits in the sockets' buffers."""
+        self._thawed.clear()
+
+    def thaw(self) -> None:
+        self._thawed.set()
+
     def _spawn(self, target: Callable[..., None], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)
         self._threads.append(thread)
@@ -68,6 +78,8 @@ class TcpProxy:
         peer = {client: upstream, upstream: client}
         with client, upstream:
             while not stopped.is_set():
+                if not self._thawed.wait(0.1):
+                    continue
                 ready, _, _ = select.select(list(peer), [], [], 0.1)
                 for sock in ready:
                     try:

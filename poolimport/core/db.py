@@ -20,6 +20,14 @@ from poolimport.core.private_files import make_private, private_dir, private_fil
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Heartbeats give up fast rather than queue behind a long pool write (SQLite has one writer).
 HEARTBEAT_BUSY_TIMEOUT_MS = 200
+# libpq's connection settings, each overridden by the same parameter in the database URL.
+PG_NETWORK_DEFAULTS = {
+    "connect_timeout": 10,  # seconds
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 class DatabaseError(PoolimportError):
@@ -84,8 +92,11 @@ def make_engine(url: str, purpose: str = "write") -> Engine:
         event.listen(engine, "connect", _sqlite_tuner(busy, database))
         event.listen(engine, "begin", _begin_deferred if purpose == "read" else _begin_immediate)
         return engine
+    # What the URL doesn't say itself: a server that never answers a connect is given up on, and a
+    # connection whose server went silent is found dead by the kernel, rather than waited on for minutes.
+    network = {key: value for key, value in PG_NETWORK_DEFAULTS.items() if key not in parsed.query}
     try:
-        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=network)
     except (NoSuchModuleError, ImportError):  # an unknown dialect, or a known one without its module
         raise DatabaseError(
             f"database driver for {parsed.drivername} is not installed"

@@ -17,6 +17,7 @@ from poolimport.core.models import IpPool, PoolAddress
 from poolimport.sim import SimServer
 from tests.conftest import POSTGRES_URL, router_adder, router_config, run_cli
 from tests.helpers import SQL_WORDS
+from tests.proxy import TcpProxy
 
 BIG = 16_382  # 10.1.0.0/18 less its network and broadcast addresses
 
@@ -116,3 +117,21 @@ def test_a_database_error_that_is_not_an_outage_is_one_line_not_a_traceback(
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert len(out.stderr.splitlines()) == 1 and out.stderr.startswith("error: database")
     assert not any(word in out.stderr for word in SQL_WORDS), out.stderr
+
+
+def test_a_postgresql_server_that_never_answers_is_one_line_not_a_hang(pg_settings: Settings) -> None:
+    """A server (or a route to it) that accepts the connection and then says nothing: the command gives
+    up after the connect timeout with one line, rather than waiting as long as the kernel would."""
+    schema.upgrade(get_engine(pg_settings))
+    direct = make_url(pg_settings.database_url)
+    proxy = TcpProxy((direct.host or "127.0.0.1", direct.port or 5432)).start()
+    proxy.freeze()
+    try:
+        proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        out = run_cli("jobs", env={"POOLIMPORT_DATABASE_URL": proxied}, timeout=60)
+    finally:
+        proxy.thaw()
+        proxy.stop()
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "timeout" in line.lower(), line

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, text
+import pytest
+from sqlalchemy import Engine, make_url, text
 from textual.widgets import DataTable
 
-from poolimport.core.config import Settings
-from poolimport.core.db import dispose_engines
+from poolimport.core import schema
+from poolimport.core.config import Settings, load_settings
+from poolimport.core.db import dispose_engines, get_engine, session_scope
+from poolimport.core.models import Operator
 from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.addresses_screen import AddressesScreen
 from poolimport.tui.components.banner import Banner
 from poolimport.tui.components.pools_screen import PoolsScreen
 from poolimport.tui.components.routers_table import RoutersTable
+from tests.conftest import register_me
+from tests.proxy import TcpProxy
 from tests.tui.conftest import wait_until
 from tests.tui.sample_data import seed
 
@@ -89,3 +94,34 @@ async def test_table_gone_while_the_addresses_load_is_the_banner_then_the_addres
         # The sample's queued job has no consumer: that banner stays, the database's goes.
         await wait_until(pilot, lambda: "unavailable" not in banner_text(app), what="banner to clear")
         assert app.is_running
+
+
+async def test_a_database_that_stops_answering_is_the_banner_within_seconds_then_the_data_again(
+    pg_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections that stay open while nothing comes back (a hung server, a dead route): no error
+    ever arrives, so the wait itself is what the banner says."""
+    engine = get_engine(pg_settings)
+    schema.upgrade(engine)
+    register_me(engine)
+    with session_scope(engine) as session:
+        session.add(Operator(name="ops", tenant_id=None, role="admin"))
+    seed(engine, pg_settings)
+    direct = make_url(pg_settings.database_url)
+    proxy = TcpProxy((direct.host or "127.0.0.1", direct.port or 5432)).start()
+    try:
+        proxied = direct.set(host="127.0.0.1", port=proxy.port)
+        monkeypatch.setenv("POOLIMPORT_DATABASE_URL", proxied.render_as_string(hide_password=False))
+        monkeypatch.setenv("POOLIMPORT_OPERATOR", "ops")
+        app = PoolImportApp(load_settings())
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.query_one(RoutersTable).row_count == 3, what="routers")
+            proxy.freeze()
+            said = await wait_until(pilot, lambda: "not answering" in banner_text(app) and banner_text(app))
+            assert "database" in said
+            proxy.thaw()
+            await wait_until(pilot, lambda: "not answering" not in banner_text(app), what="the banner gone")
+            assert "database" not in banner_text(app)  # the seed's queued job, with no consumer, stays said
+    finally:
+        proxy.thaw()
+        proxy.stop()

@@ -55,6 +55,9 @@ ROUTERS_GAP = 1.0  # at most one read of the routers a second, however often the
 ROUTERS_CLOCK = 10.0  # redrawn from what was read, for "next" and "age", which move with time
 STATS_POLL = 5.0  # while jobs are live
 STATS_IDLE = 15.0
+# A poll still waiting after this long: the database is not answering (a hung server or a dead route
+# sends no error). Well above a slow read of a fleet (the routers: 52 ms on 1,000).
+POLL_STUCK = 8.0
 # The footer shows what fits, in this order: at 80 columns, the keys used most, then help and quit (the
 # app's); the rest follow as declared.
 FOOTER_FIRST = ("import", "retry", "cancel", "test", "add", "edit", "help", "quit")
@@ -201,6 +204,7 @@ class MainScreen(Screen[None]):
         self._marks_at = 0.0  # at this time
         self._polling = False
         self._poll_again = False
+        self._poll_started = 0.0
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -253,9 +257,13 @@ class MainScreen(Screen[None]):
         """Start a poll unless one is running; then that one goes round once more."""
         if self._polling:
             self._poll_again = True
+            waited = time.monotonic() - self._poll_started
+            if waited >= POLL_STUCK:  # no error may ever come: the wait itself is what to say
+                tui_app(self).set_problem("database", f"not answering for {waited:.0f} s")
             return
         self._polling = True
         self._poll_again = False
+        self._poll_started = time.monotonic()
         app = tui_app(self)
         request = self._poll_request()
         app.run_core(lambda: poll(app.data, request), self._polled, self._poll_ended, group="poll")
