@@ -16,13 +16,15 @@ from typing import Any, NamedTuple
 from sqlalchemy.orm import Session
 
 from poolimport.core.access.audit import AuditRow, audit_rows
+from poolimport.core.access.gate import record_refusal_once
 from poolimport.core.access.tenancy import NotFound, Scope, find_tenant, resolve_scope
 from poolimport.core.changes import ChangeMarks, change_marks
 from poolimport.core.config import Settings, masked_url
 from poolimport.core.consumers import ConsumerRow, consumer_rows
 from poolimport.core.db import get_engine, get_read_engine, session_scope
+from poolimport.core.errors import Refusal
 from poolimport.core.jobs.actions import JobActions
-from poolimport.core.jobs.lifecycle import effective_status
+from poolimport.core.jobs.lifecycle import effective_status, get_job
 from poolimport.core.jobs.queries import (
     EVERY_JOB,
     EventRow,
@@ -249,9 +251,34 @@ class Data:
             return [tenant.name for tenant in session.scalars(scope.tenants().order_by(Tenant.name))]
 
     def tenant_id(self, name: str) -> int:
-        """The tenant's id; NotFound for a name outside the operator's tenants, as for one that isn't."""
-        with self.reading() as (session, scope):
+        """The tenant's id (`:tenant`); NotFound for a name outside the operator's tenants, as for one
+        that isn't, and recorded."""
+        with self.recorded(":tenant") as (session, scope):
             return find_tenant(session, scope, name).id
+
+    def check_job(self, job_id: int) -> None:
+        """`:job`: NotFound for a job outside the operator's tenants, as for one that isn't, and recorded."""
+        with self.recorded(":job") as (session, scope):
+            get_job(session, scope, job_id)
+
+    def refuse(self, action: str, refusal: Refusal) -> None:
+        """Record a refusal decided without a read (`:router` looks among the routers loaded)."""
+        with self.recorded(action):
+            raise refusal
+
+    @contextmanager
+    def recorded(self, action: str) -> Iterator[tuple[Session, Scope]]:
+        """A read for something the operator named: a refusal is recorded as `action`, as the CLI's are,
+        once the read has ended; then raised."""
+        refused: Refusal | None = None
+        with self.reading() as (session, scope):
+            try:
+                yield session, scope
+            except Refusal as exc:
+                refused = exc
+        if refused is not None:
+            record_refusal_once(get_engine(self.settings), scope, action, refused)
+            raise refused
 
     def router_form_values(self, router_id: int) -> dict[str, Any]:
         with self.reading() as (session, scope):

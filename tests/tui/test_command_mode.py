@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from textual.keys import _character_to_key
 
-from poolimport.core.access.audit import record
+from poolimport.core.access.audit import audit_rows, record
 from poolimport.core.access.identity import Identity
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
@@ -186,6 +186,23 @@ async def test_what_is_outside_the_tenancy_is_not_found_like_what_is_not_there(
         assert isinstance(app.screen, MainScreen)
         assert router_names(app) == ["core-1", "edge"] and "far" not in jobs_title(app)
         assert not [n for n in notices(app) if "unexpected" in n or "Traceback" in n]
+    # Each refusal is recorded, as the CLI's are: probing another tenant's ids leaves a trace.
+    with session_scope(engine) as session:
+        refused = [
+            (row["action"], row["detail"])
+            for row in audit_rows(session, ADMIN)
+            if row["outcome"] == "refused" and row["acting_as"] == "nora"
+        ]
+    assert sorted(refused) == sorted(
+        [
+            (":job", f"no job #{jobs['far'][0]}"),
+            (":job", "no job #999"),
+            (":router", "no router 'far'"),
+            (":router", "no router 'nosuch'"),
+            (":tenant", "no tenant named 'south'"),
+            (":tenant", "no tenant named 'nosuch'"),
+        ]
+    )
 
 
 async def test_help_and_an_unknown_command_list_the_commands(

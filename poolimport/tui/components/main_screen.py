@@ -23,6 +23,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Header
 
+from poolimport.core.access.tenancy import NotFound
 from poolimport.core.changes import ChangeMarks
 from poolimport.core.jobs.actions import Dismissed, Outcome
 from poolimport.core.jobs.queries import JobFilter, JobRow
@@ -633,8 +634,7 @@ class MainScreen(Screen[None]):
             case command.ShowJob(job_id):
                 # Read first: a job that isn't there (or is another tenant's) is a notice, not a screen.
                 app.run_core(
-                    lambda: app.data.job_detail(job_id, 0, None),
-                    lambda _: app.push_screen(JobDetailScreen(job_id)),
+                    lambda: app.data.check_job(job_id), lambda _: app.push_screen(JobDetailScreen(job_id))
                 )
             case command.ShowRouter(name):
                 self._drill_router(name)
@@ -662,12 +662,15 @@ class MainScreen(Screen[None]):
             named = [router for router in named if router["tenant"] == self.drill.tenant]
         if not named and name in self.routers:
             named = [self.routers[name]]
-        if len(named) > 1:
+        if len(named) != 1:
             tenants = ", ".join(sorted(router["tenant"] for router in named))
-            tui_app(self).presenter.refused(f"router {name!r} is in tenants {tenants}: `:tenant NAME` first")
-            return
-        if not named:
-            tui_app(self).presenter.refused(f"no router {name!r}")
+            said = (
+                f"router {name!r} is in tenants {tenants}: `:tenant NAME` first"
+                if named
+                else f"no router {name!r}"
+            )
+            app = tui_app(self)
+            app.run_core(lambda: app.data.refuse(":router", NotFound(said)), lambda _: None)
             return
         router = named[0]
         same_tenant = self.drill.tenant in (None, router["tenant"])
