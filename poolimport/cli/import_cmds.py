@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from poolimport.cli import arguments
 from poolimport.cli.context import CliError, Context
@@ -22,6 +23,13 @@ def dry_run_summary(result: ImportResult) -> str:
     return f"dry run: {changing:,} of {result.pools['total']:,} pools would change{going}"
 
 
+def error_text(error: Mapping[str, Any]) -> str:
+    """One error of an import's result, as `import --sync` and `job show` print it: the pool it concerns
+    first, where it concerns one."""
+    where = f"pool {error['pool']}: " if error["pool"] else ""
+    return f"{where}{error['message']}"
+
+
 def print_result(result: ImportResult) -> None:
     dry_run = " (dry run)" if result.dry_run else ""
     say(f"{result.router}: {result.status} in {result.seconds:.2f} s{dry_run}")
@@ -34,8 +42,7 @@ def print_result(result: ImportResult) -> None:
         rows = [vars(d) for d in result.details]
         print_table(rows, ["name", "family", "outcome", "total", "added", "updated", "stale"])
     for error in result.errors:
-        where = f"pool {error['pool']}: " if error["pool"] else ""
-        print_error(f"{where}{error['message']}")
+        print_error(error_text(error))
     for warning in result.warnings:
         print_warning(warning)
     if result.dry_run:

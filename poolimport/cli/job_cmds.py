@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from poolimport.cli import arguments
 from poolimport.cli.context import CliError, Context, UsageError
-from poolimport.cli.import_cmds import run_sync
+from poolimport.cli.import_cmds import error_text, run_sync
 from poolimport.cli.output import emit_json, print_error, print_fields, print_table, say
 from poolimport.core.config import masked_url
 from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
@@ -209,7 +209,7 @@ def cmd_job_show(ctx: Context, args: argparse.Namespace) -> int:
     if result:
         print_fields({"pools": result["pools"], "addresses": result["addresses"]})
         for error in result["errors"]:
-            say(f"  error: {error['pool'] or ''} {error['message']}")
+            say(f"  error: {error_text(error)}")
         for warning in result["warnings"]:
             say(f"  warning: {warning}")
     if detail["pools"]:

@@ -4,6 +4,8 @@ question before history is deleted, and the README's sample simulator config ser
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,7 +15,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from poolimport.core.models import ImportJob, Router
 from poolimport.sim import SimServer
-from tests.conftest import run_cli
+from tests.conftest import router_config, run_cli
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +61,49 @@ def test_router_remove_asks_first_and_scripts_say_yes(engine: Engine, add_router
     assert out.returncode == 0 and "removed" in out.stdout, out.stderr
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Router)) == 0
+
+
+def test_router_remove_answered_no_on_a_terminal_says_not_confirmed(
+    engine: Engine, add_router: Callable[..., int]
+) -> None:
+    add_router(None, name="s1", port=1)
+    master, slave = pty.openpty()
+    try:
+        asked = subprocess.Popen(
+            [sys.executable, "-m", "poolimport.cli", "router", "remove", "s1"],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
+        os.write(master, b"\n")  # Enter: the default answer, No
+        out, err = asked.communicate(timeout=60)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert asked.returncode == 1, out + err
+    assert "[y/N]" in out
+    assert err == "error: router s1 kept: not confirmed\n"
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Router)) == 1
+
+
+def test_job_show_prints_each_import_error_as_import_sync_does(
+    sim_factory: Callable[..., SimServer], add_router: Callable[..., int]
+) -> None:
+    config = router_config()
+    config["menus"]["/ip/pool"][1]["ranges"] = "10.10.0.1-10.10.0.300"
+    sim = sim_factory(config)
+    add_router(sim, name="core")
+    assert run_cli("import", "core", "--sync").returncode == 1  # partial: pool static failed
+    sim.stop()
+    assert run_cli("import", "core", "--sync").returncode == 1  # failed: the router is away
+    partial, failed = run_cli("job", "show", "1"), run_cli("job", "show", "2")
+    assert (partial.returncode, failed.returncode) == (0, 0), partial.stderr + failed.stderr
+    assert "  error: pool static: bad address '10.10.0.300' in '10.10.0.1-10.10.0.300'\n" in partial.stdout
+    refused = f"connection refused by 127.0.0.1:{sim.port}"
+    assert f"  error: reading pools failed: {refused}\n" in failed.stdout, failed.stdout
 
 
 def test_the_sample_simulator_config_serves_a_router_to_import(engine: Engine, tmp_path: Path) -> None:
