@@ -184,6 +184,20 @@ def test_jobs_status_and_router_filters_select_exactly(
         assert sorted(job_ids()) == everything and len(everything) == 8
         table = ok(run_cli("jobs", "--status", "stalled")).stdout.splitlines()
         assert len(table) == 2 and table[1].split()[:3] == [str(expected["stalled"][0]), "dead", "stalled"]
+        # `stats` counts each as `jobs --status` lists it: the stalled job is not running.
+        stats = as_json(run_cli("stats", "--json"))
+        counted = {status: stats[status] for status in ("queued", "running", "stalled")}
+        assert (
+            counted
+            == {status: len(expected[status]) for status in counted}
+            == {
+                "queued": 1,
+                "running": 1,
+                "stalled": 1,
+            }
+        )
+        said = ok(run_cli("stats")).stdout.splitlines()
+        assert {"running 1", "stalled 1"} <= {" ".join(line.split()) for line in said}
     finally:
         busy.kill()
         busy.wait()
