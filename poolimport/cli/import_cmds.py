@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from poolimport.cli import arguments
@@ -49,10 +49,20 @@ def print_result(result: ImportResult) -> None:
         say(dry_run_summary(result))
 
 
+def import_json(
+    job_ids: Sequence[int], refused: Sequence[str] = (), results: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """What `import --json` prints, one object whatever the mode and outcome: the jobs created, each
+    refusal's reason, and with --sync or --wait each job at its end as `jobs --json` shows it (its
+    `result` the import's own); `results` is empty otherwise."""
+    return {"job_ids": list(job_ids), "refused": list(refused), "results": list(results)}
+
+
 def run_sync(ctx: Context, args: argparse.Namespace) -> int:
     """The import runs here, but as a job like any other: the same claim on the router, row and events."""
     from poolimport.core.access.tenancy import find_router
-    from poolimport.core.jobs.lifecycle import create_job, finish
+    from poolimport.core.jobs.lifecycle import create_job, finish, get_job
+    from poolimport.core.jobs.queries import job_row
     from poolimport.core.jobs.runner import execute_job
     from poolimport.core.models import JobSource
     from poolimport.core.routers.records import refusal_recorded
@@ -76,10 +86,15 @@ def run_sync(ctx: Context, args: argparse.Namespace) -> int:
             finish(conn, job_id, JobStatus.CANCELLED, error="interrupted in the terminal")
         raise
     if run is None:
+        if args.json:
+            emit_json(import_json([job_id]))
         raise CliError(f"job #{job_id} was taken before it could start")
     result = run.result
     if args.json:
-        emit_json(result.to_dict(with_details=args.dry_run))
+        with ctx.reading() as (session, scope):
+            row = job_row(get_job(session, scope, job_id), settings.heartbeat_interval)
+        ended = {**row, "result": result.to_dict(with_details=args.dry_run)}  # a dry run's per pool too
+        emit_json(import_json([job_id], results=[ended]))
     else:
         print_result(result)
     return 0 if result.status == JobStatus.SUCCEEDED else 1

@@ -322,7 +322,7 @@ def test_used_entries_outside_their_pool_or_unparseable_are_counted_in_a_warning
     config["menus"].update(ODD_USED)
     add_router(sim_factory(config), name="core")
 
-    result = as_json(run_cli("import", "core", "--sync", "--json"))
+    result = as_json(run_cli("import", "core", "--sync", "--json"))["results"][0]["result"]
     assert result["status"] == "succeeded"
     assert result["pools"] == {"total": 3, "imported": 3, "failed": 0, "stale": 0}
     assert result["addresses"]["total"] == 170
