@@ -33,7 +33,6 @@ JOB_COLUMNS = [
     "error",
 ]
 FOLLOW_POLL = 0.25
-QUEUED_HINT_AFTER = 5.0
 EXIT_BY_STATUS = {JobStatus.SUCCEEDED: 0, JobStatus.PARTIAL: 3, JobStatus.FAILED: 1, JobStatus.CANCELLED: 4}
 
 
@@ -133,6 +132,7 @@ def _queued_hint(ctx: Context, job_id: int) -> str:
 def _follow(ctx: Context, job_id: int, show_events: bool = True) -> JobRow:
     """Print events as they come until the job ends (or is seen stalled); the job as it ended."""
     from poolimport.core.jobs.queries import event_rows
+    from poolimport.queue.polling import QUEUED_HINT_AFTER
 
     last_event = 0
     hint_at = time.monotonic() + QUEUED_HINT_AFTER
