@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from poolimport.cli import arguments
 from poolimport.cli.context import CliError, Context
@@ -22,6 +23,13 @@ def dry_run_summary(result: ImportResult) -> str:
     return f"dry run: {changing:,} of {result.pools['total']:,} pools would change{going}"
 
 
+def error_text(error: Mapping[str, Any]) -> str:
+    """One error of an import's result, as `import --sync` and `job show` print it: the pool it concerns
+    first, where it concerns one."""
+    where = f"pool {error['pool']}: " if error["pool"] else ""
+    return f"{where}{error['message']}"
+
+
 def print_result(result: ImportResult) -> None:
     dry_run = " (dry run)" if result.dry_run else ""
     say(f"{result.router}: {result.status} in {result.seconds:.2f} s{dry_run}")
@@ -34,18 +42,27 @@ def print_result(result: ImportResult) -> None:
         rows = [vars(d) for d in result.details]
         print_table(rows, ["name", "family", "outcome", "total", "added", "updated", "stale"])
     for error in result.errors:
-        where = f"pool {error['pool']}: " if error["pool"] else ""
-        print_error(f"{where}{error['message']}")
+        print_error(error_text(error))
     for warning in result.warnings:
         print_warning(warning)
     if result.dry_run:
         say(dry_run_summary(result))
 
 
+def import_json(
+    job_ids: Sequence[int], refused: Sequence[str] = (), results: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """What `import --json` prints, one object whatever the mode and outcome: the jobs created, each
+    refusal's reason, and with --sync or --wait each job at its end as `jobs --json` shows it (its
+    `result` the import's own); `results` is empty otherwise."""
+    return {"job_ids": list(job_ids), "refused": list(refused), "results": list(results)}
+
+
 def run_sync(ctx: Context, args: argparse.Namespace) -> int:
     """The import runs here, but as a job like any other: the same claim on the router, row and events."""
     from poolimport.core.access.tenancy import find_router
-    from poolimport.core.jobs.lifecycle import create_job, finish
+    from poolimport.core.jobs.lifecycle import create_job, finish, get_job
+    from poolimport.core.jobs.queries import job_row
     from poolimport.core.jobs.runner import execute_job
     from poolimport.core.models import JobSource
     from poolimport.core.routers.records import refusal_recorded
@@ -69,10 +86,15 @@ def run_sync(ctx: Context, args: argparse.Namespace) -> int:
             finish(conn, job_id, JobStatus.CANCELLED, error="interrupted in the terminal")
         raise
     if run is None:
+        if args.json:
+            emit_json(import_json([job_id]))
         raise CliError(f"job #{job_id} was taken before it could start")
     result = run.result
     if args.json:
-        emit_json(result.to_dict(with_details=args.dry_run))
+        with ctx.reading() as (session, scope):
+            row = job_row(get_job(session, scope, job_id), settings.heartbeat_interval)
+        ended = {**row, "result": result.to_dict(with_details=args.dry_run)}  # a dry run's per pool too
+        emit_json(import_json([job_id], results=[ended]))
     else:
         print_result(result)
     return 0 if result.status == JobStatus.SUCCEEDED else 1

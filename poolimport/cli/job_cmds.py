@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from poolimport.cli import arguments
 from poolimport.cli.context import CliError, Context, UsageError
-from poolimport.cli.import_cmds import run_sync
+from poolimport.cli.import_cmds import error_text, import_json, run_sync
 from poolimport.cli.output import emit_json, print_error, print_fields, print_table, say
 from poolimport.core.config import masked_url
+from poolimport.core.errors import Refusal
 from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ JOB_COLUMNS = [
     "error",
 ]
 FOLLOW_POLL = 0.25
-QUEUED_HINT_AFTER = 5.0
 EXIT_BY_STATUS = {JobStatus.SUCCEEDED: 0, JobStatus.PARTIAL: 3, JobStatus.FAILED: 1, JobStatus.CANCELLED: 4}
 
 
@@ -58,6 +58,15 @@ def _progress_cells(row: JobRow) -> dict[str, Any]:
 
 
 def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
+    try:
+        return _import(ctx, args)
+    except Refusal as exc:  # the whole request refused (the router held, not found, not the asker's)
+        if args.json:
+            emit_json(import_json([], [str(exc)]))
+        raise
+
+
+def _import(ctx: Context, args: argparse.Namespace) -> int:
     if args.sync:
         if args.all or args.router is None:
             raise UsageError("--sync imports one router: name it")
@@ -77,18 +86,17 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
     else:
         outcome = actions.import_routers([router_id], args.dry_run)
     created, refused = outcome.created, outcome.refused
-    if args.json and not args.wait:
-        emit_json({"job_ids": created, "refused": refused})
-    elif not args.json:
+    if not args.json:
         for new_id in created:
             say(f"job #{new_id} queued")
     for message in refused:
         print_error(message)
+    ended = [_follow(ctx, new_id, show_events=not args.json) for new_id in created] if args.wait else []
+    if args.json:
+        emit_json(import_json(created, refused, ended))
     if not created:
         return 1
-    if args.wait:
-        return max(_follow(ctx, new_id, show_events=not args.json) for new_id in created)
-    return 1 if refused else 0
+    return max([1 if refused else 0, *(_exit_status(row) for row in ended)])
 
 
 def _print_event(event: EventRow) -> None:
@@ -121,9 +129,10 @@ def _queued_hint(ctx: Context, job_id: int) -> str:
     )
 
 
-def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
-    """Print events as they come until the job ends (or is seen stalled); exit status from the job's."""
+def _follow(ctx: Context, job_id: int, show_events: bool = True) -> JobRow:
+    """Print events as they come until the job ends (or is seen stalled); the job as it ended."""
     from poolimport.core.jobs.queries import event_rows
+    from poolimport.queue.polling import QUEUED_HINT_AFTER
 
     last_event = 0
     hint_at = time.monotonic() + QUEUED_HINT_AFTER
@@ -141,10 +150,12 @@ def _follow(ctx: Context, job_id: int, show_events: bool = True) -> int:
         if row["status"] in FINISHED_JOB_STATUSES or row["status"] == JobStatus.STALLED:
             if show_events:
                 say(f"job #{job_id} {row['status']}", flush=True)
-            else:
-                emit_json(row)
-            return EXIT_BY_STATUS.get(JobStatus(row["status"]), 5)
+            return row
         time.sleep(FOLLOW_POLL)
+
+
+def _exit_status(row: JobRow) -> int:
+    return EXIT_BY_STATUS.get(JobStatus(row["status"]), 5)
 
 
 def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
@@ -209,7 +220,7 @@ def cmd_job_show(ctx: Context, args: argparse.Namespace) -> int:
     if result:
         print_fields({"pools": result["pools"], "addresses": result["addresses"]})
         for error in result["errors"]:
-            say(f"  error: {error['pool'] or ''} {error['message']}")
+            say(f"  error: {error_text(error)}")
         for warning in result["warnings"]:
             say(f"  warning: {warning}")
     if detail["pools"]:
@@ -226,7 +237,7 @@ def cmd_job_show(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
     if args.follow:
-        return _follow(ctx, args.id)
+        return _exit_status(_follow(ctx, args.id))
     from poolimport.core.jobs.lifecycle import get_job
     from poolimport.core.jobs.queries import event_rows
 

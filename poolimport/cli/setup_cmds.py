@@ -221,12 +221,14 @@ def cmd_router_test(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _confirm(question: str) -> bool:
-    """Asked on the terminal only: an answer piped in was not typed by someone reading the question."""
+def _confirm(question: str, refused: str) -> None:
+    """Asked on the terminal only: an answer piped in was not typed by someone reading the question.
+    Raises CliError (`refused`, and why) unless the answer is yes."""
     if not sys.stdin.isatty():
-        return False
+        raise CliError(f"{refused}: confirm on a terminal, or pass --yes")
     answer = input(f"{question} [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise CliError(f"{refused}: not confirmed")
 
 
 def cmd_router_remove(ctx: Context, args: argparse.Namespace) -> int:
@@ -240,8 +242,8 @@ def cmd_router_remove(ctx: Context, args: argparse.Namespace) -> int:
         name = router.name
         check_may_remove(scope)
         question = f"remove router {name} with its pools, addresses and jobs, for good?"
-        if not args.yes and not _confirm(question):
-            raise CliError(f"router {name} kept: confirm on a terminal, or pass --yes")
+        if not args.yes:
+            _confirm(question, f"router {name} kept")
         remove_router(session, scope, router)
     say(f"router {name} removed with its pools and jobs")
     return 0

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from poolimport.core.access.tenancy import Scope
 from poolimport.core.consumers import alive_count
+from poolimport.core.jobs.queries import liveness, status_is
 from poolimport.core.models import ImportJob, Router, Tenant, utcnow
 from poolimport.core.statuses import FINISHED_JOB_STATUSES, JobStatus
 
@@ -44,7 +45,8 @@ class RouterFailures:
 @dataclass(frozen=True)
 class QueueStats:
     queued: int
-    running: int
+    running: int  # running and heard from; one gone quiet is stalled, as `jobs --status` reads them
+    stalled: int
     oldest_queued_seconds: float | None
     consumers_alive: int
     wait_p50: float | None  # queued -> started, seconds: the last hour's starts (the newest WAIT_SAMPLE)
@@ -79,12 +81,17 @@ def queue_stats(
     read for it: a header line that shows none of them goes without)."""
     now = now or utcnow()
     jobs = scope.jobs().subquery()
-    live = (
-        select(jobs.c.status, func.count())
-        .where(jobs.c.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
-        .group_by(jobs.c.status)
-    )
-    counts: dict[str, int] = {str(status): int(count) for status, count in session.execute(live).all()}
+    # Each as the job lists read it (jobs.queries.status_is): a running job gone quiet is stalled.
+    alive = liveness(session, now, heartbeat_interval)
+    queued, running, stalled = session.execute(
+        scope.jobs()
+        .with_only_columns(
+            func.count().filter(status_is(JobStatus.QUEUED, alive)),
+            func.count().filter(status_is(JobStatus.RUNNING, alive)),
+            func.count().filter(status_is(JobStatus.STALLED, alive)),
+        )
+        .where(ImportJob.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
+    ).one()
     oldest = session.scalar(select(func.min(jobs.c.queued_at)).where(jobs.c.status == JobStatus.QUEUED))
     # The newest starts of the hour at most: a percentile of a thousand waits says what a million would,
     # and a poll every few seconds doesn't read a busy hour's every row.
@@ -102,8 +109,9 @@ def queue_stats(
         )
     ).one()
     return QueueStats(
-        queued=counts.get(JobStatus.QUEUED, 0),
-        running=counts.get(JobStatus.RUNNING, 0),
+        queued=queued,
+        running=running,
+        stalled=stalled,
         oldest_queued_seconds=round((now - oldest).total_seconds(), 1) if oldest else None,
         consumers_alive=alive_count(session, heartbeat_interval),
         wait_p50=percentile(waits, 0.5),

@@ -31,6 +31,7 @@ from poolimport.queue.check_in import CheckIn
 from poolimport.queue.messages import RefusedMessage, RevokeFlag, SignedJsonSerializer
 from poolimport.queue.outage import Backoff, Outage
 from poolimport.queue.periodic import Periodic
+from poolimport.queue.polling import polling
 from poolimport.queue.scheduler import ScheduleEnqueuer
 from poolimport.queue.sweeper import StalledJobSweeper
 from poolimport.queue.tasks import TASK_NAME, import_pools
@@ -162,6 +163,13 @@ class PoolimportConsumer(Consumer):
     worker_class = BackoffWorker
 
     def __init__(self, huey: PoolimportHuey, **options: Any) -> None:
+        # huey_consumer passes its own default (10 s), which would leave a job sent to an idle consumer
+        # waiting that long, and `import --wait` suspecting a dropped message (polling.QUEUED_HINT_AFTER).
+        longest = polling(huey.storage.blocking)["max_delay"]
+        asked = options.get("max_delay", longest)
+        if asked > longest:
+            logger.info("reading an idle queue every %g s at the most (not %g s)", longest, asked)
+        options["max_delay"] = min(asked, longest)
         super().__init__(huey, **options)
         if hasattr(signal, "SIGHUP") and attached_to_terminal():
             # Closing the terminal stops the worker the way SIGTERM does.

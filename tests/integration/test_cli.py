@@ -93,6 +93,14 @@ def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
 
 
+def sync_result(result: Result) -> Any:
+    """The import's result in what `import --sync --json` printed: its one job's, at its end."""
+    data = as_json(result)
+    [job] = data["results"]
+    assert data["job_ids"] == [job["id"]] and data["refused"] == []
+    return job["result"]
+
+
 def table_dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     with engine.connect() as conn:
         return {
@@ -252,7 +260,7 @@ def test_import_sync_json_and_the_stored_pools(
 ) -> None:
     router_id = add_router(sim, name="core")
     result = ok(cli("import", "core", "--sync", "--json"))
-    data = as_json(result)
+    data = sync_result(result)
     assert {"status", "router", "pools", "addresses", "errors", "warnings"} <= set(data)
     assert (data["status"], data["router"]) == ("succeeded", "core")
     assert data["pools"] == {"total": 3, "imported": 3, "failed": 0, "stale": 0}
@@ -260,7 +268,7 @@ def test_import_sync_json_and_the_stored_pools(
     assert data["errors"] == [] and data["warnings"] == []
     assert result.stderr == ""
 
-    again = as_json(ok(here("import", str(router_id), "--sync", "--json")))  # by id
+    again = sync_result(ok(here("import", str(router_id), "--sync", "--json")))  # by id
     assert again["addresses"] == {"added": 0, "updated": 0, "stale": 0, "total": 170}
 
     pool_list = as_json(ok(cli("pools", "core", "--json")))
@@ -317,7 +325,7 @@ def test_import_exit_status_for_partial_and_failed(
 
     partial = cli("import", "core", "--sync", "--json")
     assert partial.returncode != 0
-    data = as_json(partial)
+    data = sync_result(partial)
     assert data["status"] == "partial"
     assert data["pools"] == {"total": 3, "imported": 2, "failed": 1, "stale": 0}
     assert data["errors"] == [
@@ -331,7 +339,7 @@ def test_import_exit_status_for_partial_and_failed(
     sim.stop()
     failed = cli("import", "core", "--sync", "--json")
     assert failed.returncode != 0
-    data = as_json(failed)
+    data = sync_result(failed)
     assert data["status"] == "failed"
     assert data["pools"]["total"] == 0
     assert data["errors"] == [
@@ -353,7 +361,7 @@ def test_import_dry_run_writes_nothing(
 ) -> None:
     add_router(sim, name="core")
     before = table_dump(engine)
-    data = as_json(ok(cli("import", "core", "--sync", "--dry-run", "--json")))
+    data = sync_result(ok(cli("import", "core", "--sync", "--dry-run", "--json")))
     assert data["status"] == "succeeded" and data["dry_run"] is True
     assert data["addresses"] == {"added": 170, "updated": 0, "stale": 0, "total": 170}
     assert [(d["name"], d["outcome"], d["added"]) for d in data["details"]] == [
@@ -381,7 +389,7 @@ def test_a_router_name_in_two_tenants_needs_tenant(
     fails(here("pools", "core"), "pass --tenant")
     report = as_json(ok(here("router", "test", "core", "--tenant", "beta", "--json")))
     assert report["identity"] == "other-router"
-    data = as_json(ok(cli("import", "core", "--tenant", "acme", "--sync", "--json")))
+    data = sync_result(ok(cli("import", "core", "--tenant", "acme", "--sync", "--json")))
     assert data["status"] == "succeeded"
     assert (first.connections_served, second.connections_served) == (1, 1)
     assert as_json(ok(here("pools", "core", "--tenant", "beta", "--json"))) == []

@@ -184,6 +184,20 @@ def test_jobs_status_and_router_filters_select_exactly(
         assert sorted(job_ids()) == everything and len(everything) == 8
         table = ok(run_cli("jobs", "--status", "stalled")).stdout.splitlines()
         assert len(table) == 2 and table[1].split()[:3] == [str(expected["stalled"][0]), "dead", "stalled"]
+        # `stats` counts each as `jobs --status` lists it: the stalled job is not running.
+        stats = as_json(run_cli("stats", "--json"))
+        counted = {status: stats[status] for status in ("queued", "running", "stalled")}
+        assert (
+            counted
+            == {status: len(expected[status]) for status in counted}
+            == {
+                "queued": 1,
+                "running": 1,
+                "stalled": 1,
+            }
+        )
+        said = ok(run_cli("stats")).stdout.splitlines()
+        assert {"running 1", "stalled 1"} <= {" ".join(line.split()) for line in said}
     finally:
         busy.kill()
         busy.wait()
@@ -308,7 +322,7 @@ def test_used_entries_outside_their_pool_or_unparseable_are_counted_in_a_warning
     config["menus"].update(ODD_USED)
     add_router(sim_factory(config), name="core")
 
-    result = as_json(run_cli("import", "core", "--sync", "--json"))
+    result = as_json(run_cli("import", "core", "--sync", "--json"))["results"][0]["result"]
     assert result["status"] == "succeeded"
     assert result["pools"] == {"total": 3, "imported": 3, "failed": 0, "stale": 0}
     assert result["addresses"]["total"] == 170

@@ -135,7 +135,9 @@ def test_import_wait_prints_the_events_and_exits_with_the_jobs_status(
 
     as_json = run_cli("import", "good", "--wait", "--json")
     assert as_json.returncode == 0, as_json.stderr
-    row = json.loads(as_json.stdout)
+    printed = json.loads(as_json.stdout)  # as every `import --json` prints: the job at its end in results
+    [row] = printed["results"]
+    assert (printed["job_ids"], printed["refused"]) == ([row["id"]], [])
     assert (row["status"], row["router"], row["result"]["addresses"]["total"]) == ("succeeded", "good", 170)
 
     waiting = start_cli("import", "slow", "--wait")

@@ -69,7 +69,7 @@ def fleet(engine: Engine, add_router: Callable[..., int]) -> dict[str, int]:
     add_job(engine, ids["core"], "failed", ago=7200, wait=5, error="older: timed out")
     add_job(engine, ids["core"], "succeeded", ago=900, wait=2)
     add_job(engine, ids["edge"], "succeeded", ago=300, wait=10)
-    add_job(engine, ids["edge"], "running", ago=20, wait=3)
+    add_job(engine, ids["edge"], "running", ago=2, wait=3)  # heard from: running, not stalled
     add_job(engine, ids["far"], "failed", ago=60, wait=1, error="south's router is down")
     add_job(engine, ids["far"], "queued", ago=630)
     return ids

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, insert, select
 from poolimport.core.access.tenancy import Scope
 from poolimport.core.consumers import check_in, check_out, consumer_rows
 from poolimport.core.db import session_scope
+from poolimport.core.jobs.queries import list_jobs
 from poolimport.core.metrics import percentile, queue_stats
 from poolimport.core.models import ImportJob, Router, Tenant, utcnow
 from tests.conftest import ADMIN
@@ -86,6 +87,24 @@ def test_stats_count_depth_waits_throughput_and_failing_routers(
     assert [
         (r.router, r.failed_hour, r.jobs_hour, r.failed_day, r.jobs_day) for r in stats.failing_routers
     ] == [("n1", 1, 1, 2, 2)]
+
+
+def test_a_running_job_gone_quiet_counts_as_stalled_as_the_job_lists_read_it(
+    engine: Engine, routers: dict[str, int]
+) -> None:
+    quiet = utcnow() - timedelta(seconds=4 * INTERVAL)  # more than three intervals without a beat
+    add_job(engine, routers["n1"], "running", ago=10 * INTERVAL, wait=0, heartbeat_at=quiet)
+    add_job(engine, routers["n2"], "running", ago=1, wait=0, heartbeat_at=utcnow())
+    add_job(engine, routers["s1"], "queued", ago=1)
+    with session_scope(engine) as session:
+        stats = queue_stats(session, ADMIN, INTERVAL)
+        listed = {
+            status: len(list_jobs(session, ADMIN, INTERVAL, status=status))
+            for status in ("queued", "running", "stalled")
+        }
+    assert (stats.queued, stats.running, stats.stalled) == (1, 1, 1)
+    assert listed == {"queued": 1, "running": 1, "stalled": 1}
+    assert stats.as_dict()["stalled"] == 1
 
 
 def test_stats_are_the_askers_tenants_only(engine: Engine, routers: dict[str, int]) -> None:

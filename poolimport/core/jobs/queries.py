@@ -140,7 +140,7 @@ FAILED_OR_STALLED = "failed+stalled"
 
 
 @dataclass(frozen=True)
-class _Liveness:
+class Liveness:
     """What tells running from stalled in SQL, as effective_status does for one job: the row's last beat
     against `cutoff`, and the jobs heard from through their progress file since (SQLite; see
     jobs.progress), read from the folder before the query."""
@@ -149,12 +149,12 @@ class _Liveness:
     heard: frozenset[int]
 
 
-def _liveness(session: Session, now: datetime, heartbeat_interval: float) -> _Liveness:
+def liveness(session: Session, now: datetime, heartbeat_interval: float) -> Liveness:
     cutoff = stall_cutoff(now, heartbeat_interval)
-    return _Liveness(cutoff, written_since(session_folder(session), cutoff))
+    return Liveness(cutoff, written_since(session_folder(session), cutoff))
 
 
-def _status_is(status: str, live: _Liveness) -> ColumnElement[bool]:
+def status_is(status: str, live: Liveness) -> ColumnElement[bool]:
     """Jobs whose status reads `status`: stalled and running are told apart as effective_status does."""
     if status not in (JobStatus.RUNNING, JobStatus.STALLED):
         return ImportJob.status == status
@@ -164,11 +164,11 @@ def _status_is(status: str, live: _Liveness) -> ColumnElement[bool]:
     return and_(ImportJob.status == JobStatus.RUNNING, alive if status == JobStatus.RUNNING else ~alive)
 
 
-def _any_status(statuses: Sequence[str], live: _Liveness) -> ColumnElement[bool]:
-    return or_(false(), *(_status_is(status, live) for status in statuses))
+def _any_status(statuses: Sequence[str], live: Liveness) -> ColumnElement[bool]:
+    return or_(false(), *(status_is(status, live) for status in statuses))
 
 
-def _search(text: str, live: _Liveness) -> ColumnElement[bool]:
+def _search(text: str, live: Liveness) -> ColumnElement[bool]:
     words = [status for status in JobStatus if text.lower() in status]
     router = select(Router.id).where(contains(Router.name, text))
     return or_(
@@ -193,7 +193,7 @@ def list_jobs(
     """Newest first; `before_id` pages back through older jobs. `status` is one word or FAILED_OR_STALLED
     (the jobs that need someone, so not those dismissed); `where` and `ids` narrow further."""
     now = utcnow()
-    live = _liveness(session, now, heartbeat_interval)
+    live = liveness(session, now, heartbeat_interval)
     stmt = scope.jobs().order_by(ImportJob.id.desc()).limit(limit)
     if status:
         words = (JobStatus.FAILED, JobStatus.STALLED) if status == FAILED_OR_STALLED else (status,)
