@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 from poolimport.core.access.identity import Identity, os_account
 from poolimport.core.access.tenancy import AccessDenied
 from poolimport.core.config import Settings
-from poolimport.core.durations import parse_duration
 from poolimport.core.jobs.actions import JobActions
 from poolimport.sim import SimServer
 from tests.conftest import router_config, run_cli
@@ -66,22 +65,6 @@ def test_audit_is_read_within_the_askers_tenants(
     assert run_cli("operator", "add", "nora", "--tenant", "north").returncode == 0
     seen = audit(env={"POOLIMPORT_OPERATOR": "nora"})
     assert {row["subject"] for row in seen} == {"north", "north-1", "nora"}  # its tenant, router, operator
-
-
-@pytest.mark.parametrize("text", ["0", "5x", "-1m", "1.5h", "", "400d"])
-def test_a_duration_is_refused_unless_it_reads_as_one(text: str) -> None:
-    with pytest.raises(ValueError, match="30s, 5m, 1h or 2d"):
-        parse_duration(text)
-
-
-def test_durations_read_as_operators_write_them() -> None:
-    assert [parse_duration(t).total_seconds() for t in ("30s", "5m", "1h", "2d", "90")] == [
-        30,
-        300,
-        3600,
-        172800,
-        90,
-    ]
 
 
 def test_refusals_are_recorded_once_each(

@@ -19,6 +19,7 @@ from poolimport.tui.app import PoolImportApp
 from poolimport.tui.components.help_screen import HelpScreen
 from poolimport.tui.components.main_screen import MainScreen
 from poolimport.tui.components.metrics_screen import FailingTable, Figures, MetricsScreen
+from poolimport.tui.components.queue_line import QueueLine
 from tests.conftest import run_cli
 from tests.tui.conftest import wait_until
 from tests.tui.test_database_trouble import banner_text
@@ -72,6 +73,7 @@ def fleet(engine: Engine, add_router: Callable[..., int]) -> dict[str, int]:
     add_job(engine, ids["edge"], "running", ago=2, wait=3)  # heard from: running, not stalled
     add_job(engine, ids["far"], "failed", ago=60, wait=1, error="south's router is down")
     add_job(engine, ids["far"], "queued", ago=630)
+    add_job(engine, ids["core"], "running", ago=600, wait=1)  # not heard from for 10 minutes: stalled
     return ids
 
 
@@ -101,6 +103,7 @@ async def test_the_figures_and_failing_routers_are_those_stats_json_prints(
         assert shown == {
             "queued": str(cli["queued"]),
             "running": str(cli["running"]),
+            "stalled": str(cli["stalled"]),
             "oldest wait": describe_span(cli["oldest_queued_seconds"]),
             "wait p50": describe_span(cli["wait_p50"]),
             "wait p95": describe_span(cli["wait_p95"]),
@@ -111,7 +114,10 @@ async def test_the_figures_and_failing_routers_are_those_stats_json_prints(
             "consumers alive": str(cli["consumers_alive"]),
         }
         # Known from the seed, so that equal can't mean equally wrong.
-        assert (shown["queued"], shown["running"], shown["oldest wait"]) == ("1", "1", "10m")
+        assert (shown["queued"], shown["running"], shown["stalled"]) == ("1", "1", "1")
+        assert shown["oldest wait"] == "10m"
+        header = str(app.main_screen.query_one(QueueLine).render())
+        assert "running 1 · stalled 1 ·" in header, header
         assert (shown["failed 1h"], shown["finished 1h"], shown["failure rate"]) == ("2", "4", "50%")
         expected = [
             [r["router"], r["tenant"], str(r["failed_hour"]), str(r["failed_day"]), r["newest_error"]]

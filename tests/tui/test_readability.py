@@ -266,6 +266,21 @@ async def test_without_colour_failed_and_stalled_jobs_and_errors_read_plainly(
         assert all(style.reverse for style in stalled)
 
 
+async def test_without_colour_every_pane_title_reads(
+    engine: Engine, tui_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    seed(engine, tui_settings)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=NARROW) as pilot:
+        await snapshot_loaded(pilot)
+        await pilot.press("M")
+        await wait_until(pilot, lambda: segments(app, "Queue: now"), what="the metrics")
+        for title in ("Queue: now", "Failing routers"):
+            for style in segments(app, title):
+                assert readable(style) >= 0.5, f"{title!r} grey on grey: {style}"
+
+
 # -- 5. notices leave the log's newest lines readable ----------------------------------------------
 
 

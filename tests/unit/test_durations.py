@@ -31,8 +31,13 @@ def test_a_span_reads_in_its_largest_whole_unit(seconds: float, shown: str) -> N
     assert describe_span(seconds) == shown
 
 
+def test_durations_read_as_operators_write_them() -> None:
+    typed = ("30s", "5m", "1h", "2d", "90", "1h30m", " 2D ")
+    assert [parse_duration(t).total_seconds() for t in typed] == [30, 300, 3600, 172800, 90, 5400, 172800]
+
+
 def test_a_year_is_the_longest_duration_and_the_refusal_says_so() -> None:
     assert parse_duration("365d").days == 365
-    for text in ("366d", "8761h", "0s", "-5m", "1.5m", "1w"):
+    for text in ("366d", "400d", "8761h", "0", "0s", "-5m", "1.5m", "1.5h", "1w", "5x", ""):
         with pytest.raises(ValueError, match="at most 365d"):
             parse_duration(text)

@@ -39,7 +39,7 @@ def figures(stats: QueueStats) -> list[list[tuple[str, str]]]:
         [
             ("queued", f"{stats.queued:,}"),
             ("running", f"{stats.running:,}"),
-            ("oldest wait", _span(stats.oldest_queued_seconds)),
+            ("stalled", f"{stats.stalled:,}"),
         ],
         [
             ("wait p50", _span(stats.wait_p50)),
@@ -51,7 +51,10 @@ def figures(stats: QueueStats) -> list[list[tuple[str, str]]]:
             ("failed 1h", f"{stats.failed_hour:,}"),
             ("failure rate", "-" if rate is None else f"{rate:.0%}"),
         ],
-        [("consumers alive", f"{stats.consumers_alive:,}")],
+        [
+            ("oldest wait", _span(stats.oldest_queued_seconds)),
+            ("consumers alive", f"{stats.consumers_alive:,}"),
+        ],
     ]
 
 
@@ -121,7 +124,9 @@ class MetricsScreen(RefreshingScreen):
         Binding("slash", "app.filter", "Filter", tooltip="filter the failing routers", id="metrics.filter"),
     ]
     DEFAULT_CSS = """
-    MetricsScreen #figures { height: auto; border: round $primary 40%; padding: 0 1; }
+    MetricsScreen #figures {
+        height: auto; border: round $primary 40%; border-title-color: $text; padding: 0 1;
+    }
     MetricsScreen #failing {
         border: round $accent; height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1;
     }

@@ -13,7 +13,9 @@ def summary(stats: QueueStats) -> str:
     wait = "-" if stats.wait_p95 is None else describe_span(stats.wait_p95)
     return (
         # Short words: at 80 columns two-digit figures still fit.
-        f"queued {stats.queued} · running {stats.running} · consumers {stats.consumers_alive}"
+        f"queued {stats.queued} · running {stats.running}"
+        + (f" · stalled {stats.stalled}" if stats.stalled else "")  # rare: said only when there is one
+        + f" · consumers {stats.consumers_alive}"
         f" · wait p95 {wait} · {stats.jobs_per_minute:g}/min · failed 1h {stats.failed_hour}"
     )
 
