@@ -244,6 +244,8 @@ class ImportJob(Base):
     router_id: Mapped[int] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"), index=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     requested_by: Mapped[str] = mapped_column(String(100))
+    # How: "CLI", "TUI", over SSH with which key, "schedule", an auto-retry (None: before migration 0011).
+    asked_via: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(12), default=JobStatus.QUEUED.value)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     retry_of_id: Mapped[int | None] = mapped_column(ForeignKey("import_jobs.id", ondelete="SET NULL"))

@@ -8,6 +8,7 @@ the keys that work on every screen, config.toml's [keymap] (keymap.py), and a ch
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import partial
 from typing import Any, ClassVar
 
@@ -120,7 +121,9 @@ class PoolImportApp(TuiApp):
     ]
 
     def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__(settings or load_settings())
+        settings = settings or load_settings()
+        # The jobs started here say they came from the TUI (and, over SSH, with which key).
+        super().__init__(replace(settings, identity=replace(settings.identity, client="TUI")))
         self.main_screen = MainScreen()
         self._checking_queue = False
 

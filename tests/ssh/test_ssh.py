@@ -72,6 +72,7 @@ def test_changes_are_made_as_the_keys_operator_from_the_clients_address(
     with session_scope(get_engine(settings)) as session:
         job = session.scalar(select(ImportJob).where(ImportJob.id == queued["job_ids"][0]))
         assert job is not None and job.requested_by == "nora"
+        assert (job.asked_via or "").startswith("CLI over SSH from 127.0.0.1, key SHA256:"), job.asked_via
     # No consumer here: cancelling frees the router.
     ok(sshd.run(installation.keys["nora"], f"cancel {queued['job_ids'][0]}"))
     ok(sshd.run(installation.keys["ada"], "operator add olga --tenant north --role viewer"))

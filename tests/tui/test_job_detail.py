@@ -40,9 +40,9 @@ def shown(screen: JobDetailScreen) -> str:
     return " ".join("".join(segment.text for segment in strip).strip() for strip in strips)
 
 
-async def open_detail(pilot: Any, job_id: int) -> JobDetailScreen:
+async def open_detail(pilot: Any, job_id: int, jobs: int = 5) -> JobDetailScreen:
     app: PoolImportApp = pilot.app
-    await wait_until(pilot, lambda: app.main_screen.jobs_table.row_count == 5, what="jobs")
+    await wait_until(pilot, lambda: app.main_screen.jobs_table.row_count == jobs, what="jobs")
     table = app.main_screen.jobs_table
     table.select_key(str(job_id))
     table.focus()
@@ -93,3 +93,15 @@ def test_job_detail_refuses_another_tenants_job(engine: Engine, seeded: Settings
         assert job_detail(session, NORTH, 1, seeded.heartbeat_interval)["job"]["router"] == "core-pppoe"
         with pytest.raises(NotFound, match="no job #2"):
             job_detail(session, NORTH, 2, seeded.heartbeat_interval)  # southwave's
+
+
+async def test_a_job_queued_here_says_it_came_from_the_tui(seeded: Settings) -> None:
+    app = PoolImportApp(seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.main_screen.jobs_table.row_count == 5, what="jobs")
+        table = app.main_screen.routers_table
+        table.select_key(next(key for key, r in app.main_screen.routers.items() if r["name"] == "edge-v6"))
+        table.focus()
+        await pilot.press("i")
+        await wait_until(pilot, lambda: app.main_screen.jobs_table.row_count == 6, what="the new job")
+        assert "asked by  ops via TUI, attempt 1" in shown(await open_detail(pilot, 6, jobs=6))

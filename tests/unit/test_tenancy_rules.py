@@ -58,13 +58,13 @@ def test_a_tenant_operator_is_scoped_to_their_tenant_with_their_role(
 ) -> None:
     session.add(Operator(name="admin", tenant_id=None, role="admin"))
     session.add(Operator(name="vic", tenant_id=2, role="viewer"))
-    expected = Scope(operator="vic", tenant_ids=frozenset({2}), role="viewer")
+    expected = Scope(operator="vic", tenant_ids=frozenset({2}), role="viewer", via="CLI")
     assert resolve_scope(session, Identity(asker="vic")) == expected
 
 
 def test_an_operator_without_a_tenant_sees_every_tenant(session: Session) -> None:
     session.add(Operator(name="olga", tenant_id=None, role="operator"))
-    expected = Scope(operator="olga", tenant_ids=None, role="operator")
+    expected = Scope(operator="olga", tenant_ids=None, role="operator", via="CLI")
     assert resolve_scope(session, Identity(asker="olga")) == expected
 
 

@@ -22,6 +22,7 @@ class Identity:
     # The fingerprint of the SSH key the session came in with (None: a local account). The session lasts
     # only while that key is still the asker's: each time the scope is resolved, the key is looked up.
     key: str | None = None
+    client: str = "CLI"  # or "TUI": what the asker types into
 
     def __post_init__(self) -> None:
         if self.acting_as == self.asker:
@@ -31,6 +32,13 @@ class Identity:
     def operator(self) -> str:
         """The operator whose scope applies."""
         return self.acting_as or self.asker
+
+    @property
+    def way(self) -> str:
+        """How the asker came, as a job they start records it: the client, and the SSH key if any."""
+        if self.key is None:
+            return self.client
+        return f"{self.client} over SSH from {self.origin}, key {self.key}"
 
 
 def os_account() -> str:

@@ -40,6 +40,7 @@ class Scope:
     # Who really asked, where an administrator acts as `operator`; recorded in the audit.
     actor: str | None = None
     origin: str = "local"  # or the SSH client's address
+    via: str = ""  # how the asker came (Identity.way), or the system that asks: recorded with each job
 
     @property
     def can_write(self) -> bool:
@@ -119,7 +120,9 @@ def _require_key(session: Session, operator: Operator, fingerprint: str) -> None
 
 def _scope_of(operator: Operator, identity: Identity, actor: str | None) -> Scope:
     tenant_ids = None if operator.tenant_id is None else frozenset({operator.tenant_id})
-    return Scope(operator.name, tenant_ids, role=operator.role, actor=actor, origin=identity.origin)
+    return Scope(
+        operator.name, tenant_ids, role=operator.role, actor=actor, origin=identity.origin, via=identity.way
+    )
 
 
 def find_tenant(session: Session, scope: Scope, name: str) -> Tenant:

@@ -31,7 +31,7 @@ STALL_FACTOR = 3
 # Sends job_id to the queue and returns the queue's task id. Injected: core never imports the queue.
 Sender = Callable[[int], str]
 # The system retrying stalled jobs: every tenant, recorded as the requester of the attempts it makes.
-AUTO_RETRY = Scope(operator="auto-retry", tenant_ids=None, role="admin")
+AUTO_RETRY = Scope(operator="auto-retry", tenant_ids=None, role="admin", via="auto-retry of a stalled job")
 
 
 class JobRefused(Refusal):
@@ -133,6 +133,7 @@ def create_job(
             router_id=router.id,
             tenant_id=router.tenant_id,
             requested_by=scope.operator,
+            asked_via=scope.via or None,
             status=JobStatus.QUEUED,
             attempt=retry_of.attempt + 1 if retry_of else 1,
             retry_of_id=retry_of.id if retry_of else None,

@@ -40,6 +40,7 @@ class JobRow(TypedDict):
     attempt: int
     retry_of: int | None
     requested_by: str
+    asked_via: str | None  # how: CLI, TUI, over SSH with which key, schedule, auto-retry
     kind: str
     dry_run: bool
     source: str
@@ -99,6 +100,7 @@ def job_row(job: ImportJob, heartbeat_interval: float, now: datetime | None = No
         "attempt": job.attempt,
         "retry_of": job.retry_of_id,
         "requested_by": job.requested_by,
+        "asked_via": job.asked_via,
         "kind": job.kind,
         "dry_run": job.dry_run,
         "source": job.source,

@@ -36,7 +36,7 @@ JITTER = 0.1
 OVERDUE_INTERVALS = 3
 LEASE = "scheduler"
 # The system enqueuing scheduled jobs: every tenant, recorded as the requester of what it enqueues.
-SCHEDULER = Scope(operator="scheduler", tenant_ids=None, role="admin")
+SCHEDULER = Scope(operator="scheduler", tenant_ids=None, role="admin", via="schedule")
 # When the queue can't take a due job: look again this soon rather than wait a whole interval.
 RETRY_SOON = 5.0
 

@@ -46,7 +46,8 @@ def describe(detail: JobDetail) -> Table:
     if job["error"]:
         _field(table, "error", cells.error(job["error"], wrap=True))
     _field(table, "kind", cells.plain(f"{job['kind']} from {origin(job)}"))
-    _field(table, "asked by", cells.plain(f"{job['requested_by']}, attempt {job['attempt']}"))
+    how = f" via {job['asked_via']}" if job["asked_via"] else ""
+    _field(table, "asked by", cells.plain(f"{job['requested_by']}{how}, attempt {job['attempt']}", wrap=True))
     if job["dismissed_at"]:
         _field(table, "dismissed", cells.plain(f"{job['dismissed_at']}: out of the failed views"))
     _field(table, "worker", cells.plain(job["worker"] or "-"))
