@@ -167,8 +167,8 @@ class PoolimportConsumer(Consumer):
         # waiting that long, and `import --wait` suspecting a dropped message (polling.QUEUED_HINT_AFTER).
         longest = polling(huey.storage.blocking)["max_delay"]
         asked = options.get("max_delay", longest)
-        if asked > longest:
-            logger.info("reading an idle queue every %g s at the most (not %g s)", longest, asked)
+        if asked > longest:  # debug: huey_consumer's default is lowered on every start, not worth a line
+            logger.debug("reading an idle queue every %g s at the most (not %g s)", longest, asked)
         options["max_delay"] = min(asked, longest)
         super().__init__(huey, **options)
         if hasattr(signal, "SIGHUP") and attached_to_terminal():
