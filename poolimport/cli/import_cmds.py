@@ -159,7 +159,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("addresses", help="addresses of one pool", parents=[common])
     p.add_argument("router", help="router name or id")
     p.add_argument("pool", help="pool name")
-    p.add_argument("--status", choices=list(AddressStatus))
+    p.add_argument("--status", choices=[str(status) for status in AddressStatus])  # words, not reprs
     p.add_argument(
         "--search", metavar="TEXT", help="only addresses with TEXT in the address, owner or info (any case)"
     )

@@ -340,7 +340,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("jobs", help="list jobs, newest first", parents=[common])
     p.add_argument(
-        "--status", choices=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.STALLED, *FINISHED_JOB_STATUSES]
+        "--status",
+        # Plain words: argparse lists the choices by their repr when one is refused.
+        choices=[
+            str(s) for s in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.STALLED, *FINISHED_JOB_STATUSES)
+        ],
     )
     p.add_argument("--router", help="router name or id")
     p.add_argument(

@@ -482,3 +482,16 @@ def test_router_test_does_not_hold_the_database_write_lock_while_it_waits(
     assert stderr.strip() == f"error: deaf: timed out after 3 s logging in to 127.0.0.1:{port}"
     with engine.connect() as db_conn:
         assert db_conn.scalar(text("SELECT last_status FROM routers WHERE name = 'deaf'")) == "error"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("jobs", "--status", "bogus"), "queued, running, stalled, succeeded, partial, failed, cancelled"),
+        (("addresses", "r1", "p", "--status", "bogus"), "free, used, stale"),
+    ],
+)
+def test_a_status_not_among_the_choices_lists_them_as_words(args: tuple[str, ...], words: str) -> None:
+    out = run_cli(*args)
+    assert out.returncode == 2 and "<" not in out.stderr, out.stderr
+    assert words in out.stderr.replace("'", ""), out.stderr
