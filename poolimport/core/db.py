@@ -34,6 +34,10 @@ class DatabaseError(PoolimportError):
     """The database cannot be reached or is not ready; the message says what to do."""
 
 
+def _lower(text: str | None) -> str | None:
+    return text.lower() if isinstance(text, str) else text
+
+
 def _sqlite_tuner(busy_timeout_ms: int, database: Path | None) -> Any:
     def tune(dbapi_conn: Any, _record: Any) -> None:
         # isolation_level=None hands transaction control to us (BEGIN below), which pysqlite
@@ -45,6 +49,9 @@ def _sqlite_tuner(busy_timeout_ms: int, database: Path | None) -> Any:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # SQLite's own lower() knows only ASCII, so a search (ILIKE: lower() on both sides) would miss
+        # "Émile" for "émile"; Python's, in its place, lowers as PostgreSQL's does.
+        dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
         if database is not None:
             # SQLite gives the WAL and SHM files the database file's mode; a database left readable by
             # others (made before files were private) is tightened, with its companions, on first use.
