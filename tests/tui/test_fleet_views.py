@@ -174,6 +174,18 @@ async def test_w_lists_consumers_alive_and_gone_with_their_jobs(
         assert alive[1:3] == ["alive", "4"] and alive[5] == f"#{job_id}"
         gone = [str(value) for value in table.get_row("old:1")]
         assert gone[1] == "gone" and gone[5] == "-"
+        await pilot.resize_terminal(*NARROW)
+        await wait_until(
+            pilot,
+            lambda: (
+                any(
+                    f"#{job_id}" in strip.text and "alive" in strip.text
+                    for strip in app.screen._compositor.render_strips()
+                )
+                and any("Running jobs" in strip.text for strip in app.screen._compositor.render_strips())
+            ),
+            what="the running jobs' column whole at 80 columns",
+        )
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         assert any(key.binding.id == "workers" for key in app.screen.keys)

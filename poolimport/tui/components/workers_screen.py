@@ -27,6 +27,7 @@ class WorkersTable(FilterTable):
         ("seen", "Last seen", 14),
         ("running", "Running jobs", 60),
     )
+    NARROW_COLUMNS = ("name", "state", "seen", "running")  # at 80 columns: what each runs, not its start
 
     def show(self, rows: list[ConsumerRow]) -> None:
         self.show_rows(
