@@ -278,6 +278,22 @@ async def test_a_drilled_name_that_looks_like_markup_is_shown_as_typed(
         assert not [n for n in notices(app) if "unexpected" in n]
 
 
+async def test_the_log_lets_go_of_a_job_whose_router_was_removed(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    only = add_router(name="only", port=1)
+    job(engine, only, "failed")
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 1)
+        screen = app.main_screen
+        await wait_until(pilot, lambda: screen.log_pane.job_id is not None, what="the log of its job")
+        with session_scope(engine) as session:
+            remove_router(session, ADMIN, session.get(Router, only))
+        await wait_until(pilot, lambda: job_ids(app) == [], what="its jobs gone")
+        await wait_until(pilot, lambda: screen.log_pane.job_id is None, what="the log let go")
+
+
 async def test_a_colon_typed_into_the_filter_stays_in_the_filter(
     engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
 ) -> None:

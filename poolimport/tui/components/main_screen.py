@@ -378,8 +378,9 @@ class MainScreen(Screen[None]):
             table.select_key(str(self.select_job_next))
             self.select_job_next = None
         following = self.log_pane.job_id
-        if jobs and (following is None or str(following) not in self.jobs) and self.select_job_next is None:
-            self._follow_job(table.selected_key)  # the log shows a job of the list: not one a drill hid
+        if (following is None or str(following) not in self.jobs) and self.select_job_next is None:
+            # The log shows a job of the list: not one a drill hid, nor one gone with its router.
+            self._follow_job(table.selected_key if jobs else None)
 
     def _show_stats(self, stats: QueueStats) -> None:
         self.query_one(QueueLine).show(stats)
