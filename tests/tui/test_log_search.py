@@ -223,6 +223,24 @@ async def test_brackets_go_to_the_next_and_previous_warning_or_error_in_the_whol
         await landed(pilot, log, first + 4200, "error")
 
 
+async def test_brackets_start_from_the_lines_in_view_once_the_operator_scrolled_away(
+    tui_settings: Settings, big_job: tuple[int, int]
+) -> None:
+    """As lnav: the line last landed on counts while it is in view; scrolled away, the view does."""
+    job_id, first = big_job
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        log = app.main_screen.log_pane
+        await wait_until(pilot, lambda: len(log.event_ids) == TAIL_EVENTS, what="the tail")
+        log.focus()
+        await pilot.press("left_square_bracket")
+        await landed(pilot, log, first + 4200, "error")
+        await pilot.press("home")
+        await wait_until(pilot, lambda: not visible(log, first + 4200), what="scrolled away from it")
+        await pilot.press("right_square_bracket")
+        await landed(pilot, log, first + 4200, "error")  # the next after the view's top: it, again
+
+
 async def test_the_help_lists_the_log_keys_and_a_keymap_rebinds_them(
     tui_settings: Settings, big_job: tuple[int, int]
 ) -> None:

@@ -369,16 +369,19 @@ class LogPane(ScrollView, can_focus=True):
         app.run_core(lambda: app.data.notable_event(job_id, anchor, forward), found)
 
     def _anchor(self, forward: bool) -> int:
-        """Where n, N, ] and [ start from: the line last landed on, else the lines in view."""
-        if self.mark is not None and self._index_of(self.mark) is not None:
-            return self.mark
-        if not self._entries or (self.follow and not forward):
+        """Where n, N, ] and [ start from: the line last landed on while it is in view, else the lines in
+        view (as lnav: scrolled away from it, the operator goes on from where they look)."""
+        if not self._entries:
             return 0 if forward else MAX_ID
         top = self._event_at(int(self.scroll_y)) or 0
-        bottom = self._event_at(int(self.scroll_y) + self.scrollable_content_region.height - 1)
-        if forward:
-            return self._entries[top].event_id - 1
-        return self._entries[len(self._entries) - 1 if bottom is None else bottom].event_id + 1
+        bottom_at = self._event_at(int(self.scroll_y) + self.scrollable_content_region.height - 1)
+        bottom = len(self._entries) - 1 if bottom_at is None else bottom_at
+        marked = None if self.mark is None else self._index_of(self.mark)
+        if marked is not None and top <= marked <= bottom:
+            return self._entries[marked].event_id
+        if self.follow and not forward:
+            return MAX_ID
+        return self._entries[top].event_id - 1 if forward else self._entries[bottom].event_id + 1
 
     def go_to(self, event_id: int, said: Callable[[LogEntry], str]) -> None:
         """Show the event, marked, a third of the way down; read the stretch around it if not loaded."""
