@@ -54,6 +54,12 @@ async def test_database_gone_while_the_pools_load_is_the_banner_then_the_pools(
         away = database.rename(database.with_suffix(".away"))
         pools = await pools_screen_of_first_router(pilot, app)
         await wait_until(pilot, lambda: "database unavailable" in banner_text(app), what="banner on pools")
+        # Once the app's own reads fail too, the database is said once, not once per reader.
+        await wait_until(
+            pilot,
+            lambda: "database" in app.problems and banner_text(app).count("unavailable") == 1,
+            what=f"one line: {banner_text(app)}",
+        )
         assert app.is_running
         assert app.screen is pools and not pools.pools
         dispose_engines()

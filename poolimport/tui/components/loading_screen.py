@@ -74,7 +74,9 @@ class LoadingScreen(Screen[None]):
             return  # closed meanwhile
         banner = self.query_one(Banner)
         if isinstance(result, Unavailable):
-            banner.set_problem(self.SOURCE, result.problem)
+            # While the app's own reads say the database is away, that one line says it for this screen.
+            said = None if "database" in tui_app(self).problems else result.problem
+            banner.set_problem(self.SOURCE, said)
             self._retry = self.set_timer(RETRY_AFTER, lambda: self.fetch(query, show))
             return
         banner.set_problem(self.SOURCE, None)
