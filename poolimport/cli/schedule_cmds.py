@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import TYPE_CHECKING
 
 from poolimport.cli.context import CliError, Context, UsageError
@@ -96,6 +97,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = schedule.add_parser("set", help="re-sync a router (or all of --tenant's) every INTERVAL: 30s, 5m, 1h")
     p.add_argument("router", nargs="?", help="router name or id (or --tenant for all its routers)")
     p.add_argument("interval", type=_interval, help="10s at least: 30s, 5m, 1h, 1d")
+    # `-5m` is a (refused) interval, not an unknown option: else argparse took the router for it.
+    p._negative_number_matcher = re.compile(r"^-\d")
     p.add_argument(
         "--tenant", help="the router's tenant, or every router this tenant has now (not those added later)"
     )

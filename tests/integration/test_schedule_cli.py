@@ -16,6 +16,8 @@ def test_an_interval_reads_back_as_typed_and_one_too_short_is_a_usage_error(
         out = run_cli("schedule", "set", "r1", too_short)
         assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert "the shortest interval is 10s" in run_cli("schedule", "set", "r1", "9s").stderr
+    negative = run_cli("schedule", "set", "r1", "-5m")
+    assert negative.returncode == 2 and "'-5m' is not a duration" in negative.stderr, negative.stderr
 
     out = run_cli("schedule", "set", "r1", "1000000")
     assert out.returncode == 0 and "every 11d13h46m40s" in out.stdout, out.stderr
