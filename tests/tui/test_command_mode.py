@@ -294,6 +294,19 @@ async def test_the_log_lets_go_of_a_job_whose_router_was_removed(
         await wait_until(pilot, lambda: screen.log_pane.job_id is None, what="the log let go")
 
 
+async def test_m_with_every_job_shown_says_so(
+    engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
+) -> None:
+    world(engine, add_router)
+    app = PoolImportApp(tui_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await routers_loaded(pilot, app, 3)
+        await wait_until(pilot, lambda: len(job_ids(app)) == 4, what="every job")
+        app.main_screen.jobs_table.focus()
+        await pilot.press("m")
+        await said(pilot, "every job is shown: there are no older ones")
+
+
 async def test_a_colon_typed_into_the_filter_stays_in_the_filter(
     engine: Engine, tui_settings: Settings, add_router: Callable[..., int]
 ) -> None:

@@ -576,6 +576,9 @@ class MainScreen(Screen[None]):
                 tui_app(self).presenter.say("the log shows this job from its first line", timeout=3)
             self._older_log()
             return
+        if len(self.jobs) < self.jobs_limit:  # the last read held fewer than it asked for: that is all
+            tui_app(self).presenter.say("every job is shown: there are no older ones", timeout=3)
+            return
         self.jobs_limit += JOBS_PAGE
         self.refresh_data()
 
