@@ -37,7 +37,16 @@ def cmd_stats(ctx: Context, args: argparse.Namespace) -> int:
     summary.pop("stuck")
     print_fields(summary)
     if failing:
-        print_table(failing, ["router", "tenant", "failed_hour", "jobs_hour", "failed_day", "jobs_day"])
+        columns = [
+            "router",
+            "tenant",
+            "failed_hour",
+            "jobs_hour",
+            "failure_rate_hour",
+            "failed_day",
+            "jobs_day",
+        ]
+        print_table(failing, [*columns, "failure_rate_day"])
     if stats.stuck:
         print_warning(NO_CONSUMER)
     return 0

@@ -41,6 +41,23 @@ class RouterFailures:
     router_id: int = 0
     newest_error: str | None = None  # of its newest failed job in the day
 
+    @property
+    def failure_rate_hour(self) -> float | None:
+        return share(self.failed_hour, self.jobs_hour)
+
+    @property
+    def failure_rate_day(self) -> float | None:
+        return share(self.failed_day, self.jobs_day)
+
+    def as_dict(self) -> dict[str, Any]:
+        rates = {"failure_rate_hour": self.failure_rate_hour, "failure_rate_day": self.failure_rate_day}
+        return {**asdict(self), **rates}
+
+
+def share(failed: int, finished: int) -> float | None:
+    """The share of the finished jobs that failed, to three places; None when none finished."""
+    return round(failed / finished, 3) if finished else None
+
 
 @dataclass(frozen=True)
 class QueueStats:
@@ -64,10 +81,16 @@ class QueueStats:
     @property
     def failure_rate(self) -> float | None:
         """Of the jobs finished in the last hour, the share that failed; None when none finished."""
-        return round(self.failed_hour / self.finished_hour, 3) if self.finished_hour else None
+        return share(self.failed_hour, self.finished_hour)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "failure_rate": self.failure_rate, "stuck": self.stuck}
+        routers = [router.as_dict() for router in self.failing_routers]
+        return {
+            **asdict(self),
+            "failing_routers": routers,
+            "failure_rate": self.failure_rate,
+            "stuck": self.stuck,
+        }
 
 
 def queue_stats(

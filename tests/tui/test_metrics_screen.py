@@ -120,13 +120,20 @@ async def test_the_figures_and_failing_routers_are_those_stats_json_prints(
         assert "running 1 · stalled 1 ·" in header, header
         assert (shown["failed 1h"], shown["finished 1h"], shown["failure rate"]) == ("2", "4", "50%")
         expected = [
-            [r["router"], r["tenant"], str(r["failed_hour"]), str(r["failed_day"]), r["newest_error"]]
+            [
+                r["router"],
+                r["tenant"],
+                f"{r['failed_hour']}/{r['jobs_hour']} {r['failure_rate_hour']:.0%}",
+                f"{r['failed_day']}/{r['jobs_day']} {r['failure_rate_day']:.0%}",
+                r["newest_error"],
+            ]
             for r in cli["failing_routers"]
         ]
         assert failing_rows(screen) == expected
+        # Failed of finished, and the rate: core failed once of two in the hour, twice of three in the day.
         assert expected == [
-            ["core", "north", "1", "2", "login to core failed: bad password"],
-            ["far", "south", "1", "1", "south's router is down"],
+            ["core", "north", "1/2 50%", "2/3 67%", "login to core failed: bad password"],
+            ["far", "south", "1/1 100%", "1/1 100%", "south's router is down"],
         ]
 
 

@@ -81,6 +81,10 @@ class Figures(Static):
         self.update(grid)
 
 
+def _failed_of(failed: int, finished: int, rate: float | None) -> str:
+    return f"{failed}/{finished} {rate:.0%}" if rate is not None else "-"
+
+
 class FailingTable(FilterTable):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -94,8 +98,8 @@ class FailingTable(FilterTable):
     COLUMNS = (
         ("router", "Router", 14),
         ("tenant", "Tenant", 10),
-        ("hour", "Fail 1h", 7),
-        ("day", "Fail 1d", 7),
+        ("hour", "Failed 1h", 9),  # failed of finished, and the rate
+        ("day", "Failed 1d", 9),
         ("error", "Newest error", 200),
     )
 
@@ -107,8 +111,8 @@ class FailingTable(FilterTable):
                     {
                         "router": cells.plain(row.router, "bold"),
                         "tenant": cells.plain(row.tenant),
-                        "hour": cells.number(row.failed_hour),
-                        "day": cells.number(row.failed_day),
+                        "hour": _failed_of(row.failed_hour, row.jobs_hour, row.failure_rate_hour),
+                        "day": _failed_of(row.failed_day, row.jobs_day, row.failure_rate_day),
                         "error": cells.error(row.newest_error) if row.newest_error else "-",
                     },
                 )
