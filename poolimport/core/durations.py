@@ -6,19 +6,22 @@ import re
 from datetime import timedelta
 
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-_UNIT_SECONDS = dict(_UNITS)
-_PART = re.compile(r"(\d+)([dhms])")
-_DURATION = re.compile(r"(?:\d+[dhms])+|\d+")
+# Units largest first, each at most once, spaces allowed ("1h 30m", "5 m"), or plain seconds. ASCII digits
+# (as ids), and few enough that no value is one int() refuses.
+_DURATION = re.compile(
+    r"(?:(?P<d>[0-9]{1,9}) *d)? *(?:(?P<h>[0-9]{1,9}) *h)? *(?:(?P<m>[0-9]{1,9}) *m)? *"
+    r"(?:(?P<s>[0-9]{1,9}) *s)?|(?P<plain>[0-9]{1,9})"
+)
 MAX_SECONDS = 365 * 86400
 
 
 def parse_duration(text: str) -> timedelta:
     """ValueError, saying what is expected, for anything else or anything past a year."""
-    typed = text.strip().lower()
+    match = _DURATION.fullmatch(text.strip().lower())
     seconds = 0
-    if _DURATION.fullmatch(typed):
-        parts = _PART.findall(typed) or [(typed, "s")]
-        seconds = sum(int(count) * _UNIT_SECONDS[unit] for count, unit in parts)
+    if match:
+        parts = {unit: int(count) for unit, count in match.groupdict().items() if count}
+        seconds = parts.pop("plain", 0) + sum(parts.get(unit, 0) * size for unit, size in _UNITS)
     if not 0 < seconds <= MAX_SECONDS:
         raise ValueError(f"{text!r} is not a duration: 30s, 5m, 1h, 2d or 1h30m, at most 365d")
     return timedelta(seconds=seconds)

@@ -200,6 +200,24 @@ def test_schedule_changes_are_audited_and_off_removes(engine: Engine, routers: d
     assert ("schedule.set", "every 5m") in actions and ("schedule.off", None) in actions
 
 
+def test_setting_the_same_interval_again_keeps_the_schedule_as_it_stands(
+    engine: Engine, routers: dict[str, int]
+) -> None:
+    """`schedule set --tenant T 1h` again, to add a router, must not hide a failing router's back-off or
+    its overdue flag; a new interval starts afresh."""
+    schedule(engine, "r1", interval=60)
+    long_ago = utcnow() - timedelta(hours=5)
+    with engine.begin() as conn:
+        conn.execute(update(Schedule).values(failures=3, set_at=long_ago))
+    before = stored(engine, routers["r1"])
+    schedule(engine, "r1", interval=60)
+    again = stored(engine, routers["r1"])
+    assert (again.failures, again.set_at, again.next_run_at) == (3, before.set_at, before.next_run_at)
+    schedule(engine, "r1", interval=120)
+    changed = stored(engine, routers["r1"])
+    assert changed.failures == 0 and changed.set_at > long_ago
+
+
 def test_a_router_not_imported_within_three_intervals_is_overdue(
     engine: Engine, routers: dict[str, int]
 ) -> None:

@@ -20,7 +20,7 @@ from poolimport.core.access.tenancy import (
 )
 from poolimport.core.db import session_scope
 from poolimport.core.errors import InvalidInput
-from poolimport.core.models import MAX_ID, ImportJob, Operator, Router
+from poolimport.core.models import MAX_ID, ImportJob, Operator, OperatorKey, Router
 from tests.conftest import ADMIN
 
 
@@ -238,3 +238,21 @@ def test_an_operator_name_is_registered_once(session: Session, north_and_south: 
         add_operator(session, ADMIN, "nora", "south", "viewer")
     assert str(refused.value) == "operator 'nora' already exists"
     assert operators(session)["nora"] == (1, "operator")
+
+
+def test_an_administrator_acting_as_an_operator_is_named_and_their_key_kept_out_of_the_record(
+    session: Session, north_and_south: dict[str, int]
+) -> None:
+    """How a job was asked for is read by the acted-as operator's tenant: it says an administrator acted,
+    and not with which of the administrator's keys."""
+    admin = Operator(name="ada", tenant_id=None, role="admin")
+    session.add_all([admin, Operator(name="vic", tenant_id=2, role="operator")])
+    session.flush()
+    session.add(
+        OperatorKey(operator_id=admin.id, fingerprint="SHA256:adminkey", public_key="ssh-ed25519 AAAA")
+    )
+    session.flush()
+    acting = Identity(asker="ada", acting_as="vic", origin="10.0.0.9", key="SHA256:adminkey")
+    scope = resolve_scope(session, acting)
+    assert scope.operator == "vic" and scope.via == "CLI over SSH, by administrator ada acting as vic"
+    assert "adminkey" not in scope.via

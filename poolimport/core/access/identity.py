@@ -35,7 +35,12 @@ class Identity:
 
     @property
     def way(self) -> str:
-        """How the asker came, as a job they start records it: the client, and the SSH key if any."""
+        """How the asker came, as a job they start records it: the client, and the SSH key if any. An
+        administrator acting as an operator is named, and their key kept out: the operator's tenant
+        reads it."""
+        if self.acting_as is not None:
+            over = " over SSH" if self.key is not None else ""
+            return f"{self.client}{over}, by administrator {self.asker} acting as {self.acting_as}"
         if self.key is None:
             return self.client
         return f"{self.client} over SSH from {self.origin}, key {self.key}"

@@ -69,7 +69,10 @@ def set_schedule(session: Session, scope: Scope, routers: list[Router], interval
     check_interval(interval)
     now = utcnow()
     for router in routers:
-        schedule = session.get(Schedule, router.id) or Schedule(router_id=router.id)
+        schedule = session.get(Schedule, router.id)
+        if schedule is not None and schedule.interval == interval:
+            continue  # as it stands: its back-off, next run and overdue flag stay (nor audited again)
+        schedule = schedule or Schedule(router_id=router.id)
         schedule.interval, schedule.failures = interval, 0
         schedule.next_run_at = _first_run(now, interval)
         schedule.set_by, schedule.set_at = scope.operator, now

@@ -189,7 +189,8 @@ class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.routers: dict[str, RouterView] = {}
-        self.tenants: set[str] = set()  # as read when the `:` line last opened: tenants with no router too
+        self.tenants: set[str] = set()
+        self._jobs_read = False  # until the first read of the jobs: `m` can't tell that all are shown  # as read when the `:` line last opened: tenants with no router too
         self.jobs: dict[str, JobRow] = {}
         self.jobs_limit = JOBS_PAGE
         self.jobs_view = "all"  # a key of JOB_VIEWS
@@ -371,6 +372,7 @@ class MainScreen(Screen[None]):
 
     def _show_jobs(self, jobs: list[JobRow]) -> None:
         self.jobs = {str(job["id"]): job for job in jobs}
+        self._jobs_read = True
         table = self.jobs_table
         table.show(jobs)
         table.border_title = self._jobs_title(len(jobs))
@@ -576,7 +578,7 @@ class MainScreen(Screen[None]):
                 tui_app(self).presenter.say("the log shows this job from its first line", timeout=3)
             self._older_log()
             return
-        if len(self.jobs) < self.jobs_limit:  # the last read held fewer than it asked for: that is all
+        if self._jobs_read and len(self.jobs) < self.jobs_limit:  # the last read held fewer: that is all
             tui_app(self).presenter.say("every job is shown: there are no older ones", timeout=3)
             return
         self.jobs_limit += JOBS_PAGE
@@ -660,6 +662,9 @@ class MainScreen(Screen[None]):
         No name: every router's jobs again."""
         if name is None:
             self._set_drill(replace(self.drill, router_id=None, router=None))
+            return
+        if not self._routers_read_at:
+            tui_app(self).presenter.say("the routers are still being read: try again in a moment")
             return
         named = [router for router in self.routers.values() if router["name"] == name]
         if len(named) > 1 and self.drill.tenant is not None:
