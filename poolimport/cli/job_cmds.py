@@ -91,12 +91,14 @@ def _import(ctx: Context, args: argparse.Namespace) -> int:
             say(f"job #{new_id} queued")
     for message in refused:
         print_error(message)
-    ended = [_follow(ctx, new_id, show_events=not args.json) for new_id in created] if args.wait else []
+    followed = [_follow(ctx, new_id, show_events=not args.json) for new_id in created] if args.wait else []
+    ended = [row for row in followed if row is not None]
     if args.json:
         emit_json(import_json(created, refused, ended))
     if not created:
         return 1
-    return max([1 if refused else 0, *(_exit_status(row) for row in ended)])
+    gone = len(ended) < len(followed)
+    return max([1 if refused or gone else 0, *(_exit_status(row) for row in ended)])
 
 
 def _print_event(event: EventRow) -> None:
@@ -129,15 +131,24 @@ def _queued_hint(ctx: Context, job_id: int) -> str:
     )
 
 
-def _follow(ctx: Context, job_id: int, show_events: bool = True) -> JobRow:
-    """Print events as they come until the job ends (or is seen stalled); the job as it ended."""
+def _follow(ctx: Context, job_id: int, show_events: bool = True) -> JobRow | None:
+    """Print events as they come until the job ends (or is seen stalled); the job as it ended. None, and
+    said, when it went with its router meanwhile: it was queued, so that is no refusal of the import."""
+    from poolimport.core.access.tenancy import NotFound
     from poolimport.core.jobs.queries import event_rows
     from poolimport.queue.polling import QUEUED_HINT_AFTER
 
-    last_event = 0
+    last_event, seen = 0, False
     hint_at = time.monotonic() + QUEUED_HINT_AFTER
     while True:
-        row = _status_now(ctx, job_id)
+        try:
+            row = _status_now(ctx, job_id)
+        except NotFound:
+            if not seen:
+                raise  # never there (or never the asker's): refused, as any read of it
+            print_error(f"job #{job_id} is gone: its router was removed, or it is no longer in your tenants")
+            return None
+        seen = True
         if row["status"] == JobStatus.QUEUED and hint_at and time.monotonic() > hint_at:
             print(_queued_hint(ctx, job_id), file=sys.stderr)
             hint_at = 0.0
@@ -237,7 +248,8 @@ def cmd_job_show(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
     if args.follow:
-        return _exit_status(_follow(ctx, args.id))
+        followed = _follow(ctx, args.id)
+        return 1 if followed is None else _exit_status(followed)
     from poolimport.core.jobs.lifecycle import get_job
     from poolimport.core.jobs.queries import event_rows
 

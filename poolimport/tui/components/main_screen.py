@@ -189,8 +189,8 @@ class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.routers: dict[str, RouterView] = {}
-        self.tenants: set[str] = set()
-        self._jobs_read = False  # until the first read of the jobs: `m` can't tell that all are shown  # as read when the `:` line last opened: tenants with no router too
+        self.tenants: set[str] = set()  # as read when the `:` line last opened: tenants with no router too
+        self._jobs_read = False  # until the first read of the jobs: `m` can't tell that all are shown
         self.jobs: dict[str, JobRow] = {}
         self.jobs_limit = JOBS_PAGE
         self.jobs_view = "all"  # a key of JOB_VIEWS
