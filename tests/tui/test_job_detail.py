@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, update
 
+from poolimport.core.access.identity import os_account
 from poolimport.core.access.tenancy import NotFound, Scope
 from poolimport.core.config import Settings
 from poolimport.core.db import session_scope
@@ -104,4 +105,6 @@ async def test_a_job_queued_here_says_it_came_from_the_tui(seeded: Settings) -> 
         table.focus()
         await pilot.press("i")
         await wait_until(pilot, lambda: app.main_screen.jobs_table.row_count == 6, what="the new job")
-        assert "asked by  ops via TUI, attempt 1" in shown(await open_detail(pilot, 6, jobs=6))
+        said = shown(await open_detail(pilot, 6, jobs=6))
+        # The test's account acts as ops (an administrator acting is named).
+        assert f"asked by  ops via TUI, by administrator {os_account()} acting as ops, attempt 1" in said
