@@ -91,7 +91,9 @@ def _import(ctx: Context, args: argparse.Namespace) -> int:
             say(f"job #{new_id} queued")
     for message in refused:
         print_error(message)
-    followed = [_follow(ctx, new_id, show_events=not args.json) for new_id in created] if args.wait else []
+    # Known to exist, queued just now: from here on, one that can't be read went with its router.
+    waited = created if args.wait else []
+    followed = [_follow(ctx, new_id, show_events=not args.json, known=True) for new_id in waited]
     ended = [row for row in followed if row is not None]
     if args.json:
         emit_json(import_json(created, refused, ended))
@@ -131,14 +133,14 @@ def _queued_hint(ctx: Context, job_id: int) -> str:
     )
 
 
-def _follow(ctx: Context, job_id: int, show_events: bool = True) -> JobRow | None:
+def _follow(ctx: Context, job_id: int, show_events: bool = True, known: bool = False) -> JobRow | None:
     """Print events as they come until the job ends (or is seen stalled); the job as it ended. None, and
     said, when it went with its router meanwhile: it was queued, so that is no refusal of the import."""
     from poolimport.core.access.tenancy import NotFound
     from poolimport.core.jobs.queries import event_rows
     from poolimport.queue.polling import QUEUED_HINT_AFTER
 
-    last_event, seen = 0, False
+    last_event, seen = 0, known
     hint_at = time.monotonic() + QUEUED_HINT_AFTER
     while True:
         try:
