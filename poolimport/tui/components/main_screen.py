@@ -59,9 +59,9 @@ STATS_IDLE = 15.0
 # A poll still waiting after this long: the database is not answering (a hung server or a dead route
 # sends no error). Well above a slow read of a fleet (the routers: 52 ms on 1,000).
 POLL_STUCK = 8.0
-# The footer shows what fits, in this order: at 80 columns, the keys used most, then help and quit (the
-# app's); the rest follow as declared.
-FOOTER_FIRST = ("import", "retry", "cancel", "test", "add", "edit", "help", "quit")
+# The help lists these keys first: the keys used most, then help and quit (the app's); the rest follow as
+# declared. The footer places keys by its own rule (components.keys_footer), the same within each rank.
+HELP_FIRST = ("import", "retry", "cancel", "test", "add", "edit", "help", "quit")
 
 
 class MainScreen(Screen[None]):
@@ -243,9 +243,9 @@ class MainScreen(Screen[None]):
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
-        """As Textual lists them (this screen's, then the app's), FOOTER_FIRST's first: the footer and the
-        help read this order."""
-        rank = {binding_id: n for n, binding_id in enumerate(FOOTER_FIRST)}
+        """As Textual lists them (this screen's, then the app's), HELP_FIRST's first: the help reads this
+        order, and the footer within each of its ranks."""
+        rank = {binding_id: n for n, binding_id in enumerate(HELP_FIRST)}
         return dict(
             sorted(
                 super().active_bindings.items(),
